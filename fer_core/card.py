@@ -1,0 +1,167 @@
+"""The model card (``model.json``): everything needed to feed and describe a model.
+
+Why: the classifier must never assume an input size, colour mode or normalisation;
+a model directory carries them, so any model trained here or elsewhere plugs in.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from fer_core.errors import ModelError
+
+CARD_FILE = "model.json"
+MODEL_FILE = "model.keras"
+COLOR_MODES = ("grayscale", "rgb", "bgr")
+TTA_CHOICES = ("hflip",)
+MAX_CARD_BYTES = 1_000_000
+
+
+@dataclass
+class Normalization:
+    """``x = (pixel * scale - mean) / std`` per channel."""
+
+    scale: float = 1.0 / 255.0
+    mean: list[float] = field(default_factory=lambda: [0.0])
+    std: list[float] = field(default_factory=lambda: [1.0])
+
+    def apply(self, batch: np.ndarray) -> np.ndarray:
+        """Normalise a float or uint8 batch ``(N, H, W, C)`` to float32."""
+        x = batch.astype(np.float32) * np.float32(self.scale)
+        mean = np.asarray(self.mean, dtype=np.float32)
+        std = np.asarray(self.std, dtype=np.float32)
+        return (x - mean) / std
+
+
+@dataclass
+class ModelCard:
+    """What ``model.json`` holds; see README 'Model directories'."""
+
+    name: str
+    class_names: list[str]
+    input_size: tuple[int, int]  # (height, width)
+    color_mode: str = "grayscale"
+    normalization: Normalization = field(default_factory=Normalization)
+    backbone: str = "fer_cnn"
+    weights: str = "none"
+    trained_on: str = ""
+    face_margin: float = 0.15
+    tta: list[str] = field(default_factory=list)
+    metrics: dict[str, Any] = field(default_factory=dict)
+    training: dict[str, Any] = field(default_factory=dict)
+    notes: str = ""
+    created: str = ""
+    model_file: str = MODEL_FILE
+    format_version: int = 1
+
+    @property
+    def channels(self) -> int:
+        return 1 if self.color_mode == "grayscale" else 3
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["input_size"] = list(self.input_size)
+        return data
+
+    def save(self, directory: str | Path) -> Path:
+        path = Path(directory) / CARD_FILE
+        path.write_text(json.dumps(self.to_json(), indent=2, sort_keys=False) + "\n", encoding="utf-8")
+        return path
+
+    @classmethod
+    def from_json(cls, data: Any, source: str = CARD_FILE) -> "ModelCard":
+        """Validate and build a card; raise ``ModelError`` naming the bad field."""
+        if not isinstance(data, dict):
+            raise ModelError(f"{source}: the card must be a JSON object")
+
+        def need(key: str, kind: type | tuple[type, ...]) -> Any:
+            if key not in data:
+                raise ModelError(f"{source}: missing field {key!r}")
+            value = data[key]
+            if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
+                raise ModelError(f"{source}: field {key!r} has the wrong type")
+            return value
+
+        class_names = need("class_names", list)
+        if not class_names or not all(isinstance(c, str) and c.strip() for c in class_names):
+            raise ModelError(f"{source}: class_names must be a non-empty list of names")
+        if len(set(class_names)) != len(class_names):
+            raise ModelError(f"{source}: class_names has duplicates")
+        size = need("input_size", list)
+        if len(size) != 2 or not all(isinstance(s, int) and 8 <= s <= 1024 for s in size):
+            raise ModelError(f"{source}: input_size must be [height, width] between 8 and 1024")
+        color = data.get("color_mode", "grayscale")
+        if color not in COLOR_MODES:
+            raise ModelError(f"{source}: color_mode must be one of {COLOR_MODES}")
+        norm_raw = data.get("normalization", {}) or {}
+        if not isinstance(norm_raw, dict):
+            raise ModelError(f"{source}: normalization must be an object")
+        try:
+            norm = Normalization(
+                scale=float(norm_raw.get("scale", 1.0 / 255.0)),
+                mean=[float(v) for v in norm_raw.get("mean", [0.0])],
+                std=[float(v) for v in norm_raw.get("std", [1.0])],
+            )
+        except (TypeError, ValueError):
+            raise ModelError(f"{source}: normalization values must be numbers") from None
+        channels = 1 if color == "grayscale" else 3
+        for key in ("mean", "std"):
+            values = getattr(norm, key)
+            if len(values) not in (1, channels) or not all(np.isfinite(values)):
+                raise ModelError(f"{source}: normalization.{key} must have 1 or {channels} finite numbers")
+        if any(v == 0 for v in norm.std) or not np.isfinite(norm.scale):
+            raise ModelError(f"{source}: normalization.std must not be zero")
+        model_file = data.get("model_file", MODEL_FILE)
+        if not isinstance(model_file, str) or Path(model_file).name != model_file or not model_file.endswith(
+            (".keras",)
+        ):
+            raise ModelError(f"{source}: model_file must be a plain .keras file name inside the model folder")
+        tta = data.get("tta", []) or []
+        if not isinstance(tta, list) or any(t not in TTA_CHOICES for t in tta):
+            raise ModelError(f"{source}: tta may only list {TTA_CHOICES}")
+        margin = data.get("face_margin", 0.15)
+        if not isinstance(margin, (int, float)) or not 0 <= margin <= 1:
+            raise ModelError(f"{source}: face_margin must be between 0 and 1")
+        return cls(
+            name=str(data.get("name", "")),
+            class_names=[str(c) for c in class_names],
+            input_size=(int(size[0]), int(size[1])),
+            color_mode=color,
+            normalization=norm,
+            backbone=str(data.get("backbone", "unknown")),
+            weights=str(data.get("weights", "unknown")),
+            trained_on=str(data.get("trained_on", "")),
+            face_margin=float(margin),
+            tta=list(tta),
+            metrics=data.get("metrics", {}) if isinstance(data.get("metrics", {}), dict) else {},
+            training=data.get("training", {}) if isinstance(data.get("training", {}), dict) else {},
+            notes=str(data.get("notes", "")),
+            created=str(data.get("created", "")),
+            model_file=model_file,
+            format_version=int(data.get("format_version", 1)),
+        )
+
+
+def load_card(directory: str | Path) -> ModelCard:
+    """Read and validate ``<directory>/model.json``; raise ``ModelError`` with the reason."""
+    d = Path(directory)
+    path = d / CARD_FILE
+    if not d.is_dir():
+        raise ModelError(f"{d}: no such model folder")
+    if not path.is_file():
+        raise ModelError(f"{d}: no {CARD_FILE} (not a model folder)")
+    if path.stat().st_size > MAX_CARD_BYTES:
+        raise ModelError(f"{path}: the card is too large")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelError(f"{path}: not valid JSON ({exc})") from None
+    card = ModelCard.from_json(data, source=str(path))
+    if not card.name:
+        card.name = d.name
+    return card

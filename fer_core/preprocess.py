@@ -1,0 +1,31 @@
+"""Face crops: margin around a box, then the model's size and colour order."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+
+def crop_with_margin(image: np.ndarray, box: tuple[int, int, int, int], margin: float) -> np.ndarray:
+    """Cut ``box`` (x, y, w, h) grown by ``margin`` of its size on each side, clipped to the image."""
+    x, y, w, h = box
+    mx, my = int(round(w * margin)), int(round(h * margin))
+    H, W = image.shape[:2]
+    x0, y0 = max(0, x - mx), max(0, y - my)
+    x1, y1 = min(W, x + w + mx), min(H, y + h + my)
+    if x1 <= x0 or y1 <= y0:
+        return image[0:1, 0:1]
+    return image[y0:y1, x0:x1]
+
+
+def convert_face(img: np.ndarray, size: tuple[int, int], color_mode: str) -> np.ndarray:
+    """One face crop (gray or RGB uint8) to ``(H, W, C)`` uint8 in the model's colour order."""
+    target = (size[1], size[0])
+    if color_mode == "grayscale":
+        gray = img if img.ndim == 2 else cv2.cvtColor(np.ascontiguousarray(img[:, :, :3]), cv2.COLOR_RGB2GRAY)
+        interp = cv2.INTER_AREA if gray.shape[0] > size[0] else cv2.INTER_LINEAR
+        return cv2.resize(gray, target, interpolation=interp)[:, :, None]
+    rgb = np.repeat(img[:, :, None], 3, axis=2) if img.ndim == 2 else img[:, :, :3]
+    interp = cv2.INTER_AREA if rgb.shape[0] > size[0] else cv2.INTER_LINEAR
+    out = cv2.resize(np.ascontiguousarray(rgb), target, interpolation=interp)
+    return out[:, :, ::-1].copy() if color_mode == "bgr" else out

@@ -1,0 +1,88 @@
+"""One settings object for the engine and the app, overridable from the environment.
+
+Why: paths to shared data, the YuNet model and the models folder differ between a
+developer machine, CI and a deployment; they are read here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+_SHARED = PROJECT_ROOT.parent / "shared"
+
+
+def _env_path(name: str, default: Path | None) -> Path | None:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return Path(value).expanduser() if value.strip() else None
+
+
+def _env_float(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    return float(value) if value not in (None, "") else default
+
+
+def _env_int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    return int(value) if value not in (None, "") else default
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every tunable of the project. Environment variables (``FER_*``) override the defaults."""
+
+    models_dir: Path = PROJECT_ROOT / "models"
+    default_model: str = "default"
+    yunet_path: Path | None = _SHARED / "models" / "face_detection_yunet_2023mar.onnx"
+    dataset_path: Path | None = _SHARED / "data" / "fer2013" / "fer2013.npz"
+    capture_root: Path = PROJECT_ROOT / "captures"
+    mobilenet_weights: Path | None = _SHARED / "weights" / "mobilenet_v2_imagenet_notop.weights.h5"
+    detector: str = "auto"  # auto | yunet | haar
+    haar_scale_factor: float = 1.1
+    haar_min_neighbors: int = 5
+    haar_min_size: int = 30
+    detect_max_side: int = 320  # frames are detected on a copy no larger than this
+    yunet_score_threshold: float = 0.7
+    face_margin: float = 0.15
+    max_pixels: int = 40_000_000  # decompression-bomb guard, checked before decoding
+    max_upload_mb: int = 25
+    smoothing_alpha: float = 0.35
+    ice_servers_json: str = ""
+
+    @classmethod
+    def from_env(cls) -> "Settings":
+        """Build settings from the defaults plus ``FER_*`` environment variables."""
+        base = cls()
+        return dataclasses.replace(
+            base,
+            models_dir=_env_path("FER_MODELS_DIR", base.models_dir) or base.models_dir,
+            default_model=os.environ.get("FER_DEFAULT_MODEL", base.default_model),
+            yunet_path=_env_path("FER_YUNET_PATH", base.yunet_path),
+            dataset_path=_env_path("FER_DATASET_PATH", base.dataset_path),
+            capture_root=_env_path("FER_CAPTURE_ROOT", base.capture_root) or base.capture_root,
+            mobilenet_weights=_env_path("FER_MOBILENET_WEIGHTS", base.mobilenet_weights),
+            detector=os.environ.get("FER_DETECTOR", base.detector),
+            haar_scale_factor=_env_float("FER_HAAR_SCALE_FACTOR", base.haar_scale_factor),
+            haar_min_neighbors=_env_int("FER_HAAR_MIN_NEIGHBORS", base.haar_min_neighbors),
+            haar_min_size=_env_int("FER_HAAR_MIN_SIZE", base.haar_min_size),
+            detect_max_side=_env_int("FER_DETECT_MAX_SIDE", base.detect_max_side),
+            yunet_score_threshold=_env_float("FER_YUNET_SCORE", base.yunet_score_threshold),
+            face_margin=_env_float("FER_FACE_MARGIN", base.face_margin),
+            max_pixels=_env_int("FER_MAX_PIXELS", base.max_pixels),
+            max_upload_mb=_env_int("FER_MAX_UPLOAD_MB", base.max_upload_mb),
+            smoothing_alpha=_env_float("FER_SMOOTHING_ALPHA", base.smoothing_alpha),
+            ice_servers_json=os.environ.get("FER_ICE_SERVERS", base.ice_servers_json),
+        )
+
+
+def get_settings() -> Settings:
+    """The settings in force now (re-read each call so tests can change the environment)."""
+    return Settings.from_env()
+
+
+__all__ = ["Settings", "get_settings", "PROJECT_ROOT", "field"]

@@ -1,0 +1,48 @@
+"""Shared fixtures. streamlit_webrtc is imported first: tensorflow before pylibsrtp segfaults."""
+
+from __future__ import annotations
+
+import streamlit_webrtc  # noqa: F401  (must precede any tensorflow import)
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+FER_NPZ = SHARED / "data" / "fer2013" / "fer2013.npz"
+YUNET = SHARED / "models" / "face_detection_yunet_2023mar.onnx"
+DEFAULT_MODEL = ROOT / "models" / "default"
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def need_shared(path: Path) -> None:
+    """Skip with a clear reason when ../shared (development data) is absent."""
+    if not path.exists():
+        pytest.skip(f"{path} not present (../shared is only beside development and CI checkouts)")
+
+
+@pytest.fixture(scope="session")
+def astronaut() -> np.ndarray:
+    """A real face photo (RGB uint8, 512x512) shipped with scikit-image."""
+    from skimage import data
+
+    return np.ascontiguousarray(data.astronaut())
+
+
+@pytest.fixture(scope="session")
+def default_model_dir() -> Path:
+    if not (DEFAULT_MODEL / "model.json").exists():
+        pytest.fail("models/default is missing: the shipped model must be in the checkout")
+    return DEFAULT_MODEL
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real (tiny, quickly trained) fer_cnn model directory, trained once per test session."""
+    from tests.helpers import make_tiny_model
+
+    return make_tiny_model(tmp_path_factory.mktemp("tiny_model"))
