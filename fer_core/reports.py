@@ -1,0 +1,159 @@
+"""A model's training history and evaluation report as tables for charts.
+
+Why: ``history.json`` and ``report.json`` are written by training and evaluation; the
+metrics page needs them as tidy DataFrames (learning curves, per-class scores, confusion
+matrix), and a model folder without them, or with a damaged one, must give a clear message.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from fer_core.errors import ModelError
+
+HISTORY_FILE = "history.json"
+REPORT_FILE = "report.json"
+MAX_JSON_BYTES = 20_000_000
+CURVE_METRICS = {"loss": ("loss", "val_loss"), "accuracy": ("accuracy", "val_accuracy")}
+
+
+def _read_json(path: Path) -> Any:
+    if path.stat().st_size > MAX_JSON_BYTES:
+        raise ModelError(f"{path}: too large to read")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelError(f"{path}: not valid JSON ({exc})") from None
+
+
+def load_history(model_dir: str | Path) -> pd.DataFrame | None:
+    """Epoch rows (phase, epoch, loss, accuracy, val_loss, val_accuracy, lr, seconds) plus ``step``,
+    the epoch count across phases. ``None`` when the model has no history; ``ModelError`` if damaged."""
+    path = Path(model_dir) / HISTORY_FILE
+    if not path.is_file():
+        return None
+    data = _read_json(path)
+    epochs = data.get("epochs") if isinstance(data, dict) else data
+    if not isinstance(epochs, list) or not all(isinstance(e, dict) for e in epochs):
+        raise ModelError(f"{path}: expected {{\"epochs\": [ ... ]}}")
+    if not epochs:
+        return None
+    df = pd.DataFrame(epochs)
+    if "phase" not in df:
+        df["phase"] = "train"
+    df["phase"] = df["phase"].fillna("train").astype(str)
+    if "epoch" not in df:
+        df["epoch"] = range(1, len(df) + 1)
+    for col in ("loss", "accuracy", "val_loss", "val_accuracy", "lr", "seconds"):
+        df[col] = pd.to_numeric(df[col], errors="coerce") if col in df else float("nan")
+    df["step"] = range(1, len(df) + 1)
+    return df.reset_index(drop=True)
+
+
+def history_long(history: pd.DataFrame) -> pd.DataFrame:
+    """Long format for Altair: step, epoch, phase, metric (loss/accuracy), split (train/val), value."""
+    rows = []
+    for metric, (train_col, val_col) in CURVE_METRICS.items():
+        for split, col in (("train", train_col), ("val", val_col)):
+            if col not in history:
+                continue
+            part = history[["step", "epoch", "phase"]].copy()
+            part["metric"] = metric
+            part["split"] = split
+            part["value"] = history[col]
+            rows.append(part)
+    if not rows:
+        return pd.DataFrame(columns=["step", "epoch", "phase", "metric", "split", "value"])
+    out = pd.concat(rows, ignore_index=True)
+    return out.dropna(subset=["value"]).reset_index(drop=True)
+
+
+def phase_spans(history: pd.DataFrame) -> pd.DataFrame:
+    """One row per training phase: phase, start and end step (for shading the curves)."""
+    spans = []
+    for phase, part in history.groupby("phase", sort=False):
+        spans.append({"phase": phase, "start": int(part["step"].min()), "end": int(part["step"].max())})
+    return pd.DataFrame(spans, columns=["phase", "start", "end"])
+
+
+def load_report(model_dir: str | Path) -> dict[str, Any] | None:
+    """``report.json`` checked for the keys the page uses; ``None`` when absent, ``ModelError`` if damaged."""
+    path = Path(model_dir) / REPORT_FILE
+    if not path.is_file():
+        return None
+    data = _read_json(path)
+    if not isinstance(data, dict):
+        raise ModelError(f"{path}: expected a JSON object")
+    missing = [k for k in ("accuracy", "class_names", "confusion_matrix", "per_class") if k not in data]
+    if missing:
+        raise ModelError(f"{path}: missing {', '.join(missing)}")
+    names = data["class_names"]
+    cm = data["confusion_matrix"]
+    if not isinstance(names, list) or not isinstance(cm, list) or len(cm) != len(names) or any(
+        not isinstance(row, list) or len(row) != len(names) for row in cm
+    ):
+        raise ModelError(f"{path}: confusion_matrix must be {len(names) if isinstance(names, list) else 'k'}"
+                         "×k for k class_names")
+    if not isinstance(data["per_class"], dict):
+        raise ModelError(f"{path}: per_class must be an object")
+    return data
+
+
+def per_class_frame(report: dict[str, Any]) -> pd.DataFrame:
+    """class, precision, recall, f1, accuracy, support — one row per class in the report's order."""
+    rows = []
+    for name in report["class_names"]:
+        m = report["per_class"].get(name, {})
+        rows.append({"class": name, "precision": m.get("precision"), "recall": m.get("recall"),
+                     "f1": m.get("f1"), "accuracy": m.get("accuracy", m.get("recall")),
+                     "support": m.get("support")})
+    df = pd.DataFrame(rows, columns=["class", "precision", "recall", "f1", "accuracy", "support"])
+    for col in ("precision", "recall", "f1", "accuracy"):
+        df[col] = pd.to_numeric(df[col], errors="coerce")
+    df["support"] = pd.to_numeric(df["support"], errors="coerce").fillna(0).astype(int)
+    return df
+
+
+def confusion_frame(report: dict[str, Any]) -> pd.DataFrame:
+    """Long format: true, predicted, count, share (of the true class's row) for a heatmap."""
+    names = report["class_names"]
+    rows = []
+    for t, row in zip(names, report["confusion_matrix"]):
+        total = sum(row)
+        for p, n in zip(names, row):
+            rows.append({"true": t, "predicted": p, "count": int(n), "share": (n / total) if total else 0.0})
+    return pd.DataFrame(rows, columns=["true", "predicted", "count", "share"])
+
+
+@dataclass
+class ModelReports:
+    """Everything the metrics page shows for one model; missing parts are ``None`` with a reason."""
+
+    model_dir: Path
+    history: pd.DataFrame | None = None
+    report: dict[str, Any] | None = None
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def empty(self) -> bool:
+        return self.history is None and self.report is None
+
+
+def load_model_reports(model_dir: str | Path) -> ModelReports:
+    """History and report of a model folder; a damaged file becomes an entry in ``errors``."""
+    out = ModelReports(Path(model_dir))
+    for attr, loader in (("history", load_history), ("report", load_report)):
+        try:
+            setattr(out, attr, loader(model_dir))
+        except (ModelError, OSError) as exc:
+            out.errors.append(str(exc))
+    return out
+
+
+__all__ = ["ModelReports", "confusion_frame", "history_long", "load_history", "load_model_reports",
+           "load_report", "per_class_frame", "phase_spans"]
