@@ -1,0 +1,130 @@
+"""The live page's moving parts: the frame callback, one processor per browser session, status texts.
+
+Why: the callback runs in streamlit-webrtc's worker thread (no ``st.*`` there) and must never
+raise, or the video stops; keeping it here lets tests feed it real ``av.VideoFrame``s.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import av
+import numpy as np
+
+from fer_core.draw import mark_error
+from fer_core.live import LiveOptions, LiveProcessor, LiveStats
+
+log = logging.getLogger(__name__)
+
+SESSION_KEY = "live_slot"
+
+
+class ProcessorSlot:
+    """Holds a session's current ``LiveProcessor``; swapping it (new model or detector) keeps the
+    callback the stream already uses valid."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.processor: LiveProcessor | None = None
+        self.config: tuple[Any, ...] | None = None
+
+    def install(self, config: tuple[Any, ...], build: Callable[[], LiveProcessor]) -> LiveProcessor:
+        """Keep the processor when ``config`` is unchanged, else build a new one and close the old."""
+        with self._lock:
+            if self.processor is not None and self.config == config:
+                return self.processor
+            old, self.processor, self.config = self.processor, build(), config
+        if old is not None:
+            old.close()
+        return self.processor  # type: ignore[return-value]
+
+    def process(self, rgb: np.ndarray) -> np.ndarray:
+        proc = self.processor
+        return rgb if proc is None else proc.process(rgb)
+
+    def snapshot(self) -> LiveStats:
+        proc = self.processor
+        return LiveStats() if proc is None else proc.snapshot()
+
+    def close(self) -> None:
+        """Stop the processor's worker thread (it restarts by itself on the next frame)."""
+        proc = self.processor
+        if proc is not None:
+            proc.close()
+
+
+def make_frame_callback(processor: Any) -> Callable[[av.VideoFrame], av.VideoFrame]:
+    """A ``video_frame_callback`` that annotates frames with ``processor.process(rgb)``.
+
+    Never raises: if conversion or processing fails, the frame is passed through (marked red
+    in a corner when it could be converted at all).
+    """
+    failures: set[str] = set()
+
+    def callback(frame: av.VideoFrame) -> av.VideoFrame:
+        rgb = None
+        try:
+            rgb = frame.to_ndarray(format="rgb24")
+            out = processor.process(rgb)
+            new = av.VideoFrame.from_ndarray(np.ascontiguousarray(out, dtype=np.uint8), format="rgb24")
+        except Exception as exc:  # the video thread must survive anything
+            kind = type(exc).__name__
+            if kind not in failures:
+                failures.add(kind)
+                log.exception("live frame conversion failed (%s); frames pass through", kind)
+            if rgb is None:
+                return frame
+            try:
+                new = av.VideoFrame.from_ndarray(mark_error(rgb), format="rgb24")
+            except Exception:
+                return frame
+        try:
+            new.pts, new.time_base = frame.pts, frame.time_base
+        except Exception:
+            pass
+        return new
+
+    return callback
+
+
+def session_slot(state: Any) -> ProcessorSlot:
+    """The browser session's slot (``state`` is ``st.session_state``)."""
+    slot = state.get(SESSION_KEY)
+    if not isinstance(slot, ProcessorSlot):
+        slot = ProcessorSlot()
+        state[SESSION_KEY] = slot
+    return slot
+
+
+def session_processor(state: Any, pipeline: Any, options: LiveOptions, config: tuple[Any, ...]) -> LiveProcessor:
+    """One ``LiveProcessor`` per session on the shared pipeline; options applied every run."""
+    slot = session_slot(state)
+    proc = slot.install(config, lambda: LiveProcessor(pipeline, options))
+    proc.set_options(smoothing=options.smoothing, label_all=options.label_all,
+                     detect_every=options.detect_every, alpha=options.alpha)
+    return proc
+
+
+def expression_line(stats: LiveStats) -> str:
+    """``Expression: happy (87%)`` or ``Expression: no face yet``."""
+    if stats.label is None or stats.score is None:
+        return "Expression: no face yet"
+    return f"Expression: {stats.label} ({stats.score:.0%})"
+
+
+def stats_lines(stats: LiveStats) -> list[str]:
+    """The counters under the expression, in the page contract's wording."""
+    return [
+        f"Frames processed: {stats.frames}",
+        f"FPS: {stats.fps:.1f}",
+        f"Latency: {stats.latency_ms:.0f} ms",
+        f"Faces in view: {stats.faces}",
+        f"Model runs: {stats.classified} ({stats.classify_ms:.0f} ms each)",
+    ]
+
+
+__all__ = ["ProcessorSlot", "SESSION_KEY", "expression_line", "make_frame_callback", "session_processor",
+           "session_slot", "stats_lines"]
