@@ -1,0 +1,41 @@
+"""The live webcam page in a real browser: Chromium's fake camera plays a face video over WebRTC to the
+server, which must classify it and report frames while the stream plays."""
+
+from __future__ import annotations
+
+import re
+
+from tests.e2e.support import WEBRTC_IFRAME, exception_texts, open_app_page, wait_for_text
+
+START_TIMEOUT_S = 60  # iframe + START button (the page loads the model first)
+STREAM_TIMEOUT_S = 90  # ICE on loopback, first frames, first classification on a busy CPU
+
+
+def test_live_webcam_classifies_the_fake_camera(page, app_server, model_classes, screenshot):
+    open_app_page(page, app_server.url, "Live_webcam")
+    assert not exception_texts(page), exception_texts(page)
+
+    start = page.frame_locator(WEBRTC_IFRAME).get_by_role("button", name="START")
+    start.click(timeout=START_TIMEOUT_S * 1000)
+
+    labels = "|".join(re.escape(c) for c in model_classes)
+    frames_rx = re.compile(r"Frames processed:\s*([\d,]+)")
+    expr_rx = re.compile(rf"Expression:\s*({labels})\b", re.IGNORECASE)
+    try:
+        # Both lines, with at least one processed frame, in the same rendering of the page.
+        wait_for_text(page, re.compile(rf"(?s)(?=.*{expr_rx.pattern})(?=.*Frames processed:\s*[1-9])",
+                                       re.IGNORECASE), timeout=STREAM_TIMEOUT_S)
+    except TimeoutError as exc:
+        raise AssertionError(f"{exc}\n--- server log ---\n{app_server.log_tail()}") from None
+
+    text = page.inner_text('[data-testid="stApp"]')
+    label = expr_rx.search(text).group(1)
+    frames = int(frames_rx.search(text).group(1).replace(",", ""))
+    assert label.lower() in {c.lower() for c in model_classes}
+    assert frames > 0
+    # Still streaming: the counter keeps going up while the page refreshes.
+    page.wait_for_timeout(2500)
+    later = int(frames_rx.search(page.inner_text('[data-testid="stApp"]')).group(1).replace(",", ""))
+    assert later > frames, f"frames stopped at {frames}"
+    assert not exception_texts(page), exception_texts(page)
+    screenshot(page, "live")

@@ -1,0 +1,40 @@
+"""The upload page in a real browser: a JPEG of a real face goes through the file input and comes back
+labelled; a broken file gets a one-line error and does not stop the good one."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from PIL import Image
+
+from tests.e2e.support import exception_texts, open_app_page, wait_for_app, wait_for_text
+
+RESULT_TIMEOUT_S = 60
+
+
+def test_upload_labels_a_face_photo(page, app_server, model_classes, astronaut, tmp_path: Path, screenshot):
+    photo = tmp_path / "astronaut.jpg"
+    Image.fromarray(astronaut).save(photo, quality=92)
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"this is not a JPEG")
+
+    open_app_page(page, app_server.url, "Upload_photos")
+    assert not exception_texts(page), exception_texts(page)
+    uploader = page.locator('[data-testid="stFileUploader"]').filter(has_text="Photos")
+    uploader.locator('input[type="file"]').set_input_files([str(photo), str(broken)])
+
+    labels = "|".join(re.escape(c) for c in model_classes)
+    caption = re.compile(rf"astronaut\.jpg[^\n]*?\b({labels})\b", re.IGNORECASE)
+    try:
+        m = wait_for_text(page, caption, timeout=RESULT_TIMEOUT_S)
+    except TimeoutError as exc:
+        raise AssertionError(f"{exc}\n--- server log ---\n{app_server.log_tail()}") from None
+    assert m.group(1).lower() in {c.lower() for c in model_classes}
+    wait_for_app(page)  # the run is over and the probability charts are drawn
+
+    errors = page.locator('[data-testid="stAlertContentError"]')
+    assert errors.count() >= 1, "the broken file got no st.error"
+    assert any("broken.jpg" in t for t in errors.all_inner_texts()), errors.all_inner_texts()
+    assert not exception_texts(page), exception_texts(page)
+    screenshot(page, "upload")
