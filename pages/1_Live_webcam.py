@@ -1,0 +1,112 @@
+"""Live webcam: expressions in the browser's camera stream, annotated frame by frame.
+
+Shape of streamlit-webrtc's example pages: constants, the frame callback, the streamer,
+then a loop that refreshes the readouts while the stream plays. Frames are processed in
+streamlit-webrtc's worker thread by a per-session ``LiveProcessor`` on the shared model.
+"""
+
+import streamlit_webrtc  # noqa: F401  (must precede anything that may import tensorflow)
+
+import time
+
+import streamlit as st
+from streamlit_webrtc import WebRtcMode, webrtc_streamer
+
+from fer_core.live import LiveOptions
+from fer_core.settings import get_settings
+from webui.common import (DETECTOR_LABELS, detector_choices, pipeline_or_stop, probability_chart,
+                          rtc_configuration, setup_page, sidebar_model_picker)
+from webui.live import expression_line, make_frame_callback, session_processor, session_slot, stats_lines
+
+REFRESH_SECONDS = 0.5
+MEDIA_STREAM_CONSTRAINTS = {"video": {"width": 640, "height": 480}, "audio": False}
+
+setup_page("Live webcam", icon="🎥")
+model_dir = sidebar_model_picker()
+settings = get_settings()
+
+# ---------------------------------------------------------------- sidebar: how frames are processed
+with st.sidebar:
+    st.header("Live settings")
+    choices = detector_choices()
+    detector = st.selectbox("Face detector", choices, format_func=lambda k: DETECTOR_LABELS[k], key="live_detector",
+                            help="YuNet finds turned, dark and small faces; the Haar cascade is the classic "
+                                 "OpenCV detector. Auto uses YuNet when its model file is installed.")
+    with st.expander("Haar cascade settings", expanded=detector == "haar"):
+        scale_factor = st.slider("scaleFactor", 1.05, 1.5, float(settings.haar_scale_factor), 0.05,
+                                 key="live_haar_scale", help="Step between detection scales: lower finds more, slower.")
+        min_neighbors = st.slider("minNeighbors", 1, 12, int(settings.haar_min_neighbors), key="live_haar_neighbors",
+                                  help="Higher means fewer false faces but more missed ones.")
+        min_size = st.slider("minSize (pixels)", 10, 200, int(settings.haar_min_size), 5, key="live_haar_min_size",
+                             help="Smallest face side, in full-frame pixels.")
+    smoothing = st.toggle("Smooth the expression over frames", value=True, key="live_smoothing",
+                          help="An exponential average of the probabilities, so the label stops flickering.")
+    label_all = st.radio("Label", ["Only the largest face", "All faces"], key="live_label_all",
+                         help="The largest face is always boxed in green and drives the readout.") == "All faces"
+    detect_every = st.slider("Detect faces every N frames", 1, 6, 2, key="live_detect_every",
+                             help="Between detections the last boxes are held; higher is faster.")
+
+haar = {"scale_factor": scale_factor, "min_neighbors": min_neighbors, "min_size": min_size}
+pipeline = pipeline_or_stop(model_dir, detector, **haar)
+options = LiveOptions(smoothing=smoothing, label_all=label_all, detect_every=detect_every,
+                      alpha=settings.smoothing_alpha)
+session_processor(st.session_state, pipeline, options,
+                              config=(str(model_dir), detector, tuple(sorted(haar.items()))))
+slot = session_slot(st.session_state)
+
+# ---------------------------------------------------------------- the frame callback and the streamer
+video_frame_callback = make_frame_callback(slot)
+
+st.title("🎥 Live webcam")
+st.caption("Press **START** and allow the camera. The largest face is boxed in green with its expression; "
+           "frames are processed on the server.")
+
+left, right = st.columns([3, 2])
+with left:
+    ctx = webrtc_streamer(
+        key="live",
+        mode=WebRtcMode.SENDRECV,
+        rtc_configuration=rtc_configuration(),
+        media_stream_constraints=MEDIA_STREAM_CONSTRAINTS,
+        video_frame_callback=video_frame_callback,
+        async_processing=True,
+    )
+    with st.expander("Camera and connection help"):
+        st.markdown(
+            "- **Choosing a camera:** press **SELECT DEVICE** under the video (before START) and pick the "
+            "camera; the browser remembers the choice.\n"
+            "- **No camera prompt?** Browsers only allow cameras on **HTTPS** or on `localhost`. "
+            "When the app runs on another machine, open it through HTTPS (a reverse proxy with a "
+            "certificate, or `streamlit run ... --server.sslCertFile cert.pem --server.sslKeyFile key.pem`).\n"
+            "- **Stuck on connecting?** Across networks WebRTC needs a STUN/TURN server: set "
+            "`FER_ICE_SERVERS` to a JSON list such as "
+            '`[{"urls": ["stun:stun.example.org:3478"]}]` or `ice_servers` in `.streamlit/secrets.toml`.\n'
+            "- A red square in the video's corner means that frame could not be analysed; the error "
+            "is shown below the readout."
+        )
+
+with right:
+    readout = st.empty()
+
+
+def show(stats) -> None:
+    """Fill the readout placeholder with the latest stats (called at least once a second)."""
+    with readout.container():
+        st.subheader(expression_line(stats), anchor=False)
+        for line in stats_lines(stats):
+            st.text(line)
+        if stats.probabilities:
+            st.altair_chart(probability_chart(stats.probabilities, height=200), width="stretch")
+        if stats.error:
+            st.warning(f"Last frame problem: {stats.error}")
+
+
+# ---------------------------------------------------------------- UI loop while the stream plays
+if ctx.state.playing:
+    while ctx.state.playing:
+        show(slot.snapshot())
+        time.sleep(REFRESH_SECONDS)
+else:
+    slot.close()  # stop the classification thread while nothing streams
+    show(slot.snapshot())
+    st.info("The stream is stopped. Press START to begin.")

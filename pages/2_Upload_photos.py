@@ -1,0 +1,95 @@
+"""Upload photos: every face found and its expression, per photo, with a table and CSV for the batch.
+
+Analysis lives in ``fer_core.batch``; this page lays out the results. Results are kept per
+uploaded file in the session, so a rerun (a widget click, the download) does not analyse again.
+"""
+
+import streamlit_webrtc  # noqa: F401  (must precede anything that may import tensorflow)
+
+import streamlit as st
+
+from fer_core.batch import UploadResult, analyze_upload, results_csv, results_table, table_columns
+from fer_core.imageio import IMAGE_EXTENSIONS
+from fer_core.settings import get_settings
+from webui.common import (DETECTOR_LABELS, detector_choices, percent, pipeline_or_stop, probability_chart,
+                          setup_page, sidebar_model_picker)
+
+RESULTS_KEY = "upload_results"
+FILE_TYPES = [e.lstrip(".") for e in IMAGE_EXTENSIONS]
+
+setup_page("Upload photos", icon="🖼️")
+model_dir = sidebar_model_picker()
+settings = get_settings()
+
+with st.sidebar:
+    st.header("Photo settings")
+    choices = detector_choices()
+    detector = st.selectbox("Face detector", choices, format_func=lambda k: DETECTOR_LABELS[k],
+                            key="upload_detector")
+    classify = "largest" if st.radio("Classify", ["All faces", "Only the largest face"],
+                                     key="upload_classify") == "Only the largest face" else "all"
+
+st.title("🖼️ Upload photos")
+st.caption(f"Photos are analysed on this server and not stored. Up to {settings.max_upload_mb} MB each; "
+           "the EXIF orientation of phone photos is honoured.")
+
+files = st.file_uploader("Photos", type=FILE_TYPES, accept_multiple_files=True,
+                         help="jpg, jpeg, png, webp or bmp; several at once.")
+if not files:
+    st.info("Choose one or more photos with faces. Each face gets a box and its expression; the largest "
+            "face is boxed in green.")
+    st.stop()
+
+pipeline = pipeline_or_stop(model_dir, detector)
+cache: dict = st.session_state.setdefault(RESULTS_KEY, {})
+config = (str(model_dir), detector, classify)
+keys = [(f.file_id, f.name, f.size, config) for f in files]
+for stale in set(cache) - set(keys):  # forget files removed from the uploader
+    cache.pop(stale, None)
+
+results: list[UploadResult] = []
+todo = [k for k in keys if k not in cache]
+progress = st.progress(0.0, text=f"Analysing {len(todo)} photo(s)…") if todo else None
+done = 0
+for f, key in zip(files, keys):
+    if key not in cache:
+        cache[key] = analyze_upload(f.name, f.getvalue(), pipeline, classify=classify)
+        done += 1
+        if progress is not None:
+            progress.progress(done / len(todo), text=f"Analysed {done} of {len(todo)}: {f.name}")
+    results.append(cache[key])
+if progress is not None:
+    progress.empty()
+
+ok = [r for r in results if r.ok]
+faces = sum(len(r.faces) for r in ok)
+st.markdown(f"**{len(ok)}** of {len(results)} photo(s) analysed, **{faces}** face(s) found.")
+
+for r in results:
+    if not r.ok:
+        st.error(r.error)
+        continue
+    with st.container(border=True):
+        img_col, chart_col = st.columns([3, 2])
+        with img_col:
+            st.image(r.annotated, caption=r.caption(), width="stretch")
+        with chart_col:
+            if not r.faces:
+                st.warning(f"{r.name}: no face found. Try another detector in the sidebar, or a photo where "
+                           "the face is larger and frontal.")
+            for i, face in enumerate(r.faces, start=1):
+                if face.label is None:
+                    st.caption(f"Face #{i}: not classified (only the largest face is)")
+                    continue
+                tag = " (largest)" if face.is_largest else ""
+                st.markdown(f"**Face #{i}{tag}: {face.label} {percent(face.score)}**")
+                st.altair_chart(probability_chart(face.probabilities, height=170), width="stretch")
+
+st.subheader("Results")
+class_names = list(pipeline.classifier.class_names)
+rows = results_table(results, class_names)
+st.dataframe(rows, hide_index=True, column_order=table_columns(rows), column_config={
+    "confidence": st.column_config.ProgressColumn("confidence", min_value=0.0, max_value=1.0, format="percent"),
+})
+st.download_button("Download results (CSV)", data=results_csv(results, class_names), file_name="expressions.csv",
+                   mime="text/csv", on_click="ignore", icon="⬇️")

@@ -1,0 +1,113 @@
+"""Dataset: class balance per split, image sizes and example images of any dataset fer_core reads.
+
+FER2013 ``.npz``, Kaggle's ``fer2013.csv`` or an image folder (``root/<class>/*`` or
+``root/<split>/<class>/*``). Loading is cached per path and modification time.
+"""
+
+import streamlit_webrtc  # noqa: F401  (must precede anything that may import tensorflow)
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from fer_core.dataset_view import (GET_A_DATASET, DatasetSummary, dataset_stamp, page_count, summarize,
+                                   thumbnails)
+from fer_core.datasets import Dataset, load_dataset
+from fer_core.errors import DatasetError
+from fer_core.settings import get_settings
+from webui.common import setup_page, sidebar_model_picker
+
+PER_PAGE = 24
+THUMB_WIDTH = 96
+
+setup_page("Dataset", icon="🗂️")
+sidebar_model_picker()
+settings = get_settings()
+
+
+@st.cache_resource(max_entries=2, show_spinner="Reading the dataset…")
+def load_cached(path: str, stamp: float) -> Dataset:
+    """One copy of a dataset per process (FER2013 is ~80 MB of pixels); ``stamp`` busts the cache."""
+    return load_dataset(path)
+
+
+@st.cache_data(max_entries=8, show_spinner="Counting…")
+def summary_cached(path: str, stamp: float) -> DatasetSummary:
+    return summarize(load_cached(path, stamp))
+
+
+st.title("🗂️ Dataset")
+default_path = str(settings.dataset_path) if settings.dataset_path else ""
+path = st.text_input("Dataset path", value=default_path, key="dataset_path",
+                     help="A FER2013 .npz or .csv file, or a folder of class folders, on this server.").strip()
+
+if not path:
+    st.info("No dataset chosen yet.\n\n" + GET_A_DATASET)
+    st.stop()
+try:
+    stamp = dataset_stamp(path)
+    ds = load_cached(path, stamp)
+    summary = summary_cached(path, stamp)
+except DatasetError as exc:
+    st.error(str(exc))
+    st.info(GET_A_DATASET)
+    st.stop()
+
+# ---------------------------------------------------------------- overview
+cols = st.columns(4)
+cols[0].metric("Images", f"{summary.total:,}")
+cols[1].metric("Classes", len(summary.class_names))
+cols[2].metric("Splits", len(summary.totals))
+ratio = summary.imbalance()
+cols[3].metric("Largest / smallest class", "—" if ratio is None else f"{ratio:.1f}×",
+               help="Above ~3× a plain model tends to ignore the rare classes; training uses class weights.")
+st.caption(f"Source: `{summary.source}` ({summary.kind}) · classes: {', '.join(summary.class_names)}")
+
+st.subheader("Images per class")
+counts = pd.DataFrame(summary.counts_rows())
+chart = (
+    alt.Chart(counts)
+    .mark_bar()
+    .encode(
+        x=alt.X("class:N", sort=summary.class_names, title=None),
+        xOffset=alt.XOffset("split:N", sort=list(summary.totals)),
+        y=alt.Y("count:Q", title="images"),
+        color=alt.Color("split:N", sort=list(summary.totals), title="split"),
+        tooltip=["split", "class", alt.Tooltip("count:Q", format=",")],
+    )
+    .properties(height=320)
+)
+st.altair_chart(chart, width="stretch")
+with st.expander("Counts as a table"):
+    table = counts.pivot(index="class", columns="split", values="count").reindex(summary.class_names)
+    st.dataframe(table[list(summary.totals)])
+
+st.subheader("Image sizes")
+size_rows = [{"split": s, "size (W×H)": size, "images": n, "looked at": summary.sampled.get(s, 0)}
+             for s, sizes in summary.sizes.items() for size, n in sizes]
+st.dataframe(size_rows, hide_index=True)
+st.caption("Folder datasets are sampled (up to 200 images per split); array datasets have one size.")
+
+# ---------------------------------------------------------------- thumbnails
+st.subheader("Examples")
+c1, c2, c3 = st.columns(3)
+split_name = c1.selectbox("Split", list(ds.splits), key="dataset_split")
+split = ds.splits[split_name]
+class_name = c2.selectbox("Class", summary.class_names, key="dataset_class",
+                          format_func=lambda c: f"{c} ({summary.counts[split_name].get(c, 0):,})")
+n = summary.counts[split_name].get(class_name, 0)
+pages = page_count(n, PER_PAGE)
+page = int(c3.number_input(f"Page (of {pages})", min_value=1, max_value=pages, value=1, step=1,
+                           key=f"dataset_page_{split_name}_{class_name}"))
+if n == 0:
+    st.info(f"No {class_name} images in {split_name}.")
+else:
+    thumbs = thumbnails(split, summary.class_names.index(class_name), page=page, per_page=PER_PAGE)
+    good = [t for t in thumbs if t.image is not None]
+    if good:
+        st.image([t.image for t in good], caption=[t.caption for t in good], width=THUMB_WIDTH)
+    for t in thumbs:
+        if t.error:
+            st.caption(f"⚠️ {t.error}")
+    st.caption(f"Images {(page - 1) * PER_PAGE + 1}–{min(page * PER_PAGE, n)} of {n:,} {class_name} images in "
+               f"{split_name}.")

@@ -1,0 +1,81 @@
+"""Training metrics: learning curves, per-class scores and the confusion matrix of a model,
+optionally beside a second model. Reads ``history.json`` and ``report.json`` from the model folder.
+"""
+
+import streamlit_webrtc  # noqa: F401  (must precede anything that may import tensorflow)
+
+import streamlit as st
+
+from fer_core.registry import list_models
+from fer_core.reports import ModelReports, confusion_frame, load_model_reports, per_class_frame
+from fer_core.settings import get_settings
+from webui.charts import confusion_chart, learning_curve_chart, per_class_chart
+from webui.common import setup_page, sidebar_model_picker
+
+NONE = "— none —"
+
+setup_page("Training metrics", icon="📈")
+model_dir = sidebar_model_picker()
+settings = get_settings()
+
+st.title("📈 Training metrics")
+models = {m.name: m for m in list_models(settings.models_dir, settings.default_model)}
+if not models:
+    st.info(f"No model folders in `{settings.models_dir}` yet. Train one with `python -m fer_core.train`.")
+    st.stop()
+
+names = list(models)
+first_default = model_dir.name if model_dir.name in models else names[0]
+c1, c2 = st.columns(2)
+first = c1.selectbox("Model", names, index=names.index(first_default), key="metrics_model",
+                     help="Defaults to the model chosen in the sidebar.")
+others = [NONE] + [n for n in names if n != first]
+second = c2.selectbox("Compare with", others, key="metrics_compare")
+
+
+def render(name: str, reports: ModelReports) -> None:
+    """Everything for one model, stacked vertically (so two models sit side by side in columns)."""
+    info = models[name]
+    st.subheader(name, anchor=False)
+    if info.card is not None:
+        st.caption(f"{info.card.backbone} · {info.card.input_size[0]}×{info.card.input_size[1]} "
+                   f"{info.card.color_mode} · {len(info.card.class_names)} classes")
+    for err in reports.errors:
+        st.error(err)
+    if reports.empty and not reports.errors:
+        st.info(f"{name} has no training history or evaluation report (history.json, report.json). "
+                "Models trained with `python -m fer_core.train` have both; "
+                f"`python -m fer_core.evaluate --model {name} --data DATASET --update-card` writes the report.")
+        return
+    report = reports.report
+    if report is not None:
+        m1, m2, m3 = st.columns(3)
+        m1.metric("Test accuracy", f"{report['accuracy']:.1%}")
+        m2.metric("Macro F1", f"{report.get('macro_f1', float('nan')):.3f}")
+        m3.metric("Test images", f"{report.get('n', 0):,}")
+        where = " · ".join(str(report[k]) for k in ("split", "data") if report.get(k))
+        if where:
+            st.caption(f"Evaluated on {where}")
+    if reports.history is not None:
+        st.altair_chart(learning_curve_chart(reports.history, "loss"), width="stretch")
+        st.altair_chart(learning_curve_chart(reports.history, "accuracy"), width="stretch")
+    else:
+        st.info(f"{name} has no training history (history.json).")
+    if report is None:
+        st.info(f"{name} has no evaluation report (report.json): run "
+                f"`python -m fer_core.evaluate --model {name} --data DATASET --update-card`.")
+        return
+    per_class = per_class_frame(report)
+    st.altair_chart(per_class_chart(per_class), width="stretch")
+    st.dataframe(per_class[["class", "precision", "recall", "f1", "support"]], hide_index=True,
+                 column_config={c: st.column_config.NumberColumn(format="%.3f") for c in ("precision", "recall", "f1")})
+    st.altair_chart(confusion_chart(confusion_frame(report), list(report["class_names"])), width="stretch")
+    if report.get("missed_faces"):
+        st.caption(f"{report['missed_faces']} test image(s) had no face found; they count as errors.")
+
+
+chosen = [first] if second == NONE else [first, second]
+columns = st.columns(len(chosen))
+for col, name in zip(columns, chosen):
+    with col:
+        render(name, load_model_reports(models[name].path))

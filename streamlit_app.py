@@ -1,0 +1,104 @@
+"""Home page of the facial expression recognition app: what it does, the active model, the pages.
+
+Run with ``streamlit run streamlit_app.py``. Nothing here imports TensorFlow, so the first
+page view is quick; pages load the model on first use (once per server process).
+"""
+
+import streamlit_webrtc  # noqa: F401  (must precede anything that may import tensorflow)
+
+import streamlit as st
+
+from fer_core.errors import FerError
+from fer_core.registry import delete_model, inspect_model, list_models
+from fer_core.settings import get_settings
+from webui.common import (APP_TITLE, clear_model_caches, existing_pages, model_summary, setup_page,
+                          sidebar_model_picker)
+
+setup_page("Home", icon="🙂")
+model_dir = sidebar_model_picker()
+
+st.title(f"🙂 {APP_TITLE}")
+st.markdown(
+    "This app finds faces in a picture or a webcam stream and tells which of the seven basic "
+    "expressions each one shows — **angry, disgust, fear, happy, sad, surprise, neutral** — "
+    "with a probability for each. Faces are found with YuNet (or OpenCV's Haar cascade), cut out "
+    "with a margin, and classified by a network trained on FER2013. Everything runs on this "
+    "server; no picture leaves it."
+)
+
+st.subheader("Pages")
+descriptions = {
+    "Home": "this page",
+    "Live webcam": "expressions in your webcam stream, live, with FPS and latency",
+    "Upload photos": "analyse photos (jpg, png, webp, bmp), download the results as CSV",
+    "Dataset": "browse a training dataset: class balance, sizes, example images",
+    "Training metrics": "learning curves, per-class scores and confusion matrix of a model; compare two",
+    "Capture": "collect pictures of your own expressions from the webcam",
+    "Teach": "fine-tune a model on your own captured expressions",
+}
+for script, label, icon in existing_pages():
+    if script == "streamlit_app.py":
+        continue
+    cols = st.columns([1, 3])
+    cols[0].page_link(script, label=label, icon=icon)
+    cols[1].caption(descriptions.get(label, ""))
+
+st.subheader("Active model")
+info = inspect_model(model_dir)
+if info.card is None or info.error:
+    st.error(f"The selected model cannot be used: {info.error}")
+else:
+    card = info.card
+    st.markdown(f"**{card.name}**" + (f" — {card.notes}" if card.notes else ""))
+    summary = model_summary(card)
+    st.markdown("\n".join(f"- **{k}:** {v}" for k, v in summary.items()))
+    if card.metrics:
+        rows = [{"split": split, "accuracy": m.get("accuracy"), "macro F1": m.get("macro_f1"), "images": m.get("n"),
+                 "data": m.get("data", "")} for split, m in card.metrics.items() if isinstance(m, dict)]
+        st.dataframe(rows, hide_index=True, column_config={
+            "accuracy": st.column_config.NumberColumn(format="percent"),
+            "macro F1": st.column_config.NumberColumn(format="%.3f"),
+        })
+    details = []
+    if card.trained_on:
+        details.append(f"trained on {card.trained_on}")
+    if card.created:
+        details.append(f"created {card.created[:19].replace('T', ' ')}")
+    if card.tta:
+        details.append("test-time flip averaging")
+    if details:
+        st.caption("; ".join(details))
+
+settings = get_settings()
+with st.expander("Manage models"):
+    models = list_models(settings.models_dir, settings.default_model)
+    st.caption(f"Model folders in `{settings.models_dir}` (each holds model.keras + model.json).")
+    st.dataframe(
+        [{"model": m.name, "status": "ok" if m.usable else m.error,
+          "backbone": m.card.backbone if m.card else "", "classes": len(m.card.class_names) if m.card else None,
+          "history": m.has_history, "report": m.has_report} for m in models],
+        hide_index=True,
+    )
+    deletable = [m.name for m in models if m.name != settings.default_model and m.name != "default"]
+    if deletable:
+        with st.form("delete_model"):
+            victim = st.selectbox("Delete a model", deletable)
+            sure = st.checkbox("Yes, delete this model folder for good")
+            if st.form_submit_button("Delete"):
+                if not sure:
+                    st.warning("Tick the box to confirm.")
+                else:
+                    try:
+                        delete_model(settings.models_dir, victim)
+                    except FerError as exc:
+                        st.error(str(exc))
+                    else:
+                        clear_model_caches()
+                        if st.session_state.get("model_name") == victim:
+                            st.session_state.pop("model_name", None)
+                        st.toast(f"Deleted {victim}.")
+                        st.rerun()
+    else:
+        st.caption("Only the shipped default model is here; it cannot be deleted.")
+
+st.caption("Camera access needs HTTPS or localhost. See the Live webcam page for camera and network help.")
