@@ -87,7 +87,7 @@ def build_backbone(name: str, input_shape: tuple[int, int, int], weights: str = 
         if not path.is_file():
             raise FileNotFoundError(f"backbone weights {path} not found")
         model = app(include_top=False, weights=str(path), input_shape=input_shape)
-    return keras.Model(model.inputs, model.outputs, name="backbone")
+    return keras.Model(model.input, model.output, name="backbone")  # single tensors: build_model reads .output.shape
 
 
 def build_head(feature_shape: tuple[int, ...], n_classes: int, dropout: float, name: str = "head") -> Any:

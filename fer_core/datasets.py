@@ -22,6 +22,9 @@ from fer_core.labels import FER2013_CLASSES, canonical_class
 log = logging.getLogger(__name__)
 
 FER2013_SPLITS: tuple[str, ...] = ("Training", "PublicTest", "PrivateTest")
+# Folders of images that wait for a label (the capture page's auto-label mode fills ``unsorted/``):
+# not a class, so never trained on or evaluated.
+UNLABELLED_FOLDERS: frozenset[str] = frozenset({"unsorted"})
 _SPLIT_ALIASES = {
     "train": "Training",
     "training": "Training",
@@ -216,6 +219,8 @@ def load_folder(root: str | Path, class_names: Sequence[str] | None = None) -> D
     found: dict[str, dict[str, list[Path]]] = {}
     for split_name, split_dir in layout.items():
         for class_dir in _subdirs(split_dir):
+            if canonical_class(class_dir.name) in UNLABELLED_FOLDERS:
+                continue
             files = _images_in(class_dir)
             found.setdefault(split_name, {}).setdefault(canonical_class(class_dir.name), []).extend(files)
     names = list(class_names) if class_names is not None else _ordered_classes(

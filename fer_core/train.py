@@ -249,6 +249,7 @@ def train(cfg: TrainConfig, progress: ProgressFn | None = None) -> Path:
         from fer_core.card import load_card
 
         init_card = load_card(cfg.init_model)
+        cfg = _follow_init_model(cfg, init_card)
     spec = backbone_spec(cfg.backbone, weights)
     color_mode = init_card.color_mode if init_card else spec.color_mode
     norm = init_card.normalization if init_card else spec.normalization
@@ -279,9 +280,11 @@ def train(cfg: TrainConfig, progress: ProgressFn | None = None) -> Path:
     out = Path(cfg.out)
     ckpt = Path(cfg.checkpoint_dir) if cfg.checkpoint_dir else out.parent / f".{out.name}.ckpt"
     ckpt.mkdir(parents=True, exist_ok=True)
-    state = _load_state(ckpt, cfg) if cfg.resume else None
+    fingerprint = _data_fingerprint(ds.class_names, train_split, val_split)
+    state = _load_state(ckpt, cfg, fingerprint) if cfg.resume else None
     if state is None:
-        state = {"config": asdict(cfg), "history": [], "best": {}, "since_best": 0, "phase": "", "epoch": 0}
+        state = {"config": asdict(cfg), "history": [], "best": {}, "since_best": 0, "phase": "", "epoch": 0,
+                 "data_fingerprint": fingerprint}
 
     from fer_core.architectures import (
         build_augmentation, build_model, normalization_layer, set_backbone_trainable, unfreeze_model,
@@ -368,13 +371,16 @@ def train(cfg: TrainConfig, progress: ProgressFn | None = None) -> Path:
     seconds = time.time() - t_start
     out_dir = export_model(net, cfg, out, ds.class_names, size, color_mode, norm, weights, state, seconds, how,
                            skipped, init_card)
-    _emit(progress, {"event": "status", "message": "evaluating on the test split"})
-    if test_split is not None:
+    # Without a test split (e.g. a folder of personal captures) the report comes from the held-out
+    # validation images: optimistic (they picked the best epoch) but still the model's confusions.
+    report_split = test_split if test_split is not None else val_split
+    _emit(progress, {"event": "status", "message": f"evaluating on the {report_split.name if report_split else 'test'} split"})
+    if report_split is not None:
         try:
             from fer_core.evaluate import evaluate_split, write_report
 
-            report = evaluate_split(out_dir, test_split, ds.class_names)
-            write_report(out_dir, report, split_name=test_split.name, data=cfg.data)
+            report = evaluate_split(out_dir, report_split, ds.class_names)
+            write_report(out_dir, report, split_name=report_split.name, data=cfg.data)
         except Exception as exc:  # the model is already written; a report can be redone
             log.exception("evaluation after training failed: %s", exc)
     _emit(progress, {"event": "done", "model_dir": str(out_dir), "seconds": seconds})
@@ -487,11 +493,43 @@ def export_model(net: Any, cfg: TrainConfig, out: Path, class_names: list[str], 
     return out
 
 
-def _load_state(ckpt: Path, cfg: TrainConfig) -> dict[str, Any] | None:
+def _follow_init_model(cfg: TrainConfig, card: ModelCard) -> TrainConfig:
+    """Take the architecture (backbone, fer_cnn width) from the model we start from: its weights only fit that."""
+    import dataclasses
+
+    width = card.training.get("config", {}).get("width", cfg.width) if isinstance(card.training, dict) else cfg.width
+    changes: dict[str, Any] = {}
+    if card.backbone in BACKBONES and card.backbone != cfg.backbone:
+        log.info("--init-model %s is a %s: using that backbone, not %s", cfg.init_model, card.backbone, cfg.backbone)
+        changes["backbone"] = card.backbone
+    if isinstance(width, int) and width != cfg.width:
+        changes["width"] = width
+    return dataclasses.replace(cfg, **changes) if changes else cfg
+
+
+def _data_fingerprint(class_names: list[str], train: Split, val: Split | None) -> str:
+    """Changes when the images change (files added, moved, deleted), so a stale checkpoint is not resumed."""
+    import hashlib
+
+    h = hashlib.sha1(json.dumps(class_names).encode())
+    for split in (train, val):
+        if split is None:
+            continue
+        h.update(f"{split.name}:{len(split)}:".encode())
+        h.update(np.ascontiguousarray(split.labels).tobytes())
+        if split.paths is not None:
+            h.update("\n".join(str(p) for p in split.paths).encode())
+    return h.hexdigest()
+
+
+def _load_state(ckpt: Path, cfg: TrainConfig, fingerprint: str | None = None) -> dict[str, Any] | None:
     path = ckpt / "state.json"
     if not path.exists():
         return None
     state = json.loads(path.read_text())
+    if fingerprint is not None and state.get("data_fingerprint", fingerprint) != fingerprint:
+        log.warning("checkpoint in %s was made from other images: starting afresh", ckpt)
+        return None
     old = state.get("config", {})
     for key in ("data", "backbone", "width", "input_size", "epochs", "finetune_epochs", "batch_size", "lr"):
         if old.get(key) != getattr(cfg, key):
