@@ -1,0 +1,41 @@
+"""Guard: tensorflow imported before pylibsrtp segfaults; entry points must import streamlit_webrtc first."""
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _first_import(path: Path) -> str:
+    tree = ast.parse(path.read_text())
+    for node in tree.body:
+        if isinstance(node, ast.Import):
+            return node.names[0].name
+        if isinstance(node, ast.ImportFrom) and node.module != "__future__":
+            return node.module or ""
+    return ""
+
+
+def test_entry_points_import_streamlit_webrtc_first():
+    for rel in ("streamlit_app.py", "tests/conftest.py", "bench/accuracy.py"):
+        path = ROOT / rel
+        if path.exists():
+            assert _first_import(path) == "streamlit_webrtc", f"{rel} must import streamlit_webrtc first"
+
+
+def test_engine_modules_do_not_import_tensorflow_at_top_level():
+    for path in sorted((ROOT / "fer_core").glob("*.py")):
+        tree = ast.parse(path.read_text())
+        for node in tree.body:
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            assert not any(n.split(".")[0] in ("tensorflow", "keras") for n in names), path.name
+
+
+def test_webrtc_then_tensorflow_in_one_process_survives():
+    code = "import streamlit_webrtc, aiortc, tensorflow as tf; print(int(tf.constant(2) * 3))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().endswith("6")
