@@ -8,12 +8,12 @@ Use them from any ``tests/e2e/test_*.py``::
         screenshot(page, "capture")                    # -> docs/screenshots/capture.png
 
 Fixtures:
-- ``app_server`` (session): a ``StreamlitServer`` running ``streamlit_app.py`` on a free loopback port, in its
-  own process group, killed at the end of the session. ``.url``, ``.log_tail()``, ``.env`` (the overrides,
+- ``app_server`` (package): a ``StreamlitServer`` running ``streamlit_app.py`` on a free loopback port, in its
+  own process group, killed when the last tests/e2e test is done (not kept through the rest of the suite). ``.url``, ``.log_tail()``, ``.env`` (the overrides,
   e.g. ``Path(app_server.env["FER_CAPTURE_ROOT"])``). Tests never write into the checkout: captures go to a
   tmp FER_CAPTURE_ROOT, and FER_MODELS_DIR is a tmp folder holding a copy of the shipped models/default only.
 - ``model_classes`` (session): class names of the model the pages use by default (from its model.json).
-- ``app_url`` (session): ``app_server.url``.
+- ``app_url`` (package): ``app_server.url``.
 - ``fake_camera`` (session): a .y4m video (640x480, 60 frames) of a real face (skimage astronaut) drifting a
   little; Chromium plays it as the webcam.
 - ``browser_context`` (function): fresh headless Chromium persistent context (new tmp profile) with the fake
@@ -59,7 +59,7 @@ def browser_ready() -> None:
     pytest.skip(f"e2e browser unavailable: {reason}")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def app_server(browser_ready: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[support.StreamlitServer]:
     """``streamlit run streamlit_app.py`` on loopback for the whole session (process group killed at the end)."""
     if not (support.ROOT / "streamlit_app.py").exists():
@@ -87,7 +87,7 @@ def model_classes() -> list[str]:
     return list(load_card(support.ROOT / "models" / "default").class_names)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def app_url(app_server: support.StreamlitServer) -> str:
     return app_server.url
 
@@ -99,7 +99,7 @@ def fake_camera(tmp_path_factory: pytest.TempPathFactory, astronaut: Any) -> Pat
     return support.write_y4m(path, support.camera_frames(astronaut, n_frames=60))
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def playwright_driver(browser_ready: None) -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
