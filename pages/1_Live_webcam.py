@@ -102,6 +102,7 @@ def show(stats) -> None:
 
 
 # ---------------------------------------------------------------- UI loop while the stream plays
+notice = st.empty()  # same slot in both branches, so the "stopped" notice never lingers while playing
 if ctx.state.playing:
     while ctx.state.playing:
         show(slot.snapshot())
@@ -109,4 +110,4 @@ if ctx.state.playing:
 else:
     slot.close()  # stop the classification thread while nothing streams
     show(slot.snapshot())
-    st.info("The stream is stopped. Press START to begin.")
+    notice.info("The stream is stopped. Press START to begin.")

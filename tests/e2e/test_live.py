@@ -33,6 +33,7 @@ def test_live_webcam_classifies_the_fake_camera(page, app_server, model_classes,
     frames = int(frames_rx.search(text).group(1).replace(",", ""))
     assert label.lower() in {c.lower() for c in model_classes}
     assert frames > 0
+    assert "stream is stopped" not in text, "the 'stopped' notice lingers while the stream plays"
     # Still streaming: the counter keeps going up while the page refreshes.
     page.wait_for_timeout(2500)
     later = int(frames_rx.search(page.inner_text('[data-testid="stApp"]')).group(1).replace(",", ""))
