@@ -3,6 +3,8 @@ labelled; a broken file gets a one-line error and does not stop the good one."""
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 from pathlib import Path
 
@@ -38,3 +40,12 @@ def test_upload_labels_a_face_photo(page, app_server, model_classes, astronaut, 
     assert any("broken.jpg" in t for t in errors.all_inner_texts()), errors.all_inner_texts()
     assert not exception_texts(page), exception_texts(page)
     screenshot(page, "upload")
+
+    # The CSV the page offers holds both files: the face's row and the broken file's error row.
+    with page.expect_download(timeout=30_000) as download:
+        page.get_by_text("Download results (CSV)").click()
+    rows = list(csv.DictReader(io.StringIO(Path(download.value.path()).read_text(encoding="utf-8-sig"))))
+    by_file = {r["file"]: r for r in rows}
+    assert set(by_file) == {"astronaut.jpg", "broken.jpg"}, rows
+    assert by_file["astronaut.jpg"]["label"].lower() in {c.lower() for c in model_classes}
+    assert by_file["broken.jpg"]["error"]
