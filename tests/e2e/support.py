@@ -101,11 +101,14 @@ class StreamlitServer:
 
 def start_streamlit(script: str = "streamlit_app.py", *, log_dir: Path, env: dict[str, str] | None = None,
                     timeout: float = 90.0, python: str | None = None) -> StreamlitServer:
-    """Start ``streamlit run SCRIPT`` headless on a free loopback port and wait for ``/_stcore/health``."""
+    """Start ``streamlit run SCRIPT`` headless on a free loopback port and wait for ``/_stcore/health``.
+
+    The server dies with the thread that started it (Linux PDEATHSIG): call this from the main thread.
+    """
     port = free_port()
     python = python or _venv_python()
     cmd = [
-        python, "-m", "streamlit", "run", script,
+        python, "-c", _DIE_WITH_PARENT, "run", script,
         "--server.headless", "true",
         "--server.port", str(port),
         "--server.address", "127.0.0.1",
@@ -133,6 +136,16 @@ def start_streamlit(script: str = "streamlit_app.py", *, log_dir: Path, env: dic
     except BaseException:
         server.stop()
         raise
+
+
+# Runs ``python -m streamlit ARGS`` after asking Linux to SIGTERM it when the test process dies, so even a
+# killed pytest (where no teardown runs) leaves no server behind. PDEATHSIG survives the exec.
+_DIE_WITH_PARENT = (
+    "import ctypes, os, signal, sys\n"
+    "if sys.platform.startswith('linux'):\n"
+    "    ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGTERM), 0, 0, 0)  # PR_SET_PDEATHSIG\n"
+    "os.execv(sys.executable, [sys.executable, '-m', 'streamlit', *sys.argv[1:]])\n"
+)
 
 
 def _venv_python() -> str:
