@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from fer_core.errors import ModelError
+from fer_core.paths import is_within
 
 CARD_FILE = "model.json"
 MODEL_FILE = "model.keras"
@@ -101,6 +102,9 @@ class ModelCard:
         norm_raw = data.get("normalization", {}) or {}
         if not isinstance(norm_raw, dict):
             raise ModelError(f"{source}: normalization must be an object")
+        for key in ("mean", "std"):
+            if key in norm_raw and not isinstance(norm_raw[key], list):
+                raise ModelError(f"{source}: normalization.{key} must be a list of numbers")
         try:
             norm = Normalization(
                 scale=float(norm_raw.get("scale", 1.0 / 255.0)),
@@ -143,8 +147,15 @@ class ModelCard:
             notes=str(data.get("notes", "")),
             created=str(data.get("created", "")),
             model_file=model_file,
-            format_version=int(data.get("format_version", 1)),
+            format_version=_int_field(data, "format_version", 1, source),
         )
+
+
+def _int_field(data: dict[str, Any], key: str, default: int, source: str) -> int:
+    value = data.get(key, default)
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ModelError(f"{source}: field {key!r} must be a whole number")
+    return value
 
 
 def load_card(directory: str | Path) -> ModelCard:
@@ -155,12 +166,18 @@ def load_card(directory: str | Path) -> ModelCard:
         raise ModelError(f"{d}: no such model folder")
     if not path.is_file():
         raise ModelError(f"{d}: no {CARD_FILE} (not a model folder)")
-    if path.stat().st_size > MAX_CARD_BYTES:
-        raise ModelError(f"{path}: the card is too large")
+    if not is_within(d, path):
+        raise ModelError(f"{path}: is a link that leads outside the model folder; refused")
     try:
+        if path.stat().st_size > MAX_CARD_BYTES:
+            raise ModelError(f"{path}: the card is too large")
         data = json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ModelError(f"{path}: not valid JSON ({exc})") from None
+    except RecursionError:
+        raise ModelError(f"{path}: not valid JSON (nested too deeply)") from None
+    except OSError as exc:
+        raise ModelError(f"{path}: cannot be read ({exc.strerror or exc})") from None
     card = ModelCard.from_json(data, source=str(path))
     if not card.name:
         card.name = d.name

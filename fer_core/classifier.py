@@ -18,11 +18,13 @@ import numpy as np
 
 from fer_core.card import ModelCard, load_card
 from fer_core.errors import ModelError
+from fer_core.paths import is_within
 from fer_core.preprocess import convert_face
 
 log = logging.getLogger(__name__)
 
 MAX_MODEL_BYTES = 200 * 1024 * 1024
+MAX_UNPACKED_BYTES = 4 * MAX_MODEL_BYTES  # a zip bomb inside a .keras file
 _BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128)
 
 
@@ -31,10 +33,19 @@ def load_keras_model(directory: Path, card: ModelCard) -> Any:
     path = Path(directory) / card.model_file
     if not path.is_file():
         raise ModelError(f"{directory}: model file {card.model_file} is missing")
+    if not is_within(directory, path):
+        raise ModelError(f"{path}: is a link that leads outside the model folder; refused")
     if path.stat().st_size > MAX_MODEL_BYTES:
         raise ModelError(f"{path}: larger than {MAX_MODEL_BYTES // 2**20} MB; refused")
     if not zipfile.is_zipfile(path):
         raise ModelError(f"{path}: not a Keras .keras archive")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            unpacked = sum(info.file_size for info in archive.infolist())
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise ModelError(f"{path}: not a readable .keras archive ({exc})") from None
+    if unpacked > MAX_UNPACKED_BYTES:
+        raise ModelError(f"{path}: unpacks to more than {MAX_UNPACKED_BYTES // 2**20} MB; refused")
     import keras
 
     try:

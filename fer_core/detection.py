@@ -138,6 +138,8 @@ class YuNetDetector:
         H, W = rgb.shape[:2]
         boxes = []
         for row in faces if faces is not None else []:
+            if not (np.isfinite(row[:4]).all() and np.isfinite(row[-1])) or row[2] <= 0 or row[3] <= 0:
+                continue  # YuNet returns inf/NaN boxes on tiny or flat images
             x, y, w, h = (float(v) / scale for v in row[:4])
             b = _clip(Box(int(round(x)), int(round(y)), int(round(w)), int(round(h)), float(row[-1])), W, H)
             if b is not None:

@@ -2,9 +2,23 @@
 
 from __future__ import annotations
 
+MAX_MESSAGE_CHARS = 500
+
+
+def one_line(text: object, limit: int = MAX_MESSAGE_CHARS) -> str:
+    """``text`` as one bounded line: runs of whitespace (newlines included) become one space,
+    other control characters are dropped."""
+    flat = " ".join(str(text).split())
+    flat = "".join(ch for ch in flat if ch.isprintable())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
 
 class FerError(Exception):
-    """Base class: ``str(err)`` is a one-line message for the user."""
+    """Base class: ``str(err)`` is a one-line message for the user (a multi-line or very long
+    message, e.g. one quoting a library's error, is flattened here whatever its origin)."""
+
+    def __str__(self) -> str:
+        return one_line(super().__str__())
 
 
 class ImageError(FerError):

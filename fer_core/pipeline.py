@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from fer_core.detection import Box, FaceDetector, largest, make_detector
-from fer_core.errors import ModelError
+from fer_core.errors import FerError, ModelError
 from fer_core.imageio import ensure_rgb
 from fer_core.preprocess import crop_with_margin
 from fer_core.settings import get_settings
@@ -95,18 +95,35 @@ _default: dict[tuple[str, str], Pipeline] = {}
 _default_lock = threading.Lock()
 
 
-def resolve_model_dir(model: str | Path | None = None) -> Path:
-    """A model name (under the models folder) or a directory path; ``ModelError`` if absent."""
+def resolve_model_dir(model: str | Path | None = None, *, names_only: bool = False) -> Path:
+    """A model name (a folder under ``settings.models_dir``) or a directory path; ``ModelError`` if absent.
+
+    A plain name always means a folder under the models folder (never ``..``, ``.`` or a symlink
+    leading out of it). A path (a ``Path``, or a string with a separator) is the operator's own
+    choice (command line, code) and is taken as given, unless ``names_only``: then it is refused,
+    which is what anything fed by a browser must use.
+    """
+    from fer_core.paths import safe_join
+
     settings = get_settings()
     if model is None:
         model = settings.default_model
-    p = Path(model)
-    if not p.is_absolute() and len(p.parts) == 1 and not p.exists():
-        from fer_core.paths import safe_join
-
-        p = safe_join(settings.models_dir, str(model))
+    text = str(model)
+    is_path = isinstance(model, Path) or Path(text).is_absolute() or "/" in text or "\\" in text
+    if is_path:
+        if names_only:
+            raise ModelError(f"{text!r} is not a model name (no paths allowed)")
+        p = Path(model)
+    else:
+        try:
+            p = safe_join(settings.models_dir, text)
+        except FerError as exc:
+            raise ModelError(f"{text!r} is not an allowed model name ({exc})") from None
+        local = Path(text)
+        if not p.is_dir() and not names_only and local.is_dir():
+            p = local  # a folder in the working directory, as a command line user means it
     if not p.is_dir():
-        raise ModelError(f"model {model!s} not found (looked in {p})")
+        raise ModelError(f"model {text} not found (looked in {p})")
     return p
 
 
