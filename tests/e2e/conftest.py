@@ -2,9 +2,13 @@
 
 Use them from any ``tests/e2e/test_*.py``::
 
+    from tests.e2e.support import exception_texts, open_app_page, start_webrtc, wait_for_text
+
     def test_something(page, app_url, screenshot):
-        open_app_page(page, app_url, "Capture")       # from tests.e2e.support; waits for the script run
-        assert not exception_texts(page)
+        open_app_page(page, app_url, "Capture")       # URL path = page file name without its number prefix
+        assert not exception_texts(page)               # no Streamlit exception box
+        start_webrtc(page)                             # START in the streamlit-webrtc iframe; fake camera plays
+        wait_for_text(page, r"Frames processed: [1-9]", timeout=90)
         screenshot(page, "capture")                    # -> docs/screenshots/capture.png
 
 Fixtures:
@@ -21,6 +25,11 @@ Fixtures:
   ``page.errors`` lists uncaught JS errors. On test failure a screenshot goes to tests/e2e/artifacts/.
 - ``screenshot`` (function): ``screenshot(page, "name")`` saves docs/screenshots/name.png (committed, shown in
   the README).
+
+Helpers in ``tests.e2e.support``: ``open_app_page`` / ``wait_for_app`` (script run over, charts drawn),
+``wait_for_text`` (poll the page text for a regex, bounded), ``exception_texts``, ``main_text``,
+``start_webrtc`` / ``stop_webrtc``, ``save_screenshot``, and ``start_streamlit`` / ``write_y4m`` /
+``camera_frames`` / ``launch_chromium`` for a test that needs its own server, video or browser.
 
 A missing browser skips these tests locally and FAILS them when CI=true (CI must really run them).
 """

@@ -252,6 +252,21 @@ def open_app_page(page: Any, base_url: str, name: str = "", timeout: float = 90.
     wait_for_app(page, timeout)
 
 
+def start_webrtc(page: Any, timeout: float = 60.0, index: int = 0) -> None:
+    """Press START in the page's ``index``-th streamlit-webrtc component (its own button, inside its iframe).
+
+    With the ``browser_context`` fixture the camera permission is auto-granted and the fake camera plays.
+    """
+    frame = page.frame_locator(WEBRTC_IFRAME).nth(index) if index else page.frame_locator(WEBRTC_IFRAME).first
+    frame.get_by_role("button", name="START").click(timeout=timeout * 1000)
+
+
+def stop_webrtc(page: Any, timeout: float = 30.0, index: int = 0) -> None:
+    """Press STOP in the ``index``-th streamlit-webrtc component."""
+    frame = page.frame_locator(WEBRTC_IFRAME).nth(index) if index else page.frame_locator(WEBRTC_IFRAME).first
+    frame.get_by_role("button", name="STOP").click(timeout=timeout * 1000)
+
+
 def exception_texts(page: Any) -> list[str]:
     """Texts of Streamlit exception boxes (``stException``) on the page; empty when there are none."""
     return [el.inner_text() for el in page.query_selector_all('[data-testid="stException"]')]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from tests.e2e.support import WEBRTC_IFRAME, exception_texts, open_app_page, wait_for_text
+from tests.e2e.support import exception_texts, open_app_page, start_webrtc, stop_webrtc, wait_for_text
 
 START_TIMEOUT_S = 60  # iframe + START button (the page loads the model first)
 STREAM_TIMEOUT_S = 90  # ICE on loopback, first frames, first classification on a busy CPU
@@ -15,8 +15,7 @@ def test_live_webcam_classifies_the_fake_camera(page, app_server, model_classes,
     open_app_page(page, app_server.url, "Live_webcam")
     assert not exception_texts(page), exception_texts(page)
 
-    start = page.frame_locator(WEBRTC_IFRAME).get_by_role("button", name="START")
-    start.click(timeout=START_TIMEOUT_S * 1000)
+    start_webrtc(page, timeout=START_TIMEOUT_S)
 
     labels = "|".join(re.escape(c) for c in model_classes)
     frames_rx = re.compile(r"Frames processed:\s*([\d,]+)")
@@ -40,3 +39,7 @@ def test_live_webcam_classifies_the_fake_camera(page, app_server, model_classes,
     assert later > frames, f"frames stopped at {frames}"
     assert not exception_texts(page), exception_texts(page)
     screenshot(page, "live")
+
+    # STOP ends the page's refresh loop: the script run finishes and says the stream is stopped.
+    stop_webrtc(page)
+    wait_for_text(page, "stream is stopped", timeout=30)
