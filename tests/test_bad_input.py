@@ -167,3 +167,38 @@ def test_predict_cli_broken_model_exits_two(corpus_dir: Path, tmp_path: Path):
     errors = [line for line in proc.stderr.splitlines() if line.startswith("error: ")]
     assert len(errors) == 1 and "not valid JSON" in errors[0]
     assert proc.stdout == ""
+
+
+# ---------------------------------------------------------------- the upload (batch) path
+@pytest.fixture(scope="module")
+def haar_pipeline(tiny_model_dir):
+    return Pipeline(get_classifier(tiny_model_dir), make_detector("haar"))
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if not c.is_dir], ids=[i for i, c in zip(IDS, CASES) if not c.is_dir])
+def test_batch_upload(case: Case, haar_pipeline: Pipeline):
+    from fer_core.batch import analyze_upload
+
+    payload = dict((c.name, p) for c, p in corpus_cases())[case.name] or b""
+    result = analyze_upload(case.name, payload, haar_pipeline)
+    if case.expect == "ok":
+        assert result.ok, result.error
+        assert (result.height, result.width) == case.shape
+        assert result.annotated is not None and result.annotated.shape[:2] == case.shape
+        assert len(result.faces) >= case.faces
+    else:
+        assert not result.ok and result.annotated is None
+        assert_one_line(result.error, case)
+
+
+def test_batch_keeps_every_file_in_order(haar_pipeline: Pipeline):
+    """A whole corpus in one batch: one result per file, in order, none lost; the CSV has them all."""
+    from fer_core.batch import analyze_uploads, results_csv, results_table
+
+    files = [(c.name, p or b"") for c, p in corpus_cases() if not c.is_dir]
+    results = analyze_uploads(files, haar_pipeline)
+    assert [r.name for r in results] == [n for n, _ in files]
+    assert [r.ok for r in results] == [c.expect == "ok" for c, _ in corpus_cases() if not c.is_dir]
+    rows = results_table(results, haar_pipeline.classifier.class_names)
+    assert {row["file"] for row in rows} == {n for n, _ in files}
+    assert len(results_csv(results, haar_pipeline.classifier.class_names)) > 0
