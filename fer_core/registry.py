@@ -13,7 +13,7 @@ from pathlib import Path
 
 from fer_core.card import CARD_FILE, ModelCard, load_card
 from fer_core.errors import FerError, ModelError
-from fer_core.paths import safe_join
+from fer_core.paths import is_within, safe_join
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +68,10 @@ def list_models(models_dir: str | Path, default: str = "default") -> list[ModelI
     except OSError as exc:
         log.warning("cannot list %s: %s", root, exc)
         return []
+    outside = [d for d in dirs if not is_within(root, d)]
+    for d in outside:  # a link leading out of the models folder is never offered
+        log.warning("%s leads outside %s; not listed", d, root)
+    dirs = [d for d in dirs if d not in outside]
     dirs.sort(key=lambda d: (d.name != default, d.name.lower()))
     return [inspect_model(d) for d in dirs]
 
