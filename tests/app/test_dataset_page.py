@@ -1,0 +1,54 @@
+"""Dataset page on a generated image-folder dataset, and its empty and error states."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.app.apptest import no_exceptions, page, texts
+from tests.helpers import write_folder
+
+
+def test_folder_dataset_counts_chart_and_thumbnails(app_env: Path, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    root = write_folder(tmp_path / "faces", n_per_class=30, splits=("train", "test"))
+    monkeypatch.setenv("FER_DATASET_PATH", str(root))
+    at = page("pages/3_Dataset.py").run()
+    no_exceptions(at)
+    assert at.text_input(key="dataset_path").value == str(root)
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Images"] == "180" and metrics["Classes"] == "3" and metrics["Splits"] == "2"
+    assert at.get("vega_lite_chart"), "class counts chart"
+    sizes = at.dataframe[-1].value
+    assert set(sizes["size (W×H)"]) == {"48×48"}
+    assert at.selectbox(key="dataset_split").options == ["test", "train"]
+    images = at.image
+    assert len(images) == 1 and len(images[0].value) == 24  # first page of 30 angry test images
+    pager = at.number_input(key="dataset_page_test_angry")
+    assert pager.max == 2
+    pager.set_value(2).run()
+    no_exceptions(at)
+    assert len(at.image[0].value) == 6
+    at.selectbox(key="dataset_class").set_value("sad").run()
+    assert len(at.image[0].value) == 24
+    assert "Images 1–24 of 30 sad images in test." in texts(at)
+
+
+def test_empty_state_explains_how_to_get_a_dataset(app_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FER_DATASET_PATH", "")
+    at = page("pages/3_Dataset.py").run()
+    no_exceptions(at)
+    info = " ".join(i.value for i in at.info)
+    assert "No dataset chosen yet" in info and "fer2013.csv" in info and "root/<class>/" in info
+
+
+def test_missing_path_gives_error_and_help(app_env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FER_DATASET_PATH", str(tmp_path / "nowhere.npz"))
+    at = page("pages/3_Dataset.py").run()
+    no_exceptions(at)
+    assert "no such dataset file or folder" in at.error[0].value
+    assert "FER2013" in at.info[0].value
+    at.text_input(key="dataset_path").set_value(str(write_folder(tmp_path / "ok", n_per_class=2))).run()
+    no_exceptions(at)
+    assert not at.error and {m.label: m.value for m in at.metric}["Images"] == "6"

@@ -1,0 +1,73 @@
+"""Home page: runs without TensorFlow, shows the active model's card, links pages, manages models."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.app.apptest import ROOT, no_exceptions, page, texts
+
+
+def test_home_shows_model_card_and_links(app_env: Path) -> None:
+    at = page("streamlit_app.py").run()
+    no_exceptions(at)
+    assert "Facial expression recognition" in at.title[0].value
+    picker = at.sidebar.selectbox(key="model_picker")
+    assert picker.value == "default" and picker.options == ["default", "tiny"]  # broken one not selectable
+    body = texts(at)
+    assert "**Classes:** angry, disgust, fear, happy, sad, surprise, neutral" in body
+    assert "**Backbone:** fer_cnn" in body and "**Test accuracy:**" in body
+    # the broken folder is listed with its error under the picker
+    assert any("1 model folder(s) cannot be used" in e.label for e in at.sidebar.expander)
+    assert "**broken**: " in body and "not valid JSON" in body
+    links = {link.proto.label for link in at.page_link}
+    assert {"Live webcam", "Upload photos", "Dataset", "Training metrics"} <= links
+
+
+def test_choosing_a_model_applies_to_the_card(app_env: Path) -> None:
+    at = page("streamlit_app.py").run()
+    at.sidebar.selectbox(key="model_picker").set_value("tiny").run()
+    no_exceptions(at)
+    assert at.session_state["model_name"] == "tiny"
+    body = texts(at)
+    assert "**Classes:** angry, happy, sad" in body
+    assert "**Test accuracy:** " in body and " on PrivateTest" in body  # from card.metrics
+
+
+def test_delete_a_model(app_env: Path) -> None:
+    shutil.copytree(app_env / "tiny", app_env / "extra")
+    try:
+        at = page("streamlit_app.py").run()
+        delete_box = next(s for s in at.selectbox if s.label == "Delete a model")
+        assert "default" not in delete_box.options
+        delete_box.set_value("extra")
+        next(b for b in at.button if b.label == "Delete").click().run()
+        no_exceptions(at)
+        assert (app_env / "extra").exists(), "deleting without the confirmation box must not delete"
+        assert any("Tick the box" in w.value for w in at.warning)
+        delete_box = next(s for s in at.selectbox if s.label == "Delete a model")
+        delete_box.set_value("extra")
+        next(c for c in at.checkbox if c.label.startswith("Yes, delete")).check()
+        next(b for b in at.button if b.label == "Delete").click().run()
+        no_exceptions(at)
+        assert not (app_env / "extra").exists()
+    finally:
+        shutil.rmtree(app_env / "extra", ignore_errors=True)
+
+
+def test_first_view_does_not_import_tensorflow(app_env: Path) -> None:
+    code = (
+        "import streamlit_webrtc, sys\n"
+        "from streamlit.testing.v1 import AppTest\n"
+        f"at = AppTest.from_file({str(ROOT / 'streamlit_app.py')!r}, default_timeout=120).run()\n"
+        "assert not at.exception, [e.value for e in at.exception]\n"
+        "print('TF_LOADED' if 'tensorflow' in sys.modules or 'keras' in sys.modules else 'TF_ABSENT')\n"
+    )
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, env=env,
+                         timeout=240)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "TF_ABSENT" in out.stdout

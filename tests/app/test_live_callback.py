@@ -1,0 +1,123 @@
+"""The live frame callback on real ``av.VideoFrame``s with a real pipeline (model + detector)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+import pytest
+
+from fer_core.live import LiveOptions, LiveProcessor
+from webui.live import ProcessorSlot, expression_line, make_frame_callback, session_processor, stats_lines
+
+
+def frame_640x480(astronaut: np.ndarray) -> np.ndarray:
+    """The astronaut photo scaled into a 640x480 webcam-sized frame."""
+    canvas = np.full((480, 640, 3), 30, np.uint8)
+    canvas[:, 80:560] = cv2.resize(astronaut, (480, 480), interpolation=cv2.INTER_AREA)
+    return canvas
+
+
+def wait_classified(proc: LiveProcessor, timeout: float = 60.0) -> None:
+    """Wait for the worker thread's first classification (slow on a busy CPU: graph tracing)."""
+    end = time.monotonic() + timeout
+    while proc.snapshot().classified < 1:
+        assert time.monotonic() < end, f"no classification within {timeout} s: {proc.snapshot()}"
+        time.sleep(0.05)
+
+
+@pytest.fixture(scope="module")
+def pipeline(tiny_model_dir: Path):
+    from fer_core.classifier import get_classifier
+    from fer_core.detection import make_detector
+    from fer_core.pipeline import Pipeline
+
+    return Pipeline(get_classifier(tiny_model_dir), make_detector("haar"))
+
+
+def test_annotated_frame_same_size_and_stats(pipeline, astronaut: np.ndarray) -> None:
+    proc = LiveProcessor(pipeline, LiveOptions(detect_every=1))
+    try:
+        callback = make_frame_callback(proc)
+        rgb = frame_640x480(astronaut)
+        frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+        frame.pts = 1234
+        out = callback(frame)
+        assert isinstance(out, av.VideoFrame)
+        assert (out.width, out.height) == (640, 480) and out.pts == 1234
+        wait_classified(proc)
+        for _ in range(3):
+            out = callback(av.VideoFrame.from_ndarray(rgb, format="rgb24"))
+        arr = out.to_ndarray(format="rgb24")
+        assert arr.shape == rgb.shape and not np.array_equal(arr, rgb), "boxes and label drawn"
+        stats = proc.snapshot()
+        assert stats.frames == 4 and stats.faces >= 1 and stats.classified >= 1
+        assert stats.label in pipeline.classifier.class_names
+        assert expression_line(stats).startswith(f"Expression: {stats.label} (")
+        assert stats_lines(stats)[0] == "Frames processed: 4"
+    finally:
+        proc.close()
+
+
+def test_yuv_frames_from_a_camera_work(pipeline, astronaut: np.ndarray) -> None:
+    proc = LiveProcessor(pipeline, LiveOptions(async_classify=False))
+    try:
+        frame = av.VideoFrame.from_ndarray(frame_640x480(astronaut), format="rgb24").reformat(format="yuv420p")
+        out = make_frame_callback(proc)(frame)
+        assert (out.width, out.height) == (640, 480)
+        assert proc.snapshot().frames == 1
+    finally:
+        proc.close()
+
+
+def test_pipeline_failure_passes_frame_through(pipeline, astronaut: np.ndarray) -> None:
+    class BrokenDetector:
+        name = "broken"
+
+        def detect(self, image):
+            raise RuntimeError("detector exploded")
+
+    from fer_core.pipeline import Pipeline
+
+    proc = LiveProcessor(Pipeline(pipeline.classifier, BrokenDetector()))
+    rgb = frame_640x480(astronaut)
+    out = make_frame_callback(proc)(av.VideoFrame.from_ndarray(rgb, format="rgb24"))
+    arr = out.to_ndarray(format="rgb24")
+    assert arr.shape == rgb.shape
+    assert np.array_equal(arr[20:, 20:], rgb[20:, 20:]), "the frame passes through"
+    stats = proc.snapshot()
+    assert stats.frames == 1 and "detector exploded" in stats.error
+    proc.close()
+
+
+def test_processor_that_raises_never_breaks_the_callback(astronaut: np.ndarray) -> None:
+    class Raising:
+        def process(self, rgb):
+            raise MemoryError("no memory")
+
+    class WrongShape:
+        def process(self, rgb):
+            return np.zeros((3, 3), np.float64)  # not an RGB image: from_ndarray fails
+
+    rgb = frame_640x480(astronaut)
+    for proc in (Raising(), WrongShape()):
+        out = make_frame_callback(proc)(av.VideoFrame.from_ndarray(rgb, format="rgb24"))
+        arr = out.to_ndarray(format="rgb24")
+        assert arr.shape == rgb.shape and np.array_equal(arr[20:, 20:], rgb[20:, 20:])
+        assert tuple(arr[0, 0]) != tuple(rgb[0, 0])  # marked in the corner
+
+
+def test_slot_keeps_processor_until_config_changes(pipeline) -> None:
+    state: dict = {}
+    p1 = session_processor(state, pipeline, LiveOptions(), config=("m", "haar"))
+    p2 = session_processor(state, pipeline, LiveOptions(smoothing=False, detect_every=3), config=("m", "haar"))
+    assert p1 is p2 and p2.options.smoothing is False and p2.options.detect_every == 3
+    p3 = session_processor(state, pipeline, LiveOptions(), config=("other", "haar"))
+    assert p3 is not p1
+    slot = state["live_slot"]
+    assert isinstance(slot, ProcessorSlot) and slot.processor is p3
+    slot.close()
+    assert ProcessorSlot().snapshot().frames == 0

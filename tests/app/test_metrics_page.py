@@ -1,0 +1,57 @@
+"""Training metrics page: charts for a really trained model, side-by-side comparison, missing data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.app.apptest import no_exceptions, page, texts
+
+
+def _chart_specs(at) -> list[str]:
+    return [c.proto.spec for c in at.get("vega_lite_chart")]
+
+
+def test_trained_model_draws_all_charts(app_env: Path) -> None:
+    at = page("pages/4_Training_metrics.py").run()
+    at.selectbox(key="metrics_model").set_value("tiny").run()
+    no_exceptions(at)
+    assert not at.error
+    specs = _chart_specs(at)
+    assert len(specs) == 4  # loss, accuracy, per-class accuracy, confusion matrix
+    assert "Loss per epoch" in specs[0] and "Accuracy per epoch" in specs[1]
+    assert "Accuracy per class" in specs[2] and "Confusion matrix" in specs[3]
+    assert '"phase"' in specs[0]  # phases shaded
+    labels = {m.label for m in at.metric}
+    assert {"Test accuracy", "Macro F1", "Test images"} <= labels
+    table = at.dataframe[0].value
+    assert list(table["class"]) == ["angry", "happy", "sad"]
+    assert list(table.columns) == ["class", "precision", "recall", "f1", "support"]
+
+
+def test_compare_side_by_side_and_missing_report(app_env: Path) -> None:
+    at = page("pages/4_Training_metrics.py").run()
+    at.selectbox(key="metrics_model").set_value("tiny").run()
+    compare = at.selectbox(key="metrics_compare")
+    assert compare.options[0] == "— none —" and "tiny" not in compare.options
+    compare.set_value("default").run()
+    no_exceptions(at)
+    assert [s.value for s in at.subheader] == ["tiny", "default"]
+    # default (the placeholder) has a history but no report: curves drawn, report missing explained
+    assert len(_chart_specs(at)) == 4 + 2
+    assert "default has no evaluation report" in texts(at)
+
+
+def test_model_without_files_and_broken_model(app_env: Path) -> None:
+    at = page("pages/4_Training_metrics.py").run()
+    at.selectbox(key="metrics_model").set_value("broken").run()
+    no_exceptions(at)
+    assert "broken has no training history or evaluation report" in texts(at)
+    assert not at.get("vega_lite_chart")
+
+
+def test_sidebar_model_is_the_default_choice(app_env: Path) -> None:
+    at = page("pages/4_Training_metrics.py")
+    at.session_state["model_name"] = "tiny"
+    at.run()
+    no_exceptions(at)
+    assert at.selectbox(key="metrics_model").value == "tiny"

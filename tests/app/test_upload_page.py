@@ -1,0 +1,51 @@
+"""Upload page with the real model: a face photo gets a label; a bad file beside it gets an error only."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.app.apptest import no_exceptions, page, texts
+
+DEFAULT_CLASSES = {"angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"}
+
+
+def test_empty_state_and_widgets(app_env: Path) -> None:
+    at = page("pages/2_Upload_photos.py").run()
+    no_exceptions(at)
+    up = at.file_uploader[0]
+    assert up.label == "Photos" and up.accept_multiple_files
+    assert {t.lstrip(".") for t in up.allowed_type} >= {"jpg", "jpeg", "png", "webp", "bmp"}
+    assert any("Choose one or more photos" in i.value for i in at.info)
+    assert at.sidebar.selectbox(key="upload_detector").value == "auto"
+
+
+def test_face_photo_gets_a_label(app_env: Path, astronaut_jpeg: bytes) -> None:
+    at = page("pages/2_Upload_photos.py").run()
+    at.file_uploader[0].set_value(("astronaut.jpg", astronaut_jpeg, "image/jpeg")).run()
+    no_exceptions(at)
+    assert not at.error
+    captions = [c for img in at.image for c in img.captions]
+    assert len(captions) == 1 and captions[0].startswith("astronaut.jpg: ")
+    label = captions[0].split(": ", 1)[1].split(" (")[0].split("largest ")[-1]
+    assert label in DEFAULT_CLASSES
+    assert at.get("vega_lite_chart"), "a probability chart per face"
+    table = at.dataframe[0].value
+    assert list(table["file"])[0] == "astronaut.jpg" and list(table["label"])[0] == label
+    download = at.get("download_button")[0]
+    assert download.proto.label == "Download results (CSV)"
+
+
+def test_bad_file_beside_good_one(app_env: Path, astronaut_jpeg: bytes) -> None:
+    at = page("pages/2_Upload_photos.py").run()
+    at.file_uploader[0].set_value([("broken.jpg", b"this is not an image", "image/jpeg"),
+                                   ("astronaut.jpg", astronaut_jpeg, "image/jpeg")]).run()
+    no_exceptions(at)
+    errors = [e.value for e in at.error]
+    assert len(errors) == 1 and errors[0].startswith("broken.jpg: ") and "\n" not in errors[0]
+    captions = [c for img in at.image for c in img.captions]
+    assert len(captions) == 1 and captions[0].startswith("astronaut.jpg: ")
+    assert any(label in captions[0] for label in DEFAULT_CLASSES)
+    assert "**1** of 2 photo(s) analysed" in texts(at)
+    table = at.dataframe[0].value
+    assert set(table["file"]) == {"broken.jpg", "astronaut.jpg"}
+
