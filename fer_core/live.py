@@ -19,6 +19,8 @@ import cv2
 import numpy as np
 
 from fer_core.detection import Box, largest
+from fer_core.errors import one_line
+from fer_core.imageio import ensure_rgb
 from fer_core.pipeline import Pipeline, label_probs
 from fer_core.smoothing import ProbabilitySmoother
 
@@ -117,12 +119,13 @@ class LiveProcessor:
                 self._errors_logged.add(kind)
                 log.exception("live frame failed (%s); frames pass through marked", kind)
             with self._lock:
-                self._stats.error = f"{kind}: {str(exc)[:120]}"
+                self._stats.error = one_line(f"{kind}: {exc}", 160)
             out = _mark_error(rgb)
         self._account(t0)
         return out
 
     def _process(self, rgb: np.ndarray, t0: float) -> np.ndarray:
+        rgb = ensure_rgb(rgb)  # gray/RGBA/float frames become RGB uint8; anything else raises ImageError
         opts = self.options
         self._frame_no += 1
         if self._frame_no % max(1, opts.detect_every) == 1 or opts.detect_every <= 1 or not self._boxes:
@@ -179,7 +182,7 @@ class LiveProcessor:
                     self._errors_logged.add(kind)
                     log.exception("live classification failed (%s)", kind)
                 with self._lock:
-                    self._stats.error = f"{kind}: {str(exc)[:120]}"
+                    self._stats.error = one_line(f"{kind}: {exc}", 160)
 
     def _classify(self, job: Any) -> None:
         crops, boxes, big_pos, _ = job
@@ -274,10 +277,11 @@ def _put_label(img: np.ndarray, text: str, box: Box, color: tuple[int, int, int]
 
 
 def _mark_error(rgb: Any) -> np.ndarray:
-    """Pass a failed frame through with a small red corner mark."""
+    """Pass a failed frame through with a small red corner mark (always an HxWx3 uint8 frame, so
+    the video track can still send it; a frame that is no image at all becomes a black one)."""
     try:
-        out = np.array(rgb, dtype=np.uint8, copy=True)
-        if out.ndim == 3 and out.shape[0] >= 12 and out.shape[1] >= 12:
+        out = np.array(ensure_rgb(rgb), dtype=np.uint8, copy=True)
+        if out.shape[0] >= 12 and out.shape[1] >= 12:
             out[:10, :10] = _RED
         return out
     except Exception:
