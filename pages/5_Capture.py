@@ -1,0 +1,136 @@
+"""Capture: pictures of your own expressions from the webcam, one face crop every few seconds.
+
+The browser camera streams to the server (streamlit-webrtc); a per-session ``CaptureSession``
+receives the frames in the video thread and saves the largest face under
+``<capture root>/<class>/``. Review them and train on the Teach page.
+"""
+
+import streamlit_webrtc  # noqa: F401  (must precede anything that may import tensorflow)
+
+import time
+
+import streamlit as st
+from streamlit_webrtc import WebRtcMode, webrtc_streamer
+
+from fer_core.curation import UNSORTED, class_folder_name, class_names, counts
+from fer_core.settings import get_settings
+from webui.common import pipeline_or_stop, rtc_configuration, setup_page, sidebar_model_picker
+from webui.live import make_frame_callback
+from webui.teach import capture_lines, session_capture, suggestion_line
+
+REFRESH_SECONDS = 0.5
+MEDIA_STREAM_CONSTRAINTS = {"video": {"width": 640, "height": 480}, "audio": False}
+NEW_CLASS = "➕ New class…"
+FIXED, AUTO = "Fixed class", "Auto-label with the model"
+
+setup_page("Capture", icon="📸")
+model_dir = sidebar_model_picker()
+settings = get_settings()
+root = settings.capture_root
+pipeline = pipeline_or_stop(model_dir, settings.detector)
+session = session_capture(st.session_state, root, pipeline)
+
+# ---------------------------------------------------------------- sidebar: what to capture
+problem = None
+with st.sidebar:
+    st.header("Capture settings")
+    mode = st.radio("Label the pictures", [FIXED, AUTO], key="cap_mode",
+                    help="Fixed: every picture goes to the class you choose. Auto: each picture goes to the "
+                         "class the current model sees, when it is confident enough, else to 'unsorted' for "
+                         "you to label on the Teach page.")
+    class_name = None
+    threshold = 0.6
+    if mode == FIXED:
+        known = [c for c in class_names(root) if c != UNSORTED]
+        known += [c for c in pipeline.classifier.class_names if c not in known]
+        pick = st.selectbox("Class", [*known, NEW_CLASS], key="cap_class_pick",
+                            help="An expression you already have pictures of, one the model knows, or a new one.")
+        if pick == NEW_CLASS:
+            typed = st.text_input("New class name", key="cap_class_new", max_chars=64, placeholder="e.g. wink",
+                                  help="Letters, digits, spaces, dashes and underscores.")
+            if typed.strip():
+                try:
+                    class_name = class_folder_name(typed)
+                except ValueError as exc:
+                    problem = str(exc)
+            else:
+                problem = "type a name for the new class"
+        else:
+            class_name = pick
+    else:
+        threshold = st.slider("Confidence needed", 0.30, 0.99, 0.60, 0.01, key="cap_threshold",
+                              help="Below this, a picture goes to 'unsorted' instead of the model's class.")
+    interval = st.number_input("Seconds between pictures", 0.5, 60.0, 2.0, 0.5, key="cap_interval",
+                               help="Change your expression a little between pictures: light, angle, distance.")
+    count = int(st.number_input("Pictures to take", 1, 1000, 20, 1, key="cap_count"))
+    save_frame = st.checkbox("Also keep the whole camera frame", key="cap_save_frame",
+                             help=f"Saved beside the crops under {root}/.frames/ (not trained on).")
+
+changes = dict(mode="fixed" if mode == FIXED else "auto", interval=float(interval), count=count,
+               threshold=float(threshold), save_frame=save_frame)
+if class_name is not None:
+    changes["class_name"] = class_name
+try:
+    config = session.configure(**changes)
+except ValueError as exc:
+    problem = str(exc)
+    config = session.config
+
+# ---------------------------------------------------------------- the streamer and the controls
+st.title("📸 Capture your expressions")
+st.caption("Press **START** and allow the camera, choose a class in the sidebar, then **Start capturing**. "
+           "Every few seconds the largest face is saved; vary light, angle and distance a little. "
+           "Review, relabel and train on the **Teach** page.")
+target = (f"`{root}/{config.class_name}/`" if config.mode == "fixed" and config.class_name else
+          f"`{root}/<the model's class>/` or `{root}/{UNSORTED}/` below {config.threshold:.0%}")
+st.markdown(f"Pictures go to {target}")
+if problem:
+    st.error(f"Class name: {problem}")
+
+left, right = st.columns([3, 2])
+with left:
+    ctx = webrtc_streamer(
+        key="capture",
+        mode=WebRtcMode.SENDRECV,
+        rtc_configuration=rtc_configuration(),
+        media_stream_constraints=MEDIA_STREAM_CONSTRAINTS,
+        video_frame_callback=make_frame_callback(session),
+        async_processing=True,
+    )
+    start_col, stop_col = st.columns(2)
+    if start_col.button("Start capturing", type="primary", key="cap_start", disabled=problem is not None):
+        try:
+            session.start()
+        except ValueError as exc:
+            st.error(str(exc))
+    if stop_col.button("Stop", key="cap_stop"):
+        session.stop()
+
+with right:
+    readout = st.empty()
+
+
+def show() -> None:
+    """Fill the readout with the session's state and the pictures on disk."""
+    status = session.snapshot()
+    with readout.container():
+        st.subheader(suggestion_line(status), anchor=False)
+        for line in capture_lines(status):
+            st.text(line)
+        if status.error:
+            st.warning(f"Last frame problem: {status.error}")
+        if status.last is not None:
+            st.image(str(status.last.path), caption=f"last picture: {status.last.class_name}/{status.last.path.name}",
+                     width=160)
+        on_disk = counts(root)
+        if on_disk:
+            st.caption("On disk: " + ", ".join(f"{c} {n}" for c, n in on_disk.items()))
+
+
+if ctx.state.playing:
+    while ctx.state.playing:
+        show()
+        time.sleep(REFRESH_SECONDS)
+else:
+    show()
+    st.info("The camera is off. Press START to begin; pictures are only taken while it streams.")

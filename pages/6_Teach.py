@@ -1,0 +1,274 @@
+"""Teach: review your captured pictures, train a model on them in the background, manage your models.
+
+Reviewing moves or deletes files under the capture root (``fer_core.curation``); training runs
+as a process-wide background job (``fer_core.jobs``), so it goes on across reruns, pages and
+browser tabs; the new model lands in ``models/<name>/`` and appears in the sidebar picker.
+"""
+
+import streamlit_webrtc  # noqa: F401  (must precede anything that may import tensorflow)
+
+import json
+import math
+from pathlib import Path
+
+import streamlit as st
+
+from fer_core import curation, jobs
+from fer_core.errors import FerError
+from fer_core.registry import PROTECTED_MODELS, delete_model, list_models
+from fer_core.settings import get_settings
+from webui.common import MODEL_KEY, PICKER_KEY, clear_model_caches, setup_page, sidebar_model_picker
+from webui.teach import counts_chart, free_model_name, job_line, learning_curve_chart
+
+NEW_CLASS = "➕ New class…"
+START_MODEL, START_IMAGENET = "model", "imagenet"
+FLASH_KEY = "teach_flash"
+JOB_KEY = "teach_job"
+
+setup_page("Teach", icon="🎓")
+model_dir = sidebar_model_picker()
+settings = get_settings()
+root = settings.capture_root
+
+st.title("🎓 Teach it your expressions")
+st.caption(f"Your pictures live in `{root}/<class>/`. Review them, then train a model that knows your "
+           "expressions; it appears in the sidebar's model picker on every page.")
+
+for kind, text in st.session_state.pop(FLASH_KEY, []):
+    getattr(st, kind)(text)
+
+# ---------------------------------------------------------------- counts and warnings
+all_counts = curation.counts(root)
+st.header("Your pictures", anchor=False)
+if not all_counts:
+    st.info("No pictures yet. Take some on the 📸 Capture page.")
+else:
+    left, right = st.columns([2, 3])
+    with left:
+        st.altair_chart(counts_chart(all_counts), width="stretch")
+    with right:
+        total = sum(n for c, n in all_counts.items() if c != curation.UNSORTED)
+        st.markdown(f"**{total}** labelled pictures in **{len(curation.trainable_counts(all_counts))}** classes.")
+        for warning in curation.balance_warnings(all_counts):
+            st.warning(warning)
+
+
+# ---------------------------------------------------------------- review grid
+def _selected(cls: str, names: list[str]) -> list[str]:
+    return [n for n in names if st.session_state.get(f"sel::{cls}::{n}")]
+
+
+def _flash(kind: str, text: str) -> None:
+    st.session_state.setdefault(FLASH_KEY, []).append((kind, text))
+
+
+def _select_page(cls: str, names: list[str], value: bool) -> None:
+    for n in names:
+        st.session_state[f"sel::{cls}::{n}"] = value
+
+
+def _move_selected(cls: str, names: list[str]) -> None:
+    chosen = _selected(cls, names)
+    target = st.session_state.get("rev_target")
+    if target == NEW_CLASS:
+        target = st.session_state.get("rev_target_new", "")
+    if not chosen:
+        _flash("warning", "Select pictures first.")
+        return
+    moved = 0
+    try:
+        for n in chosen:
+            curation.move(root, cls, n, target or "")
+            st.session_state.pop(f"sel::{cls}::{n}", None)
+            moved += 1
+    except (FerError, ValueError) as exc:
+        _flash("error", f"Not moved: {exc}")
+    if moved:
+        _flash("success", f"Moved {moved} picture(s) from {cls} to {curation.class_folder_name(target)}.")
+
+
+def _delete_selected(cls: str, names: list[str]) -> None:
+    chosen = _selected(cls, names)
+    if not chosen:
+        _flash("warning", "Select pictures first.")
+        return
+    deleted = 0
+    try:
+        for n in chosen:
+            curation.delete(root, cls, n)
+            st.session_state.pop(f"sel::{cls}::{n}", None)
+            deleted += 1
+    except FerError as exc:
+        _flash("error", f"Not deleted: {exc}")
+    if deleted:
+        _flash("success", f"Deleted {deleted} picture(s) from {cls}.")
+
+
+if all_counts:
+    st.header("Review", anchor=False)
+    classes = list(all_counts)
+    c1, c2 = st.columns([3, 1])
+    cls = c1.selectbox("Class", classes, key="rev_class", format_func=lambda c: f"{c} ({all_counts.get(c, 0)})")
+    per_page = c2.selectbox("Per page", [12, 24, 48], index=1, key="rev_per_page")
+    n_pages = max(1, math.ceil(all_counts.get(cls, 0) / per_page))
+    page_no = st.pagination(n_pages, key=f"rev_page::{cls}::{per_page}") if n_pages > 1 else 1
+    items = curation.list_items(root, cls, offset=(page_no - 1) * per_page, limit=per_page)
+    names = [i.name for i in items]
+
+    a1, a2, a3, a4, a5 = st.columns([1, 1, 2, 1, 1], vertical_alignment="bottom")
+    a1.button("Select page", key="rev_all", on_click=_select_page, args=(cls, names, True))
+    a2.button("Clear", key="rev_none", on_click=_select_page, args=(cls, names, False))
+    targets = [c for c in classes if c not in (cls, curation.UNSORTED)] + [NEW_CLASS]
+    target = a3.selectbox("Move selected to", targets, key="rev_target")
+    if target == NEW_CLASS:
+        a3.text_input("New class name", key="rev_target_new", max_chars=64)
+    a4.button("Move", key="rev_move", on_click=_move_selected, args=(cls, names))
+    a5.button("Delete", key="rev_delete", on_click=_delete_selected, args=(cls, names), type="primary")
+
+    cols = st.columns(6)
+    for i, item in enumerate(items):
+        with cols[i % 6]:
+            st.image(str(item.path), width="stretch")
+            st.checkbox(item.name[:22], key=f"sel::{cls}::{item.name}",
+                        help=f"{item.path}" + (" (full frame kept)" if item.frame else ""))
+    st.caption(f"Page {page_no} of {n_pages}: {len(items)} of {all_counts.get(cls, 0)} pictures of {cls}, newest first.")
+
+# ---------------------------------------------------------------- training
+st.header("Train", anchor=False)
+trainable = curation.trainable_counts(all_counts)
+blocker = curation.training_blocker(all_counts)
+running = jobs.active_job("train")
+
+with st.form("train_form"):
+    name = st.text_input("Name of the new model", value=free_model_name(settings.models_dir), key="train_name",
+                         max_chars=64, help="Letters, digits, dashes and underscores; it becomes models/<name>/.")
+    weights_file = settings.mobilenet_weights
+    start = st.radio(
+        "Start from", [START_MODEL, START_IMAGENET], key="train_start",
+        format_func=lambda s: (f"the selected model ({model_dir.name}): reuse what it knows" if s == START_MODEL
+                               else "an ImageNet MobileNetV2 (colour, 96×96)"),
+        help="Starting from the selected model reuses its features and the classes it shares with yours. "
+             "ImageNet weights come from " + (str(weights_file) if weights_file and Path(weights_file).is_file()
+                                               else "Keras' download (needs internet)") + ".")
+    c1, c2 = st.columns(2)
+    epochs = c1.slider("Head epochs", 1, 30, 8, key="train_epochs",
+                       help="Epochs of the new output layer on frozen features (fast).")
+    finetune = c2.slider("Fine-tune epochs", 0, 20, 4, key="train_finetune",
+                         help="Epochs with the top of the network opened (slower, usually better).")
+    st.caption("A few hundred pictures take a few minutes on two CPU cores. Training runs in the background: "
+               "you can leave this page.")
+    submitted = st.form_submit_button("Start training", type="primary",
+                                      disabled=blocker is not None or running is not None)
+if blocker:
+    st.info(blocker)
+if running is not None and not submitted:
+    st.caption(f"{job_line(running)}. One training at a time.")
+if submitted:
+    try:
+        cfg = jobs.personal_config(root, name, start=start, init_model=str(model_dir),
+                                   epochs=int(epochs), finetune_epochs=int(finetune))
+        st.session_state[JOB_KEY] = jobs.start_training(cfg)
+    except (FerError, ValueError) as exc:
+        st.error(f"Cannot start: {exc}")
+
+
+def _use_model(name: str) -> None:
+    st.session_state[MODEL_KEY] = name
+    st.session_state[PICKER_KEY] = name  # the sidebar picker's own widget state
+
+
+def _show_job(job_id: str) -> None:
+    info = jobs.get_job(job_id)
+    if info is None:
+        return
+    st.subheader(f"Training {info.name}", anchor=False)
+    if info.running:
+        st.progress(info.progress, text=job_line(info))
+        if st.button("Cancel training", key="train_cancel"):
+            jobs.cancel(info.id)
+    elif info.state == jobs.DONE:
+        st.success(f"{job_line(info)}. The model is in `{info.result}`; pick **{info.name}** in the sidebar "
+                   "to use it on every page.")
+        st.button(f"Use {info.name} now", key="train_use", on_click=_use_model, args=(info.name,))
+    elif info.state == jobs.FAILED:
+        st.error(job_line(info))
+        if info.log_tail:
+            with st.expander("Training log (last lines)"):
+                st.code("\n".join(info.log_tail[-30:]), language=None)
+    else:
+        st.warning(job_line(info))
+    if info.history:
+        st.altair_chart(learning_curve_chart(info.history), width="stretch")
+    if info.state == jobs.DONE and info.result:
+        _show_report(Path(info.result))
+
+
+def _show_report(model: Path) -> None:
+    path = model / "report.json"
+    if not path.is_file():
+        return
+    try:
+        report = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return
+    st.markdown(f"Accuracy on the {report.get('split', 'held-out')} pictures ({report.get('n', 0)} of them): "
+                f"**{report.get('accuracy', 0):.0%}**, macro F1 {report.get('macro_f1', 0):.2f}.")
+    pairs = curation.confused_pairs(report, top=3)
+    if pairs:
+        st.markdown("Mixed up most:\n" + "\n".join(
+            f"- **{p['true']}** taken for **{p['predicted']}**: {p['count']} time(s) "
+            f"({p['share']:.0%} of {p['true']})" for p in pairs)
+            + "\n\nCapture more varied pictures of these, or make the expressions more distinct.")
+    else:
+        st.markdown("No confusions on the held-out pictures.")
+
+
+job_id = st.session_state.get(JOB_KEY)
+if jobs.get_job(job_id) is None:  # another tab or an earlier session started it: show the latest
+    latest = jobs.list_jobs("train")
+    job_id = latest[0].id if latest else None
+if job_id:
+    current = jobs.get_job(job_id)
+    live = current is not None and current.running
+
+    @st.fragment(run_every=1.0 if live else None)
+    def job_panel() -> None:
+        info = jobs.get_job(job_id)
+        _show_job(job_id)
+        if live and info is not None and not info.running:
+            st.rerun()  # finished: refresh the whole page (model list, picker, form)
+
+    job_panel()
+
+# ---------------------------------------------------------------- models
+def _delete_model(name: str) -> None:
+    try:
+        delete_model(settings.models_dir, name)
+    except FerError as exc:
+        _flash("error", str(exc))
+        return
+    clear_model_caches()
+    if st.session_state.get(MODEL_KEY) == name:
+        st.session_state.pop(MODEL_KEY, None)
+        st.session_state.pop(PICKER_KEY, None)
+    st.session_state["del_sure"] = False
+    _flash("success", f"Deleted the model {name}.")
+
+
+st.header("Your models", anchor=False)
+models = [m for m in list_models(settings.models_dir, settings.default_model) if m.name not in PROTECTED_MODELS]
+if not models:
+    st.caption("No models of your own yet.")
+else:
+    rows = []
+    for m in models:
+        card = m.card
+        acc = next((v.get("accuracy") for v in (card.metrics.values() if card else []) if isinstance(v, dict)), None)
+        rows.append({"model": m.name, "classes": ", ".join(card.class_names) if card else "—",
+                     "backbone": card.backbone if card else "—", "accuracy": acc,
+                     "created": card.created if card else "", "problem": m.error or ""})
+    st.dataframe(rows, hide_index=True, column_config={"accuracy": st.column_config.NumberColumn(format="percent")})
+    d1, d2, d3 = st.columns([2, 2, 1], vertical_alignment="bottom")
+    doomed = d1.selectbox("Delete a model", [m.name for m in models], key="del_model")
+    sure = d2.checkbox(f"Yes, delete {doomed} for good", key="del_sure")
+    d3.button("Delete model", key="del_go", disabled=not sure, on_click=_delete_model, args=(doomed,))

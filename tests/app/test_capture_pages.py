@@ -1,0 +1,236 @@
+"""Capture and Teach pages in AppTest (real model, real files, real background training).
+
+``webrtc_streamer`` cannot run in AppTest: a stand-in feeds real frames through the page's
+real ``video_frame_callback``; the browser test (tests/e2e/test_capture.py) covers real WebRTC.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import av
+import numpy as np
+import pytest
+import streamlit_webrtc
+
+from fer_core import jobs
+from fer_core.curation import UNSORTED, counts
+from tests.app.apptest import no_exceptions, page, texts
+from tests.app.test_live_callback import frame_640x480
+from tests.captures import write_captures
+
+
+class _State:
+    def __init__(self, turns: int) -> None:
+        self.turns = turns
+
+    @property
+    def playing(self) -> bool:
+        self.turns -= 1
+        return self.turns >= 0
+
+
+class _Ctx:
+    def __init__(self, turns: int) -> None:
+        self.state = _State(turns)
+
+
+class FakeStreamer:
+    """Records each call and plays ``frames`` (``gap`` seconds apart) through the page's callback."""
+
+    def __init__(self, frames: list[np.ndarray], turns: int = 0, gap: float = 0.0) -> None:
+        self.frames, self.turns, self.gap = frames, turns, gap
+        self.calls: list[dict[str, Any]] = []
+        self.outputs: list[av.VideoFrame] = []
+
+    def __call__(self, *args: Any, **kwargs: Any) -> _Ctx:
+        self.calls.append(kwargs)
+        for rgb in self.frames:
+            self.outputs.append(kwargs["video_frame_callback"](av.VideoFrame.from_ndarray(rgb, format="rgb24")))
+            time.sleep(self.gap)
+        return _Ctx(self.turns)
+
+
+@pytest.fixture()
+def capture_env(app_env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    root = tmp_path / "captures"
+    monkeypatch.setenv("FER_CAPTURE_ROOT", str(root))
+    monkeypatch.setenv("FER_DEFAULT_MODEL", "tiny")
+    return root
+
+
+@pytest.fixture(autouse=True)
+def _no_training_left():
+    yield
+    for info in jobs.list_jobs():
+        if info.running:
+            jobs.cancel(info.id)
+            jobs.wait(info.id, 30)
+
+
+# ---------------------------------------------------------------- Capture page
+
+
+def test_capture_page_stopped(capture_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = FakeStreamer([])
+    monkeypatch.setattr(streamlit_webrtc, "webrtc_streamer", fake)
+    at = page("pages/5_Capture.py").run()
+    no_exceptions(at)
+    call = fake.calls[0]
+    assert call["key"] == "capture" and call["async_processing"] is True
+    assert call["rtc_configuration"] == {"iceServers": []} and callable(call["video_frame_callback"])
+    body = texts(at)
+    assert "Suggestion: no face yet" in body and "Saved: 0 / 20" in body
+    assert any("camera is off" in i.value for i in at.info)
+    pick = at.sidebar.selectbox(key="cap_class_pick")
+    assert pick.options[:3] == ["angry", "happy", "sad"]  # the tiny model's classes
+    assert f"{capture_env}/angry/" in body
+
+
+def test_capture_page_refuses_bad_class_names(capture_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(streamlit_webrtc, "webrtc_streamer", FakeStreamer([]))
+    at = page("pages/5_Capture.py").run()
+    at.sidebar.selectbox(key="cap_class_pick").select("➕ New class…").run()
+    for bad in ("../x", "/etc/passwd", "a/b"):
+        at.sidebar.text_input(key="cap_class_new").input(bad).run()
+        no_exceptions(at)
+        assert at.error and "not allowed" in at.error[0].value
+        assert at.button(key="cap_start").disabled
+    at.sidebar.text_input(key="cap_class_new").input("   ").run()
+    assert at.error and at.button(key="cap_start").disabled
+    at.sidebar.text_input(key="cap_class_new").input("Big Smile").run()
+    assert not at.error and not at.button(key="cap_start").disabled
+    assert f"{capture_env}/big_smile/" in texts(at)
+    assert not capture_env.exists() or not any(capture_env.iterdir())
+
+
+def test_capture_page_saves_crops_while_streaming(capture_env: Path, monkeypatch: pytest.MonkeyPatch,
+                                                  astronaut: np.ndarray) -> None:
+    frame = frame_640x480(astronaut)
+    fake = FakeStreamer([frame] * 7, turns=2, gap=0.3)
+    monkeypatch.setattr(streamlit_webrtc, "webrtc_streamer", fake)
+    at = page("pages/5_Capture.py").run()
+    at.sidebar.selectbox(key="cap_class_pick").select("➕ New class…").run()
+    at.sidebar.text_input(key="cap_class_new").input("wink").run()
+    at.sidebar.number_input(key="cap_interval").set_value(0.5).run()
+    at.sidebar.number_input(key="cap_count").set_value(2).run()
+    at.sidebar.checkbox(key="cap_save_frame").check().run()
+    assert counts(capture_env) == {}  # streaming alone saves nothing
+    at.button(key="cap_start").click().run()  # armed after this run's frames went by
+    at.run()  # frames of this run are captured
+    no_exceptions(at)
+    body = texts(at)
+    assert "Saved: 2 / 2" in body, body
+    assert counts(capture_env) == {"wink": 2}
+    assert len(list((capture_env / ".frames" / "wink").glob("*.jpg"))) == 2
+    assert "Suggestion: " in body and "Suggestion: no face yet" not in body
+    out = fake.outputs[-1].to_ndarray(format="rgb24")
+    assert out.shape == frame.shape and not np.array_equal(out, frame)  # boxed and counted on the video
+    assert at.get("image"), "the last picture is shown"
+
+
+# ---------------------------------------------------------------- Teach page
+
+
+def test_teach_page_without_pictures(capture_env: Path) -> None:
+    at = page("pages/6_Teach.py").run()
+    no_exceptions(at)
+    assert any("No pictures yet" in i.value for i in at.info)
+    assert at.button(key="FormSubmitter:train_form-Start training").disabled
+
+
+def test_teach_review_relabel_delete_and_paging(capture_env: Path, astronaut: np.ndarray) -> None:
+    write_captures(capture_env, astronaut, classes=("happy", "sad"), per_class=30)
+    (capture_env / UNSORTED).mkdir()
+    at = page("pages/6_Teach.py").run()
+    no_exceptions(at)
+    assert counts(capture_env) == {"happy": 30, "sad": 30, UNSORTED: 0}
+    at.selectbox(key="rev_per_page").select(12).run()
+    assert len(at.get("image")) == 12
+    pager = at.get("pagination")[0]
+    assert pager.num_pages == 3
+    pager.set_value(3).run()
+    checks = [c for c in at.checkbox if c.key.startswith("sel::happy::")]
+    assert len(checks) == 6  # 30 = 12 + 12 + 6
+    # relabel two of them into a new class
+    checks[0].check()
+    checks[1].check()
+    at.selectbox(key="rev_target").select("➕ New class…").run()
+    at.text_input(key="rev_target_new").input("My Wink").run()
+    at.button(key="rev_move").click().run()
+    no_exceptions(at)
+    assert counts(capture_env)["happy"] == 28 and counts(capture_env)["my_wink"] == 2
+    assert any("Moved 2 picture(s)" in s.value for s in at.success)
+    # a class name that is a path is refused, nothing moves
+    at.selectbox(key="rev_per_page").select(48).run()
+    first = [c for c in at.checkbox if c.key.startswith("sel::happy::")][0]
+    first.check()
+    at.text_input(key="rev_target_new").input("../../etc").run()
+    at.button(key="rev_move").click().run()
+    assert at.error and "not allowed" in at.error[0].value
+    assert counts(capture_env)["happy"] == 28
+    # delete the selected one
+    at.button(key="rev_delete").click().run()
+    no_exceptions(at)
+    assert counts(capture_env)["happy"] == 27
+    assert any("Deleted 1 picture(s)" in s.value for s in at.success)
+
+
+def test_teach_warns_about_small_and_unbalanced_classes(capture_env: Path, astronaut: np.ndarray) -> None:
+    write_captures(capture_env, astronaut, classes=("happy",), per_class=25)
+    write_captures(capture_env / "_", astronaut, classes=("sad",), per_class=3)
+    (capture_env / "_" / "sad").rename(capture_env / "sad")
+    at = page("pages/6_Teach.py").run()
+    no_exceptions(at)
+    warnings = " ".join(w.value for w in at.warning)
+    assert "'sad' has only 3 images" in warnings and "unbalanced" in warnings
+
+
+def test_teach_trains_in_the_background_and_manages_models(capture_env: Path, app_env: Path,
+                                                           astronaut: np.ndarray) -> None:
+    write_captures(capture_env, astronaut)  # happy, sad, wink x 6
+    at = page("pages/6_Teach.py").run()
+    no_exceptions(at)
+    at.text_input(key="train_name").input("mine_e2e")
+    at.slider(key="train_epochs").set_value(2)
+    at.slider(key="train_finetune").set_value(1)
+    at.button(key="FormSubmitter:train_form-Start training").click().run()
+    no_exceptions(at)
+    job_id = at.session_state["teach_job"]
+    info = jobs.get_job(job_id)
+    assert info is not None and info.name == "mine_e2e"
+    # a second browser session sees the same job (the registry is process-wide, not per session)
+    other = page("pages/6_Teach.py").run()
+    assert "Training mine_e2e" in texts(other) or other.get("progress")
+    done = jobs.wait(job_id, 300)
+    assert done.state == jobs.DONE, (done.error, done.log_tail[-10:])
+    at.run()
+    no_exceptions(at)
+    assert any("finished" in s.value for s in at.success)
+    assert at.get("vega_lite_chart"), "learning curve"
+    body = texts(at)
+    assert "Accuracy on the validation pictures" in body
+    assert (app_env / "mine_e2e" / "model.json").is_file()
+    # it is in the picker and can be chosen
+    at.button(key="train_use").click().run()
+    assert at.sidebar.selectbox(key="model_picker").value == "mine_e2e"
+    # and deleted
+    at.selectbox(key="del_model").select("mine_e2e").run()
+    at.checkbox(key="del_sure").check().run()
+    at.button(key="del_go").click().run()
+    no_exceptions(at)
+    assert not (app_env / "mine_e2e").exists()
+    assert "mine_e2e" not in at.sidebar.selectbox(key="model_picker").options
+
+
+def test_teach_shows_a_failed_training(capture_env: Path) -> None:
+    def fails(progress):
+        progress({"event": "status", "message": "loading"})
+        raise ValueError("no usable images in the capture folder")
+
+    jobs.wait(jobs.start_thread_job("train", "doomed", fails), 10)
+    at = page("pages/6_Teach.py").run()
+    no_exceptions(at)
+    assert any("doomed: failed" in e.value and "no usable images" in e.value for e in at.error)

@@ -1,0 +1,131 @@
+"""Pieces of the Capture and Teach pages: the per-session capture session, status texts, charts.
+
+Why: the pages only lay out widgets; what they show (status lines, the learning curve, the
+class counts) is built here so tests can check it without a browser.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+from fer_core.capture import CaptureConfig, CaptureSession, CaptureStatus
+from fer_core.jobs import CANCELLED, DONE, FAILED, JobInfo
+
+SESSION_KEY = "capture_session"
+
+
+def session_capture(state: Any, root: Path, pipeline: Any) -> CaptureSession:
+    """The browser session's ``CaptureSession`` (new when the capture root changed), on ``pipeline``."""
+    session = state.get(SESSION_KEY)
+    if not isinstance(session, CaptureSession) or session.root != Path(root):
+        session = CaptureSession(root, pipeline, CaptureConfig())
+        state[SESSION_KEY] = session
+    else:
+        session.set_pipeline(pipeline)
+    return session
+
+
+def suggestion_line(status: CaptureStatus) -> str:
+    """``Suggestion: happy (87%)`` or ``Suggestion: no face yet``."""
+    if status.label is None or status.score is None:
+        return "Suggestion: no face yet"
+    return f"Suggestion: {status.label} ({status.score:.0%})"
+
+
+def capture_lines(status: CaptureStatus) -> list[str]:
+    """Progress of the current capture run in plain words."""
+    lines = [f"Saved: {status.saved} / {status.target}" + (" (capturing)" if status.armed else "")]
+    if status.armed and status.next_in is not None:
+        lines.append(f"Next picture in {status.next_in:.1f} s")
+    if status.message and status.message != "capturing":
+        lines.append(f"Status: {status.message}")
+    if status.per_class:
+        lines.append("This session: " + ", ".join(f"{c} {n}" for c, n in sorted(status.per_class.items())))
+    return lines
+
+
+def counts_chart(counts: dict[str, int]) -> Any:
+    """A bar per class folder (``unsorted`` greyed)."""
+    import altair as alt
+    import pandas as pd
+
+    df = pd.DataFrame({"class": list(counts), "images": list(counts.values())})
+    df["kind"] = ["waiting for a label" if c == "unsorted" else "class" for c in counts]
+    return (
+        alt.Chart(df)
+        .mark_bar()
+        .encode(
+            x=alt.X("images:Q", title="images"),
+            y=alt.Y("class:N", sort=list(counts), title=None),
+            color=alt.Color("kind:N", scale=alt.Scale(domain=["class", "waiting for a label"],
+                                                      range=["#2e9e4f", "#9aa5b1"]), legend=None),
+            tooltip=["class:N", "images:Q"],
+        )
+        .properties(height=max(60, 28 * len(df)))
+    )
+
+
+def history_frame(history: list[dict[str, Any]]) -> Any:
+    """Epoch rows as a long table (epoch number across phases, set, kind, value) for the curve."""
+    import pandas as pd
+
+    rows = []
+    for step, h in enumerate(history, start=1):
+        for key, kind, data_set in (("accuracy", "accuracy", "training"), ("val_accuracy", "accuracy", "validation"),
+                                    ("loss", "loss", "training"), ("val_loss", "loss", "validation")):
+            value = h.get(key)
+            if isinstance(value, (int, float)) and math.isfinite(value):
+                rows.append({"epoch": step, "phase": h.get("phase", ""), "set": data_set, "kind": kind,
+                             "value": float(value)})
+    return pd.DataFrame(rows, columns=["epoch", "phase", "set", "kind", "value"])
+
+
+def learning_curve_chart(history: list[dict[str, Any]]) -> Any:
+    """Accuracy (left) and loss (right) per epoch; training solid, validation dashed."""
+    import altair as alt
+
+    df = history_frame(history)
+
+    def panel(kind: str, title: str) -> Any:
+        return (
+            alt.Chart(df[df["kind"] == kind], title=title)
+            .mark_line(point=True)
+            .encode(
+                x=alt.X("epoch:Q", axis=alt.Axis(tickMinStep=1), title="epoch (all phases)"),
+                y=alt.Y("value:Q", title=None,
+                        scale=alt.Scale(domain=[0, 1]) if kind == "accuracy" else alt.Undefined),
+                color=alt.Color("set:N", legend=alt.Legend(orient="bottom", title=None)),
+                strokeDash=alt.StrokeDash("set:N", legend=None),
+                tooltip=["epoch:Q", "phase:N", "set:N", alt.Tooltip("value:Q", format=".3f")],
+            )
+            .properties(height=220, width=300)
+        )
+
+    return alt.hconcat(panel("accuracy", "Accuracy"), panel("loss", "Loss"))
+
+
+def job_line(info: JobInfo) -> str:
+    """One line about a training job, e.g. ``Training mine: head epoch 3/8 (42 s)``."""
+    took = f"{info.elapsed:.0f} s"
+    if info.state == DONE:
+        return f"Training {info.name}: finished in {took}"
+    if info.state == FAILED:
+        return f"Training {info.name}: failed after {took}: {info.error}"
+    if info.state == CANCELLED:
+        return f"Training {info.name}: cancelled after {took}"
+    return f"Training {info.name}: {info.message} ({took})"
+
+
+def free_model_name(models_dir: Path, base: str = "mine") -> str:
+    """``base``, or ``base-2``, ``base-3``… whichever is not a folder in ``models_dir`` yet."""
+    name, i = base, 1
+    while (Path(models_dir) / name).exists():
+        i += 1
+        name = f"{base}-{i}"
+    return name
+
+
+__all__ = ["SESSION_KEY", "capture_lines", "counts_chart", "free_model_name", "history_frame", "job_line",
+           "learning_curve_chart", "session_capture", "suggestion_line"]
