@@ -45,8 +45,23 @@ PAGES: list[tuple[str, str, str]] = [  # (script, label, icon)
 
 # ---------------------------------------------------------------- page
 def setup_page(title: str, icon: str = "🙂", layout: str = "wide") -> None:
-    """Set the browser title and layout; call first on every page."""
+    """Set the browser title and layout and draw the sidebar navigation; call first on every page."""
     st.set_page_config(page_title=f"{title} · FER", page_icon=icon, layout=layout)  # type: ignore[arg-type]
+    sidebar_navigation()
+
+
+def sidebar_navigation() -> None:
+    """Links to every page, "Home" first (Streamlit's own list would call the home page
+    "streamlit app"; it is hidden by ``client.showSidebarNavigation = false`` in .streamlit/config.toml)."""
+    from streamlit.errors import StreamlitAPIException
+
+    with st.sidebar:
+        for script, label, icon in existing_pages():
+            try:
+                st.page_link(script, label=label, icon=icon)
+            except StreamlitAPIException:  # a page run on its own (AppTest) does not know the others
+                log.debug("no page link to %s from this script", script)
+        st.divider()
 
 
 def existing_pages() -> list[tuple[str, str, str]]:
@@ -257,5 +272,5 @@ __all__ = [
     "APP_TITLE", "DETECTOR_LABELS", "MODEL_KEY", "PAGES", "cached_classifier", "cached_pipeline",
     "clear_model_caches", "detector_choices", "existing_pages", "model_summary", "percent",
     "pipeline_or_stop", "probability_chart", "probability_frame", "rtc_configuration", "setup_page",
-    "sidebar_model_picker",
+    "sidebar_model_picker", "sidebar_navigation",
 ]

@@ -24,7 +24,8 @@ def test_home_shows_model_card_and_links(app_env: Path) -> None:
     assert any("1 model folder(s) cannot be used" in e.label for e in at.sidebar.expander)
     assert "**broken**: " in body and "not valid JSON" in body
     links = {link.proto.label for link in at.page_link}
-    assert {"Live webcam", "Upload photos", "Dataset", "Training metrics"} <= links
+    assert {"Home", "Live webcam", "Upload photos", "Dataset", "Training metrics"} <= links
+    assert any(link.proto.label == "Home" for link in at.sidebar.get("page_link"))
 
 
 def test_choosing_a_model_applies_to_the_card(app_env: Path) -> None:
