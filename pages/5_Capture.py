@@ -127,10 +127,11 @@ def show() -> None:
             st.caption("On disk: " + ", ".join(f"{c} {n}" for c, n in on_disk.items()))
 
 
+notice = st.empty()  # same slot in both branches, so the "camera is off" notice never lingers while playing
 if ctx.state.playing:
     while ctx.state.playing:
         show()
         time.sleep(REFRESH_SECONDS)
 else:
     show()
-    st.info("The camera is off. Press START to begin; pictures are only taken while it streams.")
+    notice.info("The camera is off. Press START to begin; pictures are only taken while it streams.")
