@@ -96,7 +96,7 @@ def show(stats) -> None:
         for line in stats_lines(stats):
             st.text(line)
         if stats.probabilities:
-            st.altair_chart(probability_chart(stats.probabilities, height=200), width="stretch")
+            st.altair_chart(probability_chart(stats.probabilities), width="stretch")
         if stats.error:
             st.warning(f"Last frame problem: {stats.error}")
 

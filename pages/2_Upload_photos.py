@@ -83,7 +83,7 @@ for r in results:
                     continue
                 tag = " (largest)" if face.is_largest else ""
                 st.markdown(f"**Face #{i}{tag}: {face.label} {percent(face.score)}**")
-                st.altair_chart(probability_chart(face.probabilities, height=170), width="stretch")
+                st.altair_chart(probability_chart(face.probabilities), width="stretch")
 
 st.subheader("Results")
 class_names = list(pipeline.classifier.class_names)

@@ -23,7 +23,8 @@ def learning_curve_chart(history: pd.DataFrame, metric: str, height: int = 240) 
     shade = (
         alt.Chart(spans)
         .mark_rect(opacity=0.08)
-        .encode(x=alt.X("start:Q"), x2="end:Q", color=alt.Color("phase:N", legend=alt.Legend(title="phase")))
+        .encode(x=alt.X("start:Q", scale=alt.Scale(zero=False, nice=False)), x2="end:Q",
+                color=alt.Color("phase:N", legend=alt.Legend(title="phase")))
     )
     names = alt.Chart(spans).mark_text(align="left", baseline="top", dx=4, dy=4, color="#666").encode(
         x="start:Q", y=alt.value(0), text="phase:N")
@@ -31,7 +32,8 @@ def learning_curve_chart(history: pd.DataFrame, metric: str, height: int = 240) 
         alt.Chart(data)
         .mark_line(point=True)
         .encode(
-            x=alt.X("step:Q", title="epoch (all phases)", axis=alt.Axis(tickMinStep=1)),
+            x=alt.X("step:Q", title="epoch (all phases)", axis=alt.Axis(tickMinStep=1),
+                    scale=alt.Scale(zero=False, nice=False)),
             y=alt.Y("value:Q", title=metric, scale=alt.Scale(zero=False)),
             stroke=alt.Stroke("split:N", scale=SPLIT_COLORS, title="split"),
             tooltip=["phase", "epoch", "split", alt.Tooltip("value:Q", format=".4f")],

@@ -228,8 +228,13 @@ def probability_frame(probabilities: dict[str, float]) -> Any:
     return pd.DataFrame({"class": list(probabilities), "probability": [float(v) for v in probabilities.values()]})
 
 
-def probability_chart(probabilities: dict[str, float], height: int = 220, title: str | None = None) -> "alt.Chart":
-    """A horizontal bar per class, the top class highlighted, scale fixed at 0–100 %."""
+def probability_chart(probabilities: dict[str, float], height: int | None = None,
+                      title: str | None = None) -> "alt.Chart":
+    """A horizontal bar per class, the top class highlighted, scale fixed at 0–100 %.
+
+    ``height`` defaults to room for every class name (Vega drops labels that overlap)."""
+    if height is None:
+        height = 40 + 24 * len(probabilities)
     import altair as alt
 
     df = probability_frame(probabilities)
@@ -241,7 +246,7 @@ def probability_chart(probabilities: dict[str, float], height: int = 220, title:
         .mark_bar()
         .encode(
             x=alt.X("probability:Q", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%", title=None)),
-            y=alt.Y("class:N", sort=order, title=None),
+            y=alt.Y("class:N", sort=order, title=None, axis=alt.Axis(labelOverlap=False)),
             color=alt.condition(alt.datum.top, alt.value("#2e9e4f"), alt.value("#9aa5b1")),
             tooltip=[alt.Tooltip("class:N"), alt.Tooltip("probability:Q", format=".1%")],
         )
