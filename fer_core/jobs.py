@@ -328,12 +328,14 @@ def _pump_stderr(job: _Job, proc: subprocess.Popen) -> None:
 
 
 def personal_config(data: str | Path, name: str, start: str = "model", init_model: str | Path | None = None,
-                    epochs: int = 8, finetune_epochs: int = 4, **overrides: Any) -> Any:
+                    epochs: int = 20, finetune_epochs: int = 4, **overrides: Any) -> Any:
     """A ``TrainConfig`` sized for a few hundred own images on a CPU (minutes, not hours).
 
     ``start``: ``model`` fine-tunes ``init_model`` (its backbone and the classes both share),
     ``imagenet`` starts a MobileNetV2 from ImageNet weights (the shared file when present).
     The model goes to ``<models folder>/<name>``; ``name`` must be a plain folder name.
+    Head epochs are many because they are nearly free (cached backbone features) and a small
+    set needs them for the head's batch-norm statistics to settle; fine-tune epochs cost more.
     """
     from fer_core.labels import validate_class_name
     from fer_core.paths import safe_join

@@ -151,8 +151,8 @@ with st.form("train_form"):
              "ImageNet weights come from " + (str(weights_file) if weights_file and Path(weights_file).is_file()
                                                else "Keras' download (needs internet)") + ".")
     c1, c2 = st.columns(2)
-    epochs = c1.slider("Head epochs", 1, 30, 8, key="train_epochs",
-                       help="Epochs of the new output layer on frozen features (fast).")
+    epochs = c1.slider("Head epochs", 1, 60, 20, key="train_epochs",
+                       help="Epochs of the new output layers on frozen features (fast: features are computed once).")
     finetune = c2.slider("Fine-tune epochs", 0, 20, 4, key="train_finetune",
                          help="Epochs with the top of the network opened (slower, usually better).")
     st.caption("A few hundred pictures take a few minutes on two CPU cores. Training runs in the background: "

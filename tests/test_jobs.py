@@ -70,7 +70,7 @@ def test_thread_job_failure_is_kept():
 
 def test_personal_config_checks_names(models_dir, tmp_path):
     cfg = personal_config(tmp_path, "mine", init_model="models/default")
-    assert Path(cfg.out) == models_dir / "mine" and cfg.init_model == "models/default" and cfg.epochs <= 10
+    assert Path(cfg.out) == models_dir / "mine" and cfg.init_model == "models/default" and cfg.finetune_epochs <= 6
     assert personal_config(tmp_path, "net", start="imagenet").backbone == "mobilenet_v2"
     for bad in ("../x", "/abs", "", "two words"):
         with pytest.raises(Exception):

@@ -47,23 +47,22 @@ def capture_lines(status: CaptureStatus) -> list[str]:
 
 
 def counts_chart(counts: dict[str, int]) -> Any:
-    """A bar per class folder (``unsorted`` greyed)."""
+    """A bar per class folder (``unsorted`` greyed: it waits for a label)."""
     import altair as alt
     import pandas as pd
 
     df = pd.DataFrame({"class": list(counts), "images": list(counts.values())})
-    df["kind"] = ["waiting for a label" if c == "unsorted" else "class" for c in counts]
+    df["labelled"] = [c != "unsorted" for c in counts]
     return (
         alt.Chart(df)
         .mark_bar()
         .encode(
-            x=alt.X("images:Q", title="images"),
+            x=alt.X("images:Q", title="images", axis=alt.Axis(tickMinStep=1)),
             y=alt.Y("class:N", sort=list(counts), title=None),
-            color=alt.Color("kind:N", scale=alt.Scale(domain=["class", "waiting for a label"],
-                                                      range=["#2e9e4f", "#9aa5b1"]), legend=None),
+            color=alt.condition(alt.datum.labelled, alt.value("#2e9e4f"), alt.value("#9aa5b1")),
             tooltip=["class:N", "images:Q"],
         )
-        .properties(height=max(60, 28 * len(df)))
+        .properties(height=40 + 26 * len(df))
     )
 
 
