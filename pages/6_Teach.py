@@ -18,7 +18,7 @@ from fer_core.errors import FerError
 from fer_core.registry import PROTECTED_MODELS, delete_model, list_models
 from fer_core.settings import get_settings
 from webui.common import MODEL_KEY, PICKER_KEY, clear_model_caches, setup_page, sidebar_model_picker
-from webui.teach import counts_chart, free_model_name, job_line, learning_curve_chart
+from webui.teach import counts_chart, counts_chart_height, free_model_name, job_line, learning_curve_chart
 
 NEW_CLASS = "➕ New class…"
 START_MODEL, START_IMAGENET = "model", "imagenet"
@@ -45,7 +45,7 @@ if not all_counts:
 else:
     left, right = st.columns([2, 3])
     with left:
-        st.altair_chart(counts_chart(all_counts), width="stretch")
+        st.altair_chart(counts_chart(all_counts), width="stretch", height=counts_chart_height(len(all_counts)))
     with right:
         total = sum(n for c, n in all_counts.items() if c != curation.UNSORTED)
         st.markdown(f"**{total}** labelled pictures in **{len(curation.trainable_counts(all_counts))}** classes.")
@@ -170,6 +170,8 @@ if submitted:
         st.session_state[JOB_KEY] = jobs.start_training(cfg)
     except (FerError, ValueError) as exc:
         st.error(f"Cannot start: {exc}")
+    else:
+        st.rerun()  # the form shows the running job and refuses a second start
 
 
 def _use_model(name: str) -> None:
@@ -198,7 +200,7 @@ def _show_job(job_id: str) -> None:
     else:
         st.warning(job_line(info))
     if info.history:
-        st.altair_chart(learning_curve_chart(info.history), width="stretch")
+        st.altair_chart(learning_curve_chart(info.history), width="stretch", height=300)
     if info.state == jobs.DONE and info.result:
         _show_report(Path(info.result))
 

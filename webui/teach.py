@@ -57,13 +57,17 @@ def counts_chart(counts: dict[str, int]) -> Any:
         alt.Chart(df)
         .mark_bar()
         .encode(
-            x=alt.X("images:Q", title="images", axis=alt.Axis(tickMinStep=1)),
+            x=alt.X("images:Q", title=None, axis=alt.Axis(tickMinStep=1)),
             y=alt.Y("class:N", sort=list(counts), title=None),
             color=alt.condition(alt.datum.labelled, alt.value("#2e9e4f"), alt.value("#9aa5b1")),
             tooltip=["class:N", "images:Q"],
         )
-        .properties(height=40 + 26 * len(df))
     )
+
+
+def counts_chart_height(n_classes: int) -> int:
+    """Pixels for ``counts_chart`` (Streamlit sizes Altair charts by the height it is given)."""
+    return 40 + 30 * max(1, n_classes)
 
 
 def history_frame(history: list[dict[str, Any]]) -> Any:
@@ -99,7 +103,7 @@ def learning_curve_chart(history: list[dict[str, Any]]) -> Any:
                 strokeDash=alt.StrokeDash("set:N", legend=None),
                 tooltip=["epoch:Q", "phase:N", "set:N", alt.Tooltip("value:Q", format=".3f")],
             )
-            .properties(height=220, width=300)
+            .properties(height=220)
         )
 
     return alt.hconcat(panel("accuracy", "Accuracy"), panel("loss", "Loss"))
@@ -126,5 +130,5 @@ def free_model_name(models_dir: Path, base: str = "mine") -> str:
     return name
 
 
-__all__ = ["SESSION_KEY", "capture_lines", "counts_chart", "free_model_name", "history_frame", "job_line",
+__all__ = ["SESSION_KEY", "capture_lines", "counts_chart", "counts_chart_height", "free_model_name", "history_frame", "job_line",
            "learning_curve_chart", "session_capture", "suggestion_line"]
