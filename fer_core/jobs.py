@@ -265,8 +265,7 @@ def _watch_child(job: _Job, cfg: Any, ckpt: Path, python: str) -> None:
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONUNBUFFERED": "1"}
     try:
         proc = subprocess.Popen([python, "-m", "fer_core.jobs"], cwd=PROJECT_ROOT, env=env, text=True,
-                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                start_new_session=True)
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     except OSError as exc:
         _finish(job, FAILED, error=f"the training process could not start ({exc})")
         shutil.rmtree(ckpt, ignore_errors=True)
@@ -364,6 +363,20 @@ def personal_config(data: str | Path, name: str, start: str = "model", init_mode
 # ----------------------------------------------------------------------------- child process
 
 
+def _die_with_parent() -> None:
+    """Linux: end this training when the app that started it ends (no orphaned trainings)."""
+    try:
+        import ctypes
+        import signal
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, int(signal.SIGTERM))  # PR_SET_PDEATHSIG
+        if os.getppid() == 1:  # the parent is already gone
+            sys.exit(1)
+    except (OSError, AttributeError):
+        pass
+
+
 def _child_main() -> int:
     """``python -m fer_core.jobs``: read a TrainConfig as JSON on stdin, train, report on stdout."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
@@ -371,6 +384,7 @@ def _child_main() -> int:
         os.nice(10)  # the app's live video comes first
     except OSError:
         pass
+    _die_with_parent()
     out = sys.stdout
 
     def emit(event: dict[str, Any]) -> None:
