@@ -78,10 +78,16 @@ def draw_faces(rgb: np.ndarray, faces: Iterable[Any], numbered: bool = False) ->
 
 
 def mark_error(rgb: Any) -> np.ndarray:
-    """Pass a picture through with a small red corner mark (a frame that failed)."""
+    """Pass a picture through with a small red corner mark (a frame that failed).
+
+    Always an HxWx3 uint8 array, so a video track can still send it; something that is no
+    image at all becomes a small black frame.
+    """
+    from fer_core.imageio import ensure_rgb
+
     try:
-        out = np.array(rgb, dtype=np.uint8, copy=True)
-        if out.ndim == 3 and out.shape[0] >= 12 and out.shape[1] >= 12:
+        out = np.array(ensure_rgb(rgb), dtype=np.uint8, copy=True)
+        if out.shape[0] >= 12 and out.shape[1] >= 12:
             out[:10, :10] = RED
         return out
     except Exception:

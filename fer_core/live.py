@@ -15,10 +15,10 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-import cv2
 import numpy as np
 
 from fer_core.detection import Box, largest
+from fer_core.draw import draw_box, mark_error
 from fer_core.errors import one_line
 from fer_core.imageio import ensure_rgb
 from fer_core.pipeline import Pipeline, label_probs
@@ -26,9 +26,6 @@ from fer_core.smoothing import ProbabilitySmoother
 
 log = logging.getLogger(__name__)
 
-_GREEN = (60, 220, 60)
-_GREY = (170, 170, 170)
-_RED = (230, 40, 40)
 
 
 @dataclass
@@ -91,6 +88,7 @@ class LiveProcessor:
         self._job: tuple[np.ndarray, list[Box], int, int] | None = None
         self._job_cv = threading.Condition()
         self._stop = False
+        self._busy = False  # the worker is classifying a job it took
         self._worker: threading.Thread | None = None
 
     # ---------------------------------------------------------------- options
@@ -120,7 +118,7 @@ class LiveProcessor:
                 log.exception("live frame failed (%s); frames pass through marked", kind)
             with self._lock:
                 self._stats.error = one_line(f"{kind}: {exc}", 160)
-            out = _mark_error(rgb)
+            out = mark_error(rgb)
         self._account(t0)
         return out
 
@@ -174,6 +172,7 @@ class LiveProcessor:
                 if self._stop:
                     return
                 job, self._job = self._job, None
+                self._busy = True
             try:
                 self._classify(job)
             except Exception as exc:
@@ -183,6 +182,8 @@ class LiveProcessor:
                     log.exception("live classification failed (%s)", kind)
                 with self._lock:
                     self._stats.error = one_line(f"{kind}: {exc}", 160)
+            finally:
+                self._busy = False
 
     def _classify(self, job: Any) -> None:
         crops, boxes, big_pos, _ = job
@@ -212,11 +213,8 @@ class LiveProcessor:
             results = list(self._results)
             label, score = self._stats.label, self._stats.score
             self._stats.faces = len(self._boxes)
-        h = out.shape[0]
-        thick = max(1, h // 240)
         for i, box in enumerate(self._boxes):
             is_big = i == self._largest
-            cv2.rectangle(out, (box.x, box.y), (box.x + box.w, box.y + box.h), _GREEN if is_big else _GREY, thick + is_big)
             text = None
             if is_big and label is not None:
                 text = f"{label} {score:.0%}"
@@ -224,8 +222,7 @@ class LiveProcessor:
                 match = max(results, key=lambda r: _iou(r[0], box))
                 if _iou(match[0], box) > 0.3:
                     text = f"{match[1]} {match[2]:.0%}"
-            if text:
-                _put_label(out, text, box, _GREEN if is_big else _GREY, h)
+            draw_box(out, box, text, highlight=is_big)
         return out
 
     def _account(self, t0: float) -> None:
@@ -250,39 +247,17 @@ class LiveProcessor:
             self._worker.join(timeout=2.0)
 
     def wait_idle(self, timeout: float = 5.0) -> bool:
-        """Block until the worker has no pending job (for tests and benchmarks)."""
+        """Block until the worker has no pending or running job (for tests and benchmarks)."""
         end = time.perf_counter() + timeout
         while time.perf_counter() < end:
             with self._job_cv:
-                if self._job is None:
-                    break
+                if self._job is None and not self._busy:
+                    return True
             time.sleep(0.002)
-        time.sleep(0.0)
-        return self._job is None
+        return False
 
 
 def _face(box: Box) -> Any:
     from fer_core.pipeline import Face
 
     return Face(box=box, is_largest=True)
-
-
-def _put_label(img: np.ndarray, text: str, box: Box, color: tuple[int, int, int], h: int) -> None:
-    scale = max(0.45, h / 900)
-    (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 1 + int(scale > 0.7))
-    y = box.y - 6 if box.y - th - 8 > 0 else box.y + box.h + th + 6
-    cv2.rectangle(img, (box.x, y - th - 4), (box.x + tw + 6, y + base), color, -1)
-    cv2.putText(img, text, (box.x + 3, y - 2), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), 1 + int(scale > 0.7),
-                cv2.LINE_AA)
-
-
-def _mark_error(rgb: Any) -> np.ndarray:
-    """Pass a failed frame through with a small red corner mark (always an HxWx3 uint8 frame, so
-    the video track can still send it; a frame that is no image at all becomes a black one)."""
-    try:
-        out = np.array(ensure_rgb(rgb), dtype=np.uint8, copy=True)
-        if out.shape[0] >= 12 and out.shape[1] >= 12:
-            out[:10, :10] = _RED
-        return out
-    except Exception:
-        return np.zeros((48, 64, 3), np.uint8)

@@ -1,0 +1,94 @@
+"""Behaviour of the live processor: never waits for the model, draws the newest result, resets on loss."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import cv2
+import numpy as np
+import pytest
+
+from fer_core.classifier import get_classifier
+from fer_core.detection import HaarDetector
+from fer_core.live import LiveOptions, LiveProcessor
+from fer_core.pipeline import Pipeline
+
+
+class SlowClassifier:
+    """The real classifier behind a gate: each predict waits until the test opens it."""
+
+    def __init__(self, real):
+        self.real = real
+        self.class_names = real.class_names
+        self.card = real.card
+        self.gate = threading.Event()
+        self.calls = 0
+
+    def predict(self, crops):
+        self.gate.wait(timeout=10)
+        self.calls += 1
+        return self.real.predict(crops)
+
+
+@pytest.fixture()
+def frame(astronaut):
+    canvas = np.full((480, 640, 3), 80, np.uint8)
+    canvas[40:440, 120:520] = cv2.resize(astronaut, (400, 400))
+    return canvas
+
+
+def test_frames_never_wait_for_the_model(tiny_model_dir, frame):
+    slow = SlowClassifier(get_classifier(tiny_model_dir))
+    proc = LiveProcessor(Pipeline(slow, HaarDetector()), LiveOptions(detect_every=1))
+    t = time.perf_counter()
+    for _ in range(5):
+        out = proc.process(frame)
+    elapsed = time.perf_counter() - t
+    assert slow.calls == 0  # the model is still blocked ...
+    assert proc.snapshot().frames == 5  # ... yet every frame came back
+    assert elapsed < 5  # (the gate would hold a waiting frame for 10 s)
+    assert out.shape == frame.shape
+    assert proc.snapshot().label is None  # nothing classified yet: no label drawn
+    slow.gate.set()
+    assert proc.wait_idle(10)
+    assert proc.snapshot().label in slow.class_names
+    proc.close()
+
+
+def test_only_the_newest_job_is_classified(tiny_model_dir, frame):
+    slow = SlowClassifier(get_classifier(tiny_model_dir))
+    proc = LiveProcessor(Pipeline(slow, HaarDetector()), LiveOptions(detect_every=1))
+    for _ in range(8):
+        proc.process(frame)
+    slow.gate.set()
+    assert proc.wait_idle(10)
+    # the worker took at most one job before the gate opened and then only the newest: never 8 queued
+    assert 1 <= slow.calls <= 2
+    proc.close()
+
+
+def test_result_drawn_is_the_newest(tiny_model_dir, frame):
+    proc = LiveProcessor(Pipeline(get_classifier(tiny_model_dir), HaarDetector()),
+                         LiveOptions(detect_every=1, async_classify=False, smoothing=False))
+    out = proc.process(frame)
+    snap = proc.snapshot()
+    assert snap.label is not None and snap.classified == 1
+    expected = get_classifier(tiny_model_dir).predict([proc.pipeline.crop(frame, proc.pipeline.detect(frame)[0])])[0]
+    assert snap.score == pytest.approx(float(expected.max()), abs=1e-4)
+    assert not np.array_equal(out, frame)  # box and label drawn
+
+
+def test_lost_face_resets_smoothing(tiny_model_dir, frame):
+    proc = LiveProcessor(Pipeline(get_classifier(tiny_model_dir), HaarDetector()),
+                         LiveOptions(detect_every=1, async_classify=False, lost_after=3))
+    proc.process(frame)
+    assert proc.snapshot().label is not None
+    blank = np.full_like(frame, 80)
+    proc.process(blank)
+    assert proc.snapshot().label is not None  # one missed frame keeps the label
+    proc.process(blank)
+    proc.process(blank)
+    snap = proc.snapshot()
+    assert snap.label is None and snap.faces == 0
+    assert proc._smoother.value is None
