@@ -45,16 +45,19 @@ class Split:
     labels: np.ndarray
     array: np.ndarray | None = None  # (N, H, W) gray or (N, H, W, 3) RGB uint8
     paths: list[Path] | None = None
+    transform: Callable[[np.ndarray], np.ndarray] | None = None  # e.g. crop to the largest face
 
     def __len__(self) -> int:
         return int(len(self.labels))
 
     def image(self, index: int) -> np.ndarray:
-        """The image at ``index``: gray ``(H, W)`` or RGB ``(H, W, 3)`` uint8."""
+        """The image at ``index``: gray ``(H, W)`` or RGB ``(H, W, 3)`` uint8 (after ``transform``)."""
         if self.array is not None:
-            return self.array[index]
-        assert self.paths is not None
-        return read_image(self.paths[index])
+            img = self.array[index]
+        else:
+            assert self.paths is not None
+            img = read_image(self.paths[index])
+        return self.transform(img) if self.transform is not None else img
 
     def source(self, index: int) -> str:
         """A printable origin of one image (file path or ``split[index]``)."""
@@ -99,8 +102,46 @@ class Dataset:
         return out
 
 
-def load_dataset(path: str | Path) -> Dataset:
-    """Load a dataset from an ``.npz``, a Kaggle ``.csv`` or an image folder tree."""
+def face_cropper(detector: str | None = None, margin: float | None = None) -> Callable[[np.ndarray], np.ndarray]:
+    """A transform that cuts full-frame photos down to their largest face (``ImageError`` if none).
+
+    This is how the original project built its dataset: every capture cropped to the face.
+    """
+    from fer_core.detection import largest, make_detector
+    from fer_core.preprocess import crop_with_margin
+    from fer_core.settings import get_settings
+
+    det = make_detector(detector)
+    pad = get_settings().face_margin if margin is None else margin
+
+    def crop(img: np.ndarray) -> np.ndarray:
+        from fer_core.imageio import ensure_rgb
+
+        rgb = ensure_rgb(img)
+        boxes = det.detect(rgb)
+        big = largest(boxes)
+        if big is None:
+            raise ImageError("no face found in the photo")
+        return np.ascontiguousarray(crop_with_margin(rgb, boxes[big].as_tuple(), pad))
+
+    return crop
+
+
+def with_face_crops(ds: Dataset, detector: str | None = None) -> Dataset:
+    """The same dataset with every split cropped to the largest face on reading."""
+    crop = face_cropper(detector)
+    for split in ds.splits.values():
+        split.transform = crop
+    return ds
+
+
+def load_dataset(path: str | Path, crop_faces: bool = False) -> Dataset:
+    """Load a dataset from an ``.npz``, a Kaggle ``.csv`` or an image folder tree.
+
+    With ``crop_faces`` each full-frame photo is cut to its largest face when read.
+    """
+    if crop_faces:
+        return with_face_crops(load_dataset(path))
     p = Path(path).expanduser()
     if not p.exists():
         raise DatasetError(f"{p}: no such dataset file or folder")

@@ -62,6 +62,7 @@ class TrainConfig:
     schedule: str = "cosine"  # cosine | plateau
     patience: int = 8
     cache_features: bool = True
+    crop_faces: bool = False  # cut full-frame photos to their largest face first
     augment: bool = True
     tta: bool = True
     precision: str = "auto"  # auto | float32 | bf16
@@ -85,7 +86,7 @@ def split_to_arrays(split: Split, size: tuple[int, int], color_mode: str,
 
     channels = 1 if color_mode == "grayscale" else 3
     arr = split.array
-    if arr is not None and arr.ndim == 3 and arr.shape[1:] == size and channels == 1:
+    if arr is not None and split.transform is None and arr.ndim == 3 and arr.shape[1:] == size and channels == 1:
         return arr[..., None].astype(np.uint8), split.labels.astype(np.int64)
     images: list[np.ndarray] = []
     keep: list[int] = []
@@ -162,6 +163,7 @@ def _subset(split: Split, idx: np.ndarray, name: str) -> Split:
         labels=split.labels[idx],
         array=split.array[idx] if split.array is not None else None,
         paths=[split.paths[i] for i in idx] if split.paths is not None else None,
+        transform=split.transform,
     )
 
 
@@ -260,7 +262,7 @@ def train(cfg: TrainConfig, progress: ProgressFn | None = None) -> Path:
     else:
         keras.mixed_precision.set_global_policy("float32")
 
-    ds = load_dataset(cfg.data)
+    ds = load_dataset(cfg.data, crop_faces=cfg.crop_faces)
     train_split, val_split, test_split, how = pick_splits(ds, cfg)
     _emit(progress, {"event": "status", "message": f"loading {len(train_split)} training images"})
     skipped: list[str] = []
@@ -591,6 +593,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--schedule", choices=("cosine", "plateau"), default=d.schedule)
     p.add_argument("--patience", type=int, default=d.patience)
     p.add_argument("--no-cache-features", dest="cache_features", action="store_false")
+    p.add_argument("--crop-faces", action="store_true", help="cut full-frame photos to their largest face first")
     p.add_argument("--no-augment", dest="augment", action="store_false")
     p.add_argument("--no-tta", dest="tta", action="store_false")
     p.add_argument("--precision", choices=("auto", "float32", "bf16"), default=d.precision)
