@@ -138,8 +138,17 @@ def results_csv(results: Iterable[UploadResult], class_names: list[str] | None =
     writer = csv.DictWriter(buf, fieldnames=table_columns(rows), extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     for row in rows:
-        writer.writerow({k: ("" if v is None else v) for k, v in row.items()})
+        writer.writerow({k: _csv_cell(v) for k, v in row.items()})
     return buf.getvalue().encode("utf-8")
+
+
+def _csv_cell(value: Any) -> Any:
+    """Empty for missing values; text that a spreadsheet would run as a formula gets a leading quote."""
+    if value is None:
+        return ""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
 
 
 __all__ = ["UploadResult", "analyze_upload", "analyze_uploads", "results_csv", "results_table", "table_columns"]

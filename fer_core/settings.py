@@ -24,12 +24,22 @@ def _env_path(name: str, default: Path | None) -> Path | None:
 
 def _env_float(name: str, default: float) -> float:
     value = os.environ.get(name)
-    return float(value) if value not in (None, "") else default
+    if value in (None, ""):
+        return default
+    try:
+        return float(value)
+    except ValueError:
+        raise ValueError(f"setting {name} must be a number, not {value!r}") from None
 
 
 def _env_int(name: str, default: int) -> int:
     value = os.environ.get(name)
-    return int(value) if value not in (None, "") else default
+    if value in (None, ""):
+        return default
+    try:
+        return int(value.replace("_", "").replace(",", ""))
+    except ValueError:
+        raise ValueError(f"setting {name} must be a whole number, not {value!r}") from None
 
 
 @dataclass(frozen=True)

@@ -96,3 +96,10 @@ def test_pipeline_failure_is_contained(astronaut: np.ndarray, pipeline) -> None:
 
     r = analyze_upload("a.jpg", _jpeg(astronaut), Exploding())
     assert not r.ok and "RuntimeError: boom" in r.error
+
+
+def test_csv_neutralises_formula_file_names(pipeline) -> None:
+    results = analyze_uploads([("=HYPERLINK(\"x\").png", b"junk"), ("@sum.jpg", b"junk"), ("plain.jpg", b"junk")],
+                              pipeline)
+    parsed = list(csv.DictReader(io.StringIO(results_csv(results).decode("utf-8"))))
+    assert [r["file"] for r in parsed] == ["'=HYPERLINK(\"x\").png", "'@sum.jpg", "plain.jpg"]
