@@ -42,12 +42,13 @@ class FakeStreamer:
 
     def __init__(self, frames: list[np.ndarray], turns: int = 0, gap: float = 0.0) -> None:
         self.frames, self.turns, self.gap = frames, turns, gap
+        self.feed = True  # False: settings changes without replaying the frames (faster)
         self.calls: list[dict[str, Any]] = []
         self.outputs: list[av.VideoFrame] = []
 
     def __call__(self, *args: Any, **kwargs: Any) -> _Ctx:
         self.calls.append(kwargs)
-        for rgb in self.frames:
+        for rgb in self.frames if self.feed else []:
             self.outputs.append(kwargs["video_frame_callback"](av.VideoFrame.from_ndarray(rgb, format="rgb24")))
             time.sleep(self.gap)
         return _Ctx(self.turns)
@@ -112,14 +113,17 @@ def test_capture_page_saves_crops_while_streaming(capture_env: Path, monkeypatch
     fake = FakeStreamer([frame] * 7, turns=2, gap=0.3)
     monkeypatch.setattr(streamlit_webrtc, "webrtc_streamer", fake)
     at = page("pages/5_Capture.py").run()
+    assert counts(capture_env) == {}  # streaming alone saves nothing
+    fake.feed = False
     at.sidebar.selectbox(key="cap_class_pick").select("➕ New class…").run()
     at.sidebar.text_input(key="cap_class_new").input("wink").run()
     at.sidebar.number_input(key="cap_interval").set_value(0.5).run()
     at.sidebar.number_input(key="cap_count").set_value(2).run()
     at.sidebar.checkbox(key="cap_save_frame").check().run()
-    assert counts(capture_env) == {}  # streaming alone saves nothing
-    at.button(key="cap_start").click().run()  # armed after this run's frames went by
-    at.run()  # frames of this run are captured
+    at.button(key="cap_start").click().run()
+    assert counts(capture_env) == {} and at.session_state["capture_session"].snapshot().armed
+    fake.feed = True
+    at.run()  # the frames of this run are captured
     no_exceptions(at)
     body = texts(at)
     assert "Saved: 2 / 2" in body, body
