@@ -238,3 +238,28 @@ def test_teach_shows_a_failed_training(capture_env: Path) -> None:
     at = page("pages/6_Teach.py").run()
     no_exceptions(at)
     assert any("doomed: failed" in e.value and "no usable images" in e.value for e in at.error)
+
+
+def test_capture_page_auto_label_mode(capture_env: Path, monkeypatch: pytest.MonkeyPatch,
+                                      astronaut: np.ndarray) -> None:
+    """Three classes: the top probability is always >= 1/3, so 0.30 trusts the model and 0.99 does not."""
+    fake = FakeStreamer([frame_640x480(astronaut)] * 2, turns=1)
+    monkeypatch.setattr(streamlit_webrtc, "webrtc_streamer", fake)
+    at = page("pages/5_Capture.py").run()
+    fake.feed = False
+    at.sidebar.radio(key="cap_mode").set_value("Auto-label with the model").run()
+    assert not at.sidebar.get("selectbox") or all(s.key != "cap_class_pick" for s in at.sidebar.selectbox)
+    assert f"{capture_env}/{UNSORTED}/" in texts(at)
+    for threshold, expect_unsorted in ((0.30, False), (0.99, True)):
+        at.sidebar.slider(key="cap_threshold").set_value(threshold)
+        at.sidebar.number_input(key="cap_count").set_value(1).run()
+        at.button(key="cap_start").click().run()
+        fake.feed = True
+        at.run()
+        fake.feed = False
+        no_exceptions(at)
+        last = at.session_state["capture_session"].snapshot().last
+        assert last is not None and last.label in ("angry", "happy", "sad")
+        assert (last.class_name == UNSORTED) == expect_unsorted, (threshold, last)
+        assert last.path.parent == capture_env / last.class_name
+    assert sum(counts(capture_env).values()) == 2
