@@ -11,7 +11,7 @@ import streamlit as st
 from fer_core.errors import FerError
 from fer_core.registry import delete_model, inspect_model, list_models
 from fer_core.settings import get_settings
-from webui.common import (APP_TITLE, clear_model_caches, existing_pages, model_summary, setup_page,
+from webui.common import (APP_TITLE, clear_model_caches, existing_pages, model_summary, preload_model, setup_page,
                           sidebar_model_picker)
 
 setup_page("Home", icon="🙂")
@@ -102,3 +102,7 @@ with st.expander("Manage models"):
         st.caption("Only the shipped default model is here; it cannot be deleted.")
 
 st.caption("Camera access needs HTTPS or localhost. See the Live webcam page for camera and network help.")
+
+# The page is drawn; now load TensorFlow and the model in the background so the Live page finds it ready.
+if info.card is not None and not info.error:
+    preload_model(model_dir)

@@ -63,6 +63,7 @@ class Settings:
     max_upload_mb: int = 25
     smoothing_alpha: float = 0.35
     ice_servers_json: str = ""
+    preload: bool = True  # load TensorFlow and the default model in the background at start
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -87,6 +88,7 @@ class Settings:
             max_upload_mb=_env_int("FER_MAX_UPLOAD_MB", base.max_upload_mb),
             smoothing_alpha=_env_float("FER_SMOOTHING_ALPHA", base.smoothing_alpha),
             ice_servers_json=os.environ.get("FER_ICE_SERVERS", base.ice_servers_json),
+            preload=os.environ.get("FER_PRELOAD", "1").strip().lower() not in ("0", "false", "no", "off"),
         )
 
 

@@ -251,6 +251,8 @@ def train(cfg: TrainConfig, progress: ProgressFn | None = None) -> Path:
         from fer_core.card import load_card
 
         init_card = load_card(cfg.init_model)
+        if Path(cfg.out).resolve() == Path(cfg.init_model).resolve():
+            raise ValueError(f"--out {cfg.out} is the model training starts from; pick another --name")
         cfg = _follow_init_model(cfg, init_card)
     spec = backbone_spec(cfg.backbone, weights)
     color_mode = init_card.color_mode if init_card else spec.color_mode

@@ -62,3 +62,11 @@ def test_fine_tune_from_an_existing_model(tiny_model_dir, tmp_path):
 def test_cli_reports_bad_data(tmp_path, capsys):
     assert main(["--data", str(tmp_path / "missing.npz"), "--out", str(tmp_path / "m")]) == 2
     assert "error:" in capsys.readouterr().err
+
+
+def test_refuses_to_overwrite_the_model_it_starts_from(tiny_model_dir, tmp_path):
+    import pytest
+
+    data = write_folder(tmp_path / "own", n_per_class=2)
+    with pytest.raises(ValueError, match="starts from"):
+        train(TrainConfig(data=str(data), out=str(tiny_model_dir), init_model=str(tiny_model_dir), verbose=0))

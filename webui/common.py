@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -279,3 +280,34 @@ __all__ = [
     "pipeline_or_stop", "probability_chart", "probability_frame", "rtc_configuration", "setup_page",
     "sidebar_model_picker", "sidebar_navigation",
 ]
+
+
+_preload_lock = threading.Lock()
+_preloaded: set[str] = set()
+
+
+def preload_model(model_dir: str | Path) -> None:
+    """Import TensorFlow and load a model in a background thread, once per process.
+
+    Why: the first page view must not wait for TensorFlow, yet the Live page should find the
+    model ready. The thread touches no ``st.*``; the engine's process-wide cache holds the result,
+    which ``cached_classifier`` then picks up at once.
+    """
+    if not get_settings().preload:
+        return
+    key = str(Path(model_dir).resolve())
+    with _preload_lock:
+        if key in _preloaded:
+            return
+        _preloaded.add(key)
+
+    def work() -> None:
+        try:
+            from fer_core.classifier import get_classifier
+
+            get_classifier(key).warm_up()
+            log.info("model %s preloaded", key)
+        except Exception as exc:  # the page that needs the model reports the error itself
+            log.warning("preloading %s failed: %s", key, exc)
+
+    threading.Thread(target=work, name="fer-preload", daemon=True).start()

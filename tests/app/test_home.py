@@ -67,8 +67,28 @@ def test_first_view_does_not_import_tensorflow(app_env: Path) -> None:
         "assert not at.exception, [e.value for e in at.exception]\n"
         "print('TF_LOADED' if 'tensorflow' in sys.modules or 'keras' in sys.modules else 'TF_ABSENT')\n"
     )
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    # FER_PRELOAD=0: the page itself must not import TensorFlow (the preload thread would, later)
+    env = dict(os.environ, PYTHONPATH=str(ROOT), FER_PRELOAD="0")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, env=env,
                          timeout=240)
     assert out.returncode == 0, out.stderr[-2000:]
     assert "TF_ABSENT" in out.stdout
+
+
+def test_home_preloads_the_model_in_the_background(app_env: Path) -> None:
+    code = (
+        "import streamlit_webrtc, sys, time\n"
+        "from streamlit.testing.v1 import AppTest\n"
+        f"at = AppTest.from_file({str(ROOT / 'streamlit_app.py')!r}, default_timeout=120).run()\n"
+        "assert not at.exception, [e.value for e in at.exception]\n"
+        "import threading\n"
+        "from fer_core import classifier\n"
+        "for t in [t for t in threading.enumerate() if t.name == 'fer-preload']:\n"
+        "    t.join(timeout=180)\n"
+        "print('LOADED' if classifier._cache else 'NOT_LOADED')\n"
+    )
+    env = dict(os.environ, PYTHONPATH=str(ROOT), FER_PRELOAD="1")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, env=env,
+                         timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "LOADED" in out.stdout.split()
