@@ -57,8 +57,8 @@ def render(name: str, reports: ModelReports) -> None:
         if where:
             st.caption(f"Evaluated on {where}")
     if reports.history is not None:
-        st.altair_chart(learning_curve_chart(reports.history, "loss"), width="stretch")
-        st.altair_chart(learning_curve_chart(reports.history, "accuracy"), width="stretch")
+        st.altair_chart(learning_curve_chart(reports.history, "loss"), width="stretch", height=260)
+        st.altair_chart(learning_curve_chart(reports.history, "accuracy"), width="stretch", height=260)
     else:
         st.info(f"{name} has no training history (history.json).")
     if report is None:
