@@ -38,24 +38,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 
-def make_frames(n: int = 90, size: tuple[int, int] = (640, 480)) -> list[np.ndarray]:
-    """640x480 RGB frames: the astronaut's head moving and scaling over a plain background."""
-    import cv2
-    from skimage import data
+def make_frames(n: int = 90) -> list[np.ndarray]:
+    """640x480 RGB frames of a real face moving and scaling: the same ones ``bench/live.py`` uses."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    from live import synthetic_frames
 
-    face = data.astronaut()[0:320, 80:400]
-    w, h = size
-    frames = []
-    for i in range(n):
-        t = i / n * 2 * np.pi
-        side = int(220 + 60 * np.sin(t))
-        crop = cv2.resize(face, (side, side), interpolation=cv2.INTER_AREA)
-        frame = np.full((h, w, 3), (70, 80, 90), np.uint8)
-        x = int((w - side) / 2 + 120 * np.cos(t))
-        y = int((h - side) / 2 + 40 * np.sin(2 * t))
-        frame[y:y + side, x:x + side] = crop
-        frames.append(frame)
-    return frames
+    return synthetic_frames(n)
 
 
 def make_uploads() -> list[tuple[str, bytes]]:

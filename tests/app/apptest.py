@@ -27,3 +27,21 @@ def texts(at) -> str:
         parts.extend(str(e.value) for e in getattr(at, kind))
     return "\n".join(parts)
 
+
+class StreamState:
+    """Stands in for streamlit-webrtc's state: ``playing`` for ``turns`` reads, then stopped."""
+
+    def __init__(self, turns: int) -> None:
+        self.turns = turns
+
+    @property
+    def playing(self) -> bool:
+        self.turns -= 1
+        return self.turns >= 0
+
+
+class StreamContext:
+    """What a patched ``webrtc_streamer`` returns to a page in AppTest."""
+
+    def __init__(self, turns: int) -> None:
+        self.state = StreamState(turns)

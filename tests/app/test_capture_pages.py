@@ -17,24 +17,9 @@ import streamlit_webrtc
 
 from fer_core import jobs
 from fer_core.curation import UNSORTED, counts
-from tests.app.apptest import no_exceptions, page, texts
+from tests.app.apptest import StreamContext as _Ctx, no_exceptions, page, texts
 from tests.app.test_live_callback import frame_640x480
 from tests.captures import write_captures
-
-
-class _State:
-    def __init__(self, turns: int) -> None:
-        self.turns = turns
-
-    @property
-    def playing(self) -> bool:
-        self.turns -= 1
-        return self.turns >= 0
-
-
-class _Ctx:
-    def __init__(self, turns: int) -> None:
-        self.state = _State(turns)
 
 
 class FakeStreamer:
