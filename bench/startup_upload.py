@@ -58,7 +58,7 @@ def photos(n: int = 20) -> list[tuple[str, bytes]]:
     for i in range(n):
         canvas = np.full((960, 1280, 3), 60 + 5 * i, np.uint8)
         side = 400 + 20 * (i % 10)
-        x, y = 100 + 35 * i, 80 + 20 * (i % 7)
+        x, y = min(40 + 30 * i, 1280 - side), 40 + 20 * (i % 7)
         canvas[y:y + side, x:x + side] = cv2.resize(face, (side, side))
         buf = io.BytesIO()
         Image.fromarray(canvas).save(buf, format="JPEG", quality=90)
