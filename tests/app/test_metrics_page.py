@@ -29,16 +29,27 @@ def test_trained_model_draws_all_charts(app_env: Path) -> None:
 
 
 def test_compare_side_by_side_and_missing_report(app_env: Path) -> None:
-    at = page("pages/4_Training_metrics.py").run()
-    at.selectbox(key="metrics_model").set_value("tiny").run()
-    compare = at.selectbox(key="metrics_compare")
-    assert compare.options[0] == "— none —" and "tiny" not in compare.options
-    compare.set_value("default").run()
-    no_exceptions(at)
-    assert [s.value for s in at.subheader] == ["tiny", "default"]
-    # default (the placeholder) has a history but no report: curves drawn, report missing explained
-    assert len(_chart_specs(at)) == 4 + 2
-    assert "default has no evaluation report" in texts(at)
+    import shutil
+
+    # a model with a history but no evaluation report: curves drawn, the missing report explained
+    shutil.copytree(app_env / "tiny", app_env / "noreport")
+    (app_env / "noreport" / "report.json").unlink()
+    try:
+        at = page("pages/4_Training_metrics.py").run()
+        at.selectbox(key="metrics_model").set_value("tiny").run()
+        compare = at.selectbox(key="metrics_compare")
+        assert compare.options[0] == "— none —" and "tiny" not in compare.options
+        compare.set_value("noreport").run()
+        no_exceptions(at)
+        assert [s.value for s in at.subheader] == ["tiny", "noreport"]
+        assert len(_chart_specs(at)) == 4 + 2
+        assert "noreport has no evaluation report" in texts(at)
+        # the shipped model has everything: four charts beside the tiny model's four
+        at.selectbox(key="metrics_compare").set_value("default").run()
+        no_exceptions(at)
+        assert len(_chart_specs(at)) == 4 + 4
+    finally:
+        shutil.rmtree(app_env / "noreport", ignore_errors=True)
 
 
 def test_model_without_files_and_broken_model(app_env: Path) -> None:
