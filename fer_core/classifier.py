@@ -100,14 +100,8 @@ class Classifier:
             return np.zeros((0, len(self.class_names)), np.float32)
         if "hflip" in self.card.tta:
             x = np.concatenate([x, x[:, :, ::-1, :]])
-        total = len(x)
-        bucket = next((b for b in _BUCKETS if b >= total), None)
-        if bucket is None:
-            out = np.concatenate([self._run(x[i:i + 128]) for i in range(0, total, 128)])
-        else:
-            padded = np.zeros((bucket,) + x.shape[1:], np.float32)
-            padded[:total] = x
-            out = self._run(padded)[:total]
+        biggest = _BUCKETS[-1]
+        out = np.concatenate([self._run(x[i:i + biggest]) for i in range(0, len(x), biggest)])
         if "hflip" in self.card.tta:
             out = (out[:n] + out[n:]) / 2.0
         return out.astype(np.float32)
