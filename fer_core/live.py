@@ -112,15 +112,19 @@ class LiveProcessor:
         try:
             out = self._process(rgb, t0)
         except Exception as exc:  # the video thread must survive anything
-            kind = type(exc).__name__
-            if kind not in self._errors_logged:
-                self._errors_logged.add(kind)
-                log.exception("live frame failed (%s); frames pass through marked", kind)
-            with self._lock:
-                self._stats.error = one_line(f"{kind}: {exc}", 160)
+            self._record_error(exc, "live frame failed (%s); frames pass through marked")
             out = mark_error(rgb)
         self._account(t0)
         return out
+
+    def _record_error(self, exc: Exception, message: str) -> None:
+        """Log the first error of each kind with its traceback; always show the newest on the stats."""
+        kind = type(exc).__name__
+        if kind not in self._errors_logged:
+            self._errors_logged.add(kind)
+            log.exception(message, kind)
+        with self._lock:
+            self._stats.error = one_line(f"{kind}: {exc}", 160)
 
     def _process(self, rgb: np.ndarray, t0: float) -> np.ndarray:
         rgb = ensure_rgb(rgb)  # gray/RGBA/float frames become RGB uint8; anything else raises ImageError
@@ -176,12 +180,7 @@ class LiveProcessor:
             try:
                 self._classify(job)
             except Exception as exc:
-                kind = type(exc).__name__
-                if kind not in self._errors_logged:
-                    self._errors_logged.add(kind)
-                    log.exception("live classification failed (%s)", kind)
-                with self._lock:
-                    self._stats.error = one_line(f"{kind}: {exc}", 160)
+                self._record_error(exc, "live classification failed (%s)")
             finally:
                 self._busy = False
 

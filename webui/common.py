@@ -261,6 +261,13 @@ def percent(value: float | None) -> str:
     return "—" if value is None else f"{value:.0%}"
 
 
+def label_line(prefix: str, label: str | None, score: float | None) -> str:
+    """``<prefix>: happy (87%)``, or ``<prefix>: no face yet`` before any face was classified."""
+    if label is None or score is None:
+        return f"{prefix}: no face yet"
+    return f"{prefix}: {label} ({score:.0%})"
+
+
 def model_summary(card: Any) -> dict[str, str]:
     """The card's headline facts as label -> text (for the Home page and captions)."""
     metrics = getattr(card, "metrics", {}) or {}

@@ -16,6 +16,7 @@ import numpy as np
 
 from fer_core.draw import mark_error
 from fer_core.live import LiveOptions, LiveProcessor, LiveStats
+from webui.common import label_line
 
 log = logging.getLogger(__name__)
 
@@ -110,9 +111,7 @@ def session_processor(state: Any, pipeline: Any, options: LiveOptions, config: t
 
 def expression_line(stats: LiveStats) -> str:
     """``Expression: happy (87%)`` or ``Expression: no face yet``."""
-    if stats.label is None or stats.score is None:
-        return "Expression: no face yet"
-    return f"Expression: {stats.label} ({stats.score:.0%})"
+    return label_line("Expression", stats.label, stats.score)
 
 
 def stats_lines(stats: LiveStats) -> list[str]:

@@ -12,6 +12,7 @@ from typing import Any
 
 from fer_core.capture import CaptureConfig, CaptureSession, CaptureStatus
 from fer_core.jobs import CANCELLED, DONE, FAILED, JobInfo
+from webui.common import label_line
 
 SESSION_KEY = "capture_session"
 
@@ -29,9 +30,7 @@ def session_capture(state: Any, root: Path, pipeline: Any) -> CaptureSession:
 
 def suggestion_line(status: CaptureStatus) -> str:
     """``Suggestion: happy (87%)`` or ``Suggestion: no face yet``."""
-    if status.label is None or status.score is None:
-        return "Suggestion: no face yet"
-    return f"Suggestion: {status.label} ({status.score:.0%})"
+    return label_line("Suggestion", status.label, status.score)
 
 
 def capture_lines(status: CaptureStatus) -> list[str]:
