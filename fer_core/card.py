@@ -19,8 +19,23 @@ from fer_core.paths import is_within
 CARD_FILE = "model.json"
 MODEL_FILE = "model.keras"
 COLOR_MODES = ("grayscale", "rgb", "bgr")
-TTA_CHOICES = ("hflip",)
+TTA_CHOICES = ("hflip", "zoom:F")  # zoom:F views the input scaled by F about its centre, 0.5 <= F <= 2
 MAX_CARD_BYTES = 1_000_000
+
+
+def _valid_tta(entry: str) -> bool:
+    if entry == "hflip":
+        return True
+    kind, _, value = entry.partition(":")
+    try:
+        return kind == "zoom" and 0.5 <= float(value) <= 2.0
+    except ValueError:
+        return False
+
+
+def tta_zooms(tta: list[str]) -> list[float]:
+    """The zoom factors a card's ``tta`` list asks for, in order."""
+    return [float(t.partition(":")[2]) for t in tta if t.startswith("zoom:")]
 
 
 @dataclass
@@ -126,8 +141,8 @@ class ModelCard:
         ):
             raise ModelError(f"{source}: model_file must be a plain .keras file name inside the model folder")
         tta = data.get("tta", []) or []
-        if not isinstance(tta, list) or any(t not in TTA_CHOICES for t in tta):
-            raise ModelError(f"{source}: tta may only list {TTA_CHOICES}")
+        if not isinstance(tta, list) or not all(isinstance(t, str) and _valid_tta(t) for t in tta) or len(tta) > 8:
+            raise ModelError(f"{source}: tta may only list {TTA_CHOICES} (at most 8 entries)")
         margin = data.get("face_margin", 0.15)
         if not isinstance(margin, (int, float)) or not 0 <= margin <= 1:
             raise ModelError(f"{source}: face_margin must be between 0 and 1")

@@ -16,10 +16,10 @@ from typing import Any
 
 import numpy as np
 
-from fer_core.card import ModelCard, load_card
+from fer_core.card import ModelCard, load_card, tta_zooms
 from fer_core.errors import ModelError
 from fer_core.paths import is_within
-from fer_core.preprocess import convert_face
+from fer_core.preprocess import convert_face, zoom_batch
 
 log = logging.getLogger(__name__)
 
@@ -93,18 +93,22 @@ class Classifier:
                     self._fn = tf.function(lambda x: self.model(x, training=False), reduce_retracing=True)
         return self._fn
 
-    def predict_batch(self, x: np.ndarray) -> np.ndarray:
-        """Probabilities for an already prepared batch, with the card's flip averaging."""
+    def predict_batch(self, x: np.ndarray, tta: list[str] | None = None) -> np.ndarray:
+        """Probabilities for an already prepared batch, averaged over the card's test-time views.
+
+        ``tta`` overrides the card's list (the trainer uses it to choose one on validation data).
+        """
         n = len(x)
         if n == 0:
             return np.zeros((0, len(self.class_names)), np.float32)
-        if "hflip" in self.card.tta:
-            x = np.concatenate([x, x[:, :, ::-1, :]])
+        tta = self.card.tta if tta is None else tta
+        views = [x] + [zoom_batch(x, f) for f in tta_zooms(tta)]
+        if "hflip" in tta:
+            views += [v[:, :, ::-1, :] for v in views]
+        xx = np.concatenate(views) if len(views) > 1 else x
         biggest = _BUCKETS[-1]
-        out = np.concatenate([self._run(x[i:i + biggest]) for i in range(0, len(x), biggest)])
-        if "hflip" in self.card.tta:
-            out = (out[:n] + out[n:]) / 2.0
-        return out.astype(np.float32)
+        out = np.concatenate([self._run(xx[i:i + biggest]) for i in range(0, len(xx), biggest)])
+        return out.reshape(len(views), n, -1).mean(axis=0).astype(np.float32)
 
     def _run(self, x: np.ndarray) -> np.ndarray:
         if len(x) not in _BUCKETS:

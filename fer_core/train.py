@@ -43,6 +43,7 @@ class TrainConfig:
     backbone: str = "fer_cnn"
     weights: str = "auto"  # imagenet | PATH | none | auto (shared file if present, else imagenet)
     init_model: str = ""  # start from an existing model directory (fine-tune a shipped model)
+    whole: bool = False  # with init_model: train every layer in one phase (a warm restart), not head + fine-tune
     input_size: int = 0  # 0: the backbone's default
     width: int = 32
     train_split: str = "Training"
@@ -316,7 +317,7 @@ def train(cfg: TrainConfig, progress: ProgressFn | None = None) -> Path:
 
     phases: list[tuple[str, int]] = []
     pretrained = cfg.backbone in PRETRAINABLE and (weights != "none" or init_card is not None)
-    if cfg.backbone == "fer_cnn" and init_card is None:
+    if (cfg.backbone == "fer_cnn" and init_card is None) or (init_card is not None and cfg.whole):
         phases.append(("train", cfg.epochs))
     else:
         phases.append(("head", cfg.epochs))
@@ -375,6 +376,9 @@ def train(cfg: TrainConfig, progress: ProgressFn | None = None) -> Path:
     seconds = time.time() - t_start
     out_dir = export_model(net, cfg, out, ds.class_names, size, color_mode, norm, weights, state, seconds, how,
                            skipped, init_card)
+    if cfg.tta and x_val is not None and len(x_val):
+        _emit(progress, {"event": "status", "message": "choosing test-time views on the validation split"})
+        choose_tta(out_dir, x_val, y_val)
     # Without a test split (e.g. a folder of personal captures) the report comes from the held-out
     # validation images: optimistic (they picked the best epoch) but still the model's confusions.
     report_split = test_split if test_split is not None else val_split
@@ -389,6 +393,37 @@ def train(cfg: TrainConfig, progress: ProgressFn | None = None) -> Path:
             log.exception("evaluation after training failed: %s", exc)
     _emit(progress, {"event": "done", "model_dir": str(out_dir), "seconds": seconds})
     return out_dir
+
+
+TTA_CANDIDATES: tuple[tuple[str, ...], ...] = ((), ("hflip",), ("hflip", "zoom:1.1", "zoom:0.9"))
+
+
+def choose_tta(model_dir: Path, x_val: np.ndarray, y_val: np.ndarray,
+               candidates: tuple[tuple[str, ...], ...] = TTA_CANDIDATES) -> list[str]:
+    """Write into the card the test-time views that score best on validation images.
+
+    Why: flip and zoom averaging cost 2-6 model runs per face; they are kept only where the
+    validation split (never the test split) shows they pay. Ties go to the cheaper list.
+    """
+    from fer_core.card import load_card
+    from fer_core.classifier import Classifier
+
+    clf = Classifier(model_dir)
+    x = clf.card.normalization.apply(x_val)
+    scores: dict[str, float] = {}
+    best: tuple[float, list[str]] = (-1.0, [])
+    for cand in candidates:
+        probs = np.concatenate([clf.predict_batch(x[i:i + 512], tta=list(cand)) for i in range(0, len(x), 512)])
+        acc = float((probs.argmax(axis=1) == y_val).mean())
+        scores["+".join(cand) or "none"] = round(acc, 4)
+        if acc > best[0] + 1e-9:
+            best = (acc, list(cand))
+    card = load_card(model_dir)
+    card.tta = best[1]
+    card.training = {**card.training, "tta_validation_accuracy": scores}
+    card.save(model_dir)
+    log.info("test-time views on validation: %s -> %s", scores, best[1] or "none")
+    return best[1]
 
 
 def _train_head_on_features(net: Any, cfg: TrainConfig, x_train: np.ndarray, y_train_1h: np.ndarray,
@@ -577,6 +612,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--backbone", choices=BACKBONES, default=d.backbone)
     p.add_argument("--weights", default=d.weights, help="imagenet | PATH | none | auto")
     p.add_argument("--init-model", default="", help="start from this model directory (its backbone and shared classes)")
+    p.add_argument("--whole", action="store_true",
+                   help="with --init-model: train every layer in one phase (a warm restart on the same task)")
     p.add_argument("--input-size", type=int, default=0)
     p.add_argument("--width", type=int, default=d.width, help="fer_cnn base width")
     for key in ("train_split", "val_split", "test_split"):

@@ -39,6 +39,10 @@ def test_normalization_formula():
     ({"model_file": "../../evil.keras"}, "model_file"),
     ({"model_file": "model.pkl"}, "model_file"),
     ({"tta": ["rot90"]}, "tta"),
+    ({"tta": ["zoom:5"]}, "tta"),
+    ({"tta": ["zoom:big"]}, "tta"),
+    ({"tta": [3]}, "tta"),
+    ({"tta": ["hflip"] * 9}, "tta"),
 ])
 def test_bad_cards_refused(over, msg):
     with pytest.raises(ModelError, match=msg):
@@ -56,3 +60,11 @@ def test_load_card_errors(tmp_path):
     (tmp_path / "model.json").write_text(json.dumps([1, 2]))
     with pytest.raises(ModelError, match="JSON object"):
         load_card(tmp_path)
+
+
+def test_zoom_views_are_read_from_the_card():
+    from fer_core.card import tta_zooms
+
+    card = ModelCard.from_json(_card(tta=["hflip", "zoom:1.1", "zoom:0.9"]))
+    assert tta_zooms(card.tta) == [1.1, 0.9]
+    assert tta_zooms(["hflip"]) == []

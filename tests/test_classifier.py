@@ -37,6 +37,21 @@ def test_flip_averaging_is_symmetric(tiny_model_dir, astronaut):
     assert np.allclose(p[0], p[1], atol=1e-5)
 
 
+def test_zoom_views_are_averaged(tiny_model_dir, astronaut):
+    from fer_core.preprocess import zoom_batch
+
+    clf = Classifier(tiny_model_dir)
+    x = clf.prepare([astronaut, astronaut[:200, :150]])
+    plain = clf.predict_batch(x, tta=[])
+    zoomed = clf.predict_batch(zoom_batch(x, 1.1), tta=[])
+    both = clf.predict_batch(x, tta=["zoom:1.1"])
+    assert np.allclose(both, (plain + zoomed) / 2, atol=1e-5)
+    assert not np.allclose(plain, zoomed)  # the view really differs
+    flip_zoom = clf.predict_batch(x, tta=["hflip", "zoom:1.1"])
+    mirrored = clf.predict_batch(x[:, :, ::-1], tta=["zoom:1.1"])
+    assert np.allclose(flip_zoom, (both + mirrored) / 2, atol=1e-5)
+
+
 def test_cache_returns_same_instance(tiny_model_dir):
     assert get_classifier(tiny_model_dir) is get_classifier(tiny_model_dir)
 

@@ -70,3 +70,46 @@ def test_refuses_to_overwrite_the_model_it_starts_from(tiny_model_dir, tmp_path)
     data = write_folder(tmp_path / "own", n_per_class=2)
     with pytest.raises(ValueError, match="starts from"):
         train(TrainConfig(data=str(data), out=str(tiny_model_dir), init_model=str(tiny_model_dir), verbose=0))
+
+
+def test_choose_tta_keeps_the_best_validation_views(tiny_model_dir, tmp_path):
+    import shutil
+
+    from fer_core.train import TTA_CANDIDATES, choose_tta
+    from tests.helpers import write_npz
+
+    d = tmp_path / "m"
+    shutil.copytree(tiny_model_dir, d)
+    data = np.load(write_npz(tmp_path / "v.npz", n_per_class=10))
+    x, y = data["images"][..., None], data["labels"].astype(np.int64)
+    chosen = choose_tta(d, x, y)
+    card = load_card(d)
+    assert card.tta == chosen and tuple(chosen) in TTA_CANDIDATES
+    scores = card.training["tta_validation_accuracy"]
+    assert set(scores) == {"+".join(c) or "none" for c in TTA_CANDIDATES}
+    # the kept list scores highest; on a tie the cheaper (earlier) list wins
+    best = max(scores.values())
+    first_best = next(c for c in TTA_CANDIDATES if scores["+".join(c) or "none"] == best)
+    assert chosen == list(first_best)
+    # the score is the real accuracy of that list
+    clf = Classifier(d)
+    probs = clf.predict_batch(clf.card.normalization.apply(x), tta=chosen)
+    assert abs(float((probs.argmax(1) == y).mean()) - scores["+".join(chosen) or "none"]) < 1e-3
+
+
+def test_whole_warm_restart_trains_every_layer_in_one_phase(tiny_model_dir, tmp_path):
+    from tests.helpers import write_npz
+
+    data = write_npz(tmp_path / "d.npz", n_per_class=6)
+    before = Classifier(tiny_model_dir).model.get_layer("backbone").get_weights()
+    out = train(TrainConfig(data=str(data), out=str(tmp_path / "wr"), init_model=str(tiny_model_dir), whole=True,
+                            epochs=1, batch_size=8, lr=1e-3, precision="float32", verbose=0,
+                            checkpoint_dir=str(tmp_path / "ck3")))
+    phases = {h["phase"] for h in json.loads((out / "history.json").read_text())["epochs"]}
+    assert phases == {"train"}
+    card = load_card(out)
+    assert card.weights.startswith("model ") and card.training["config"]["width"] == 4
+    after = Classifier(out).model.get_layer("backbone").get_weights()
+    # every conv kernel moved (a head-only phase would leave them as they were)
+    kernels = [(a, b) for a, b in zip(before, after) if a.ndim == 4]
+    assert kernels and all(not np.allclose(a, b) for a, b in kernels)
