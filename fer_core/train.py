@@ -463,7 +463,9 @@ def _transfer_from(net: Any, model_dir: str, card: ModelCard, class_names: list[
     """Copy backbone weights from an existing model, and head rows for classes both know."""
     from fer_core.classifier import load_keras_model
 
-    src = load_keras_model(Path(model_dir), card)
+    from fer_core.ensemble import first_member
+
+    src = first_member(load_keras_model(Path(model_dir), card))  # an ensemble: its first network
     try:
         net.get_layer("backbone").set_weights(src.get_layer("backbone").get_weights())
     except Exception as exc:
