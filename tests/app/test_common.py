@@ -62,3 +62,13 @@ def test_small_helpers() -> None:
 
     s = model_summary(Card())
     assert s["Test accuracy"] == "65.4% on PrivateTest" and s["Backbone"] == "mobilenet_v2 (imagenet weights)"
+    assert s["Test-time views"] == "original"
+
+    class Ensemble(Card):
+        backbone, weights = "fer_cnn", "ensemble of a, b"
+        training = {"ensemble": [{"name": "a"}, {"name": "b"}]}
+        tta = ["hflip", "zoom:1.1"]
+
+    e = model_summary(Ensemble())
+    assert e["Backbone"] == "2 × fer_cnn, probabilities averaged"
+    assert e["Test-time views"] == "original + mirrored, zoom ×1.1 + mirrored"
