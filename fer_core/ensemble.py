@@ -3,7 +3,8 @@
 Why: on two CPU cores one network cannot be trained long enough to reach the accuracy of
 the best published ones, but two or three networks trained by ``fer_core.train`` (for example
 a model and its warm restart) make different mistakes, and the mean of their probabilities
-is right more often than either. The result is an ordinary model directory: one ``.keras``
+can be right more often than either; check it on the validation split (here an ensemble of
+the shipped network and its weaker first stage lost to the network alone). The result is an ordinary model directory: one ``.keras``
 file (the members side by side, then an ``Average`` layer, no custom code, so it loads with
 ``safe_mode=True``), a card, a history holding every member's epochs, and a report.
 """
@@ -19,7 +20,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from fer_core.card import CARD_FILE, MODEL_FILE, ModelCard, load_card
+from fer_core.card import MODEL_FILE, ModelCard, load_card
 
 log = logging.getLogger(__name__)
 
@@ -152,16 +153,14 @@ def main(argv: list[str] | None = None) -> int:
         out = build_ensemble(args.members, args.out, name=args.name, notes=args.notes)
         if args.data:
             from fer_core.datasets import load_dataset
-            from fer_core.evaluate import evaluate_split, write_report
+            from fer_core.evaluate import evaluate_split, label_map, write_report
             from fer_core.train import choose_tta, split_to_arrays
-
-            from fer_core.evaluate import _label_map
 
             ds = load_dataset(args.data)
             card = load_card(out)
             if args.val_split:
                 x, y = split_to_arrays(ds.split(args.val_split), card.input_size, card.color_mode)
-                mapping, _ = _label_map(ds.class_names, card.class_names)
+                mapping, _ = label_map(ds.class_names, card.class_names)
                 known = mapping[y] >= 0
                 choose_tta(out, x[known], mapping[y[known]])
             if args.test_split:

@@ -67,7 +67,7 @@ def compute_metrics(y_true: np.ndarray, y_pred: np.ndarray, class_names: list[st
     }
 
 
-def _label_map(data_classes: list[str], model_classes: list[str]) -> tuple[np.ndarray, list[str]]:
+def label_map(data_classes: list[str], model_classes: list[str]) -> tuple[np.ndarray, list[str]]:
     """Dataset label -> model class index (-1 when the model does not know the class)."""
     from fer_core.labels import canonical_class
 
@@ -84,7 +84,7 @@ def evaluate_split(model_dir: str | Path, split: Split, data_classes: list[str],
     from fer_core.classifier import get_classifier
 
     clf = get_classifier(model_dir)
-    mapping, unknown = _label_map(data_classes, clf.class_names)
+    mapping, unknown = label_map(data_classes, clf.class_names)
     keep = np.flatnonzero(mapping[split.labels] >= 0)
     y_true = mapping[split.labels[keep]]
     y_pred = np.full(len(keep), -1, dtype=np.int64)
