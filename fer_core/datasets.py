@@ -46,6 +46,8 @@ class Split:
     array: np.ndarray | None = None  # (N, H, W) gray or (N, H, W, 3) RGB uint8
     paths: list[Path] | None = None
     transform: Callable[[np.ndarray], np.ndarray] | None = None  # e.g. crop to the largest face
+    targets: np.ndarray | None = None  # (N, classes) soft targets (FER+ vote distributions), else None
+    rows: np.ndarray | None = None  # each image's row in the source file (aligns FER+ votes), else None
 
     def __len__(self) -> int:
         return int(len(self.labels))
@@ -135,13 +137,18 @@ def with_face_crops(ds: Dataset, detector: str | None = None) -> Dataset:
     return ds
 
 
-def load_dataset(path: str | Path, crop_faces: bool = False) -> Dataset:
+def load_dataset(path: str | Path, crop_faces: bool = False, labels: str = "fer2013",
+                 targets: str = "crossentropy") -> Dataset:
     """Load a dataset from an ``.npz``, a Kaggle ``.csv`` or an image folder tree.
 
-    With ``crop_faces`` each full-frame photo is cut to its largest face when read.
+    With ``crop_faces`` each full-frame photo is cut to its largest face when read. ``labels``
+    is ``fer2013`` (the file's own labels), ``ferplus`` (the FER+ votes beside FER2013) or the
+    path of a votes file; ``targets`` says how FER+ votes become training targets.
     """
     if crop_faces:
-        return with_face_crops(load_dataset(path))
+        return with_face_crops(load_dataset(path, labels=labels, targets=targets))
+    if labels != "fer2013":
+        return with_ferplus_labels(load_dataset(path), labels, targets)
     p = Path(path).expanduser()
     if not p.exists():
         raise DatasetError(f"{p}: no such dataset file or folder")
@@ -153,6 +160,27 @@ def load_dataset(path: str | Path, crop_faces: bool = False) -> Dataset:
     if suffix == ".csv":
         return load_csv(p)
     raise DatasetError(f"{p}: not a dataset (expected .npz, .csv or a folder of class folders)")
+
+
+def with_ferplus_labels(ds: Dataset, labels: str, targets: str = "crossentropy") -> Dataset:
+    """FER2013 relabelled by FER+ votes: eight classes; faces without a usable vote left out.
+
+    The training split takes ``targets`` (vote distributions or majority labels); every other
+    split takes the majority protocol, so validation and test figures match the paper's.
+    """
+    from fer_core import ferplus
+
+    votes_file = ferplus.votes_path_beside(ds.source) if labels == "ferplus" else Path(labels)
+    if any(s.rows is None or s.array is None for s in ds.splits.values()) or ds.class_names != list(FER2013_CLASSES):
+        raise DatasetError(f"{ds.source}: FER+ votes are aligned to FER2013's .npz only, not to this dataset")
+    votes = ferplus.load_votes(votes_file, n_rows=sum(len(s) for s in ds.splits.values()))
+    out = Dataset(class_names=list(ferplus.FERPLUS_CLASSES), source=f"{ds.source} [FER+ votes: {votes_file.name}]")
+    for name, split in ds.splits.items():
+        assert split.rows is not None and split.array is not None
+        keep, hard, soft = ferplus.ferplus_splits(split.labels, votes[split.rows], name in ("Training", "all"),
+                                                  targets)
+        out.splits[name] = Split(name, hard, array=split.array[keep], targets=soft, rows=split.rows[keep])
+    return out
 
 
 def load_npz(path: str | Path) -> Dataset:
@@ -182,12 +210,12 @@ def load_npz(path: str | Path) -> Dataset:
         raise DatasetError(f"{p}: {len(images)} images but {len(labels)} labels")
     ds = Dataset(class_names=class_names, source=str(p))
     if usage is None:
-        ds.splits["all"] = Split("all", labels, array=images)
+        ds.splits["all"] = Split("all", labels, array=images, rows=np.arange(len(labels)))
         return ds
     for index, split_name in enumerate(usage_names):
         mask = usage == index
         if mask.any():
-            ds.splits[split_name] = Split(split_name, labels[mask], array=images[mask])
+            ds.splits[split_name] = Split(split_name, labels[mask], array=images[mask], rows=np.flatnonzero(mask))
     return ds
 
 

@@ -44,6 +44,8 @@ class TrainConfig:
     weights: str = "auto"  # imagenet | PATH | none | auto (shared file if present, else imagenet)
     init_model: str = ""  # start from an existing model directory (fine-tune a shipped model)
     whole: bool = False  # with init_model: train every layer in one phase (a warm restart), not head + fine-tune
+    labels: str = "fer2013"  # fer2013 (the data's own labels) | ferplus (FER+ votes beside it) | a votes file path
+    targets: str = "crossentropy"  # with FER+ labels: vote distributions (crossentropy) or majority labels
     input_size: int = 0  # 0: the backbone's default
     width: int = 32
     train_split: str = "Training"
@@ -165,6 +167,8 @@ def _subset(split: Split, idx: np.ndarray, name: str) -> Split:
         array=split.array[idx] if split.array is not None else None,
         paths=[split.paths[i] for i in idx] if split.paths is not None else None,
         transform=split.transform,
+        targets=split.targets[idx] if split.targets is not None else None,
+        rows=split.rows[idx] if split.rows is not None else None,
     )
 
 
@@ -265,14 +269,16 @@ def train(cfg: TrainConfig, progress: ProgressFn | None = None) -> Path:
     else:
         keras.mixed_precision.set_global_policy("float32")
 
-    ds = load_dataset(cfg.data, crop_faces=cfg.crop_faces)
+    ds = load_dataset(cfg.data, crop_faces=cfg.crop_faces, labels=cfg.labels, targets=cfg.targets)
     train_split, val_split, test_split, how = pick_splits(ds, cfg)
     _emit(progress, {"event": "status", "message": f"loading {len(train_split)} training images"})
     skipped: list[str] = []
     x_train, y_train = split_to_arrays(train_split, size, color_mode, lambda i, e: skipped.append(str(e)))
+    soft = train_split.targets if train_split.targets is not None and len(train_split.targets) == len(y_train) else None
     if cfg.max_per_class:
         keep = cap_per_class(y_train, cfg.max_per_class, cfg.seed)
         x_train, y_train = x_train[keep], y_train[keep]
+        soft = soft[keep] if soft is not None else None
     x_val, y_val = (split_to_arrays(val_split, size, color_mode, lambda i, e: skipped.append(str(e)))
                     if val_split is not None else (None, None))
     if len(x_train) == 0:
@@ -309,7 +315,8 @@ def train(cfg: TrainConfig, progress: ProgressFn | None = None) -> Path:
         x = normalization_layer(norm, channels)(x)
         return keras.Model(inputs, trainable_net(x), name="trainer")
 
-    y_train_1h = keras.utils.to_categorical(y_train, n_classes)
+    # Soft targets (FER+ vote distributions) where the data has them, else one-hot labels.
+    y_train_1h = soft.astype("float32") if soft is not None else keras.utils.to_categorical(y_train, n_classes)
     val_data = (x_val, keras.utils.to_categorical(y_val, n_classes)) if x_val is not None and len(x_val) else None
     loss = keras.losses.CategoricalCrossentropy(label_smoothing=cfg.label_smoothing)
     steps_per_epoch = math.ceil(len(x_train) / cfg.batch_size)
@@ -514,7 +521,8 @@ def export_model(net: Any, cfg: TrainConfig, out: Path, class_names: list[str], 
         normalization=norm,
         backbone=cfg.backbone,
         weights=started,
-        trained_on=f"{cfg.data} [{cfg.train_split}; validation: {how if 'carved' in how else cfg.val_split}]",
+        trained_on=(f"{cfg.data} [{cfg.train_split}; validation: {how if 'carved' in how else cfg.val_split}]"
+                    + ("" if cfg.labels == "fer2013" else f"; labels: FER+ votes ({cfg.targets})")),
         face_margin=get_settings().face_margin,
         tta=["hflip"] if cfg.tta else [],
         training={
@@ -572,7 +580,8 @@ def _load_state(ckpt: Path, cfg: TrainConfig, fingerprint: str | None = None) ->
         log.warning("checkpoint in %s was made from other images: starting afresh", ckpt)
         return None
     old = state.get("config", {})
-    for key in ("data", "backbone", "width", "input_size", "epochs", "finetune_epochs", "batch_size", "lr"):
+    for key in ("data", "labels", "targets", "backbone", "width", "input_size", "epochs", "finetune_epochs",
+                "batch_size", "lr"):
         if old.get(key) != getattr(cfg, key):
             log.warning("checkpoint in %s was made with %s=%r, not %r: starting afresh", ckpt, key, old.get(key),
                         getattr(cfg, key))
@@ -616,6 +625,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--init-model", default="", help="start from this model directory (its backbone and shared classes)")
     p.add_argument("--whole", action="store_true",
                    help="with --init-model: train every layer in one phase (a warm restart on the same task)")
+    p.add_argument("--labels", default=d.labels,
+                   help="fer2013 (the data's own labels), ferplus (FER+ votes beside fer2013.npz) or a votes file")
+    p.add_argument("--targets", choices=("crossentropy", "majority"), default=d.targets,
+                   help="with FER+ labels: train on vote distributions or on majority labels")
     p.add_argument("--input-size", type=int, default=0)
     p.add_argument("--width", type=int, default=d.width, help="fer_cnn base width")
     for key in ("train_split", "val_split", "test_split"):
