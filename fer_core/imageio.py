@@ -25,6 +25,9 @@ IMAGE_EXTENSIONS: tuple[str, ...] = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
 # Pillow format names parsed at all (phone JPEGs that Pillow calls MPO come through "JPEG").
 ACCEPTED_FORMATS: tuple[str, ...] = ("JPEG", "PNG", "WEBP", "BMP", "GIF")
 ACCEPTED_TEXT = "jpg, png, webp, bmp or gif"
+# What an uploader offers: every format decoded above (GIF: its first frame). Image folders
+# (datasets, captures) keep IMAGE_EXTENSIONS: an animated GIF is no training picture.
+UPLOAD_EXTENSIONS: tuple[str, ...] = (*IMAGE_EXTENSIONS, ".gif")
 MIN_SIDE = 8
 
 # Magic bytes of common files that are not accepted images, for a clearer message.

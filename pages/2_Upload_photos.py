@@ -9,13 +9,13 @@ import streamlit_webrtc  # noqa: F401  (must precede anything that may import te
 import streamlit as st
 
 from fer_core.batch import UploadResult, analyze_upload, results_csv, results_table, table_columns
-from fer_core.imageio import IMAGE_EXTENSIONS
+from fer_core.imageio import ACCEPTED_TEXT, UPLOAD_EXTENSIONS
 from fer_core.settings import get_settings
 from webui.common import (DETECTOR_LABELS, detector_choices, percent, pipeline_or_stop, probability_chart,
                           setup_page, sidebar_model_picker)
 
 RESULTS_KEY = "upload_results"
-FILE_TYPES = [e.lstrip(".") for e in IMAGE_EXTENSIONS]
+FILE_TYPES = [e.lstrip(".") for e in UPLOAD_EXTENSIONS]  # the decoder's formats, no more, no less
 
 setup_page("Upload photos", icon="🖼️")
 model_dir = sidebar_model_picker()
@@ -34,7 +34,7 @@ st.caption(f"Photos are analysed on this server and not stored. Up to {settings.
            "the EXIF orientation of phone photos is honoured.")
 
 files = st.file_uploader("Photos", type=FILE_TYPES, accept_multiple_files=True,
-                         help="jpg, jpeg, png, webp or bmp; several at once.")
+                         help=f"{ACCEPTED_TEXT}; several at once.")
 if not files:
     st.info("Choose one or more photos with faces. Each face gets a box and its expression; the largest "
             "face is boxed in green.")

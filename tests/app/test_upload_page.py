@@ -49,3 +49,25 @@ def test_bad_file_beside_good_one(app_env: Path, astronaut_jpeg: bytes) -> None:
     table = at.dataframe[0].value
     assert set(table["file"]) == {"broken.jpg", "astronaut.jpg"}
 
+
+
+def test_uploader_takes_every_format_the_error_names(app_env: Path, astronaut_jpeg: bytes) -> None:
+    """The refusal message lists gif, so the uploader must offer it too (and a gif must work)."""
+    import io
+
+    from PIL import Image
+
+    from fer_core.imageio import ACCEPTED_TEXT
+
+    at = page("pages/2_Upload_photos.py").run()
+    up = at.file_uploader[0]
+    offered = {t.lstrip(".") for t in up.allowed_type}
+    named = {w.strip(",") for w in ACCEPTED_TEXT.split() if w != "or"}
+    assert named <= offered, (named, offered)
+    assert ACCEPTED_TEXT in up.help
+    gif = io.BytesIO()
+    Image.open(io.BytesIO(astronaut_jpeg)).convert("RGB").save(gif, format="GIF")
+    at.file_uploader[0].set_value(("astronaut.gif", gif.getvalue(), "image/gif")).run()
+    no_exceptions(at)
+    assert not at.error
+    assert [c for img in at.image for c in img.captions][0].startswith("astronaut.gif: ")
