@@ -67,6 +67,16 @@ def _select_page(cls: str, names: list[str], value: bool) -> None:
         st.session_state[f"sel::{cls}::{n}"] = value
 
 
+def _keep_class(cls: str) -> None:
+    """Stay on ``cls`` after its count changed.
+
+    The class box's labels carry the counts ("unsorted (2)"), and a browser sends back the label it
+    shows: a stale one matches no option and Streamlit falls back to the first class. Setting the
+    value from here makes Streamlit push the fresh label to the browser.
+    """
+    st.session_state["rev_class"] = cls
+
+
 def _move_selected(cls: str, names: list[str]) -> None:
     chosen = _selected(cls, names)
     target = st.session_state.get("rev_target")
@@ -84,6 +94,7 @@ def _move_selected(cls: str, names: list[str]) -> None:
     except (FerError, ValueError) as exc:
         _flash("error", f"Not moved: {exc}")
     if moved:
+        _keep_class(cls)
         _flash("success", f"Moved {moved} picture(s) from {cls} to {curation.class_folder_name(target)}.")
 
 
@@ -101,6 +112,7 @@ def _delete_selected(cls: str, names: list[str]) -> None:
     except FerError as exc:
         _flash("error", f"Not deleted: {exc}")
     if deleted:
+        _keep_class(cls)
         _flash("success", f"Deleted {deleted} picture(s) from {cls}.")
 
 

@@ -248,3 +248,35 @@ def test_capture_page_auto_label_mode(capture_env: Path, monkeypatch: pytest.Mon
         assert (last.class_name == UNSORTED) == expect_unsorted, (threshold, last)
         assert last.path.parent == capture_env / last.class_name
     assert sum(counts(capture_env).values()) == 2
+
+
+def test_teach_review_keeps_its_place_after_a_move(capture_env: Path, astronaut: np.ndarray) -> None:
+    """Move one of two unsorted pictures to a new class: the review stays on unsorted with fresh counts,
+    and the remaining picture can be ticked and deleted there (issue 13: it jumped to another class)."""
+    write_captures(capture_env, astronaut, classes=("fear", "happy", UNSORTED), per_class=2)
+    at = page("pages/6_Teach.py").run()
+    no_exceptions(at)
+    at.selectbox(key="rev_class").select(UNSORTED).run()
+    shown = f"{UNSORTED} (2)"  # what the browser's box shows now; it changes only when the server pushes a label
+    checks = [c for c in at.checkbox if c.key.startswith(f"sel::{UNSORTED}::")]
+    assert len(checks) == 2
+    checks[0].check()
+    at.selectbox(key="rev_target").select("➕ New class…").run()
+    at.text_input(key="rev_target_new").input("sad").run()
+    at.button(key="rev_move").click().run()
+    no_exceptions(at)
+    assert counts(capture_env) == {"fear": 2, "happy": 2, "sad": 1, UNSORTED: 1}
+    box = at.selectbox(key="rev_class")
+    shown = box.proto.raw_value if box.proto.set_value else shown
+    # A stale "unsorted (2)" in the browser matches no option on the next click: Streamlit falls back
+    # to the first class (the reported jump to "fear (2)").
+    assert shown == f"{UNSORTED} (1)" and box.value == UNSORTED
+    left = [c for c in at.checkbox if c.key.startswith(f"sel::{UNSORTED}::")]
+    assert len(left) == 1 and not left[0].value  # the moved one's tick went with it
+    left[0].check().run()
+    assert at.selectbox(key="rev_class").value == UNSORTED
+    at.button(key="rev_delete").click().run()
+    no_exceptions(at)
+    assert not [w for w in at.warning if "Select pictures first" in w.value]
+    assert counts(capture_env) == {"fear": 2, "happy": 2, "sad": 1, UNSORTED: 0}
+    assert any("Deleted 1 picture(s) from unsorted" in s.value for s in at.success)
