@@ -191,6 +191,11 @@ def _use_model(name: str) -> None:
     st.session_state[PICKER_KEY] = name  # the sidebar picker's own widget state
 
 
+def _model_exists(result: str | None) -> bool:
+    """Whether a finished training's model folder is still there (it may have been deleted below)."""
+    return bool(result) and (Path(result) / "model.json").is_file()
+
+
 def _show_job(job_id: str) -> None:
     info = jobs.get_job(job_id)
     if info is None:
@@ -200,6 +205,9 @@ def _show_job(job_id: str) -> None:
         st.progress(info.progress, text=job_line(info))
         if st.button("Cancel training", key="train_cancel"):
             jobs.cancel(info.id)
+    elif info.state == jobs.DONE and not _model_exists(info.result):
+        st.info(f"{job_line(info)}. That model has been deleted since.")
+        return
     elif info.state == jobs.DONE:
         st.success(f"{job_line(info)}. The model is in `{info.result}`; pick **{info.name}** in the sidebar "
                    "to use it on every page.")
@@ -213,7 +221,7 @@ def _show_job(job_id: str) -> None:
         st.warning(job_line(info))
     if info.history:
         st.altair_chart(learning_curve_chart(info.history), width="stretch", height=300)
-    if info.state == jobs.DONE and info.result:
+    if info.state == jobs.DONE:
         _show_report(Path(info.result))
 
 

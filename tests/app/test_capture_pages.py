@@ -280,3 +280,23 @@ def test_teach_review_keeps_its_place_after_a_move(capture_env: Path, astronaut:
     assert not [w for w in at.warning if "Select pictures first" in w.value]
     assert counts(capture_env) == {"fear": 2, "happy": 2, "sad": 1, UNSORTED: 0}
     assert any("Deleted 1 picture(s) from unsorted" in s.value for s in at.success)
+
+
+def test_teach_panel_after_deleting_the_model_just_trained(capture_env: Path, app_env: Path) -> None:
+    """The finished-training panel must not offer "Use it now" for a model deleted since (issue 13)."""
+    import shutil
+
+    made = app_env / "just_made"
+    shutil.copytree(app_env / "tiny", made)
+    jobs.wait(jobs.start_thread_job("train", "just_made", lambda progress: made), 10)
+    at = page("pages/6_Teach.py").run()
+    no_exceptions(at)
+    assert any("The model is in" in s.value for s in at.success) and at.button(key="train_use")
+    at.selectbox(key="del_model").select("just_made").run()
+    at.checkbox(key="del_sure").check().run()
+    at.button(key="del_go").click().run()
+    no_exceptions(at)
+    assert not made.exists()
+    assert not any("The model is in" in s.value for s in at.success)
+    assert not [b for b in at.button if b.key == "train_use"]
+    assert any("just_made: finished" in i.value and "deleted" in i.value for i in at.info)
