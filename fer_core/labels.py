@@ -6,36 +6,43 @@ import re
 
 FER2013_CLASSES: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 
+# Other spellings of the same word, as datasets name their folders (FER2013, RAF-DB, CK+, AffectNet).
+# Only spellings: a different word ("smile", "joy", "calm", "scared") is a class of its own, because a
+# user who types a new class name on the Capture page must get that class, not a silent merge.
 _SYNONYMS: dict[str, str] = {
     "anger": "angry",
     "angry": "angry",
-    "mad": "angry",
     "disgust": "disgust",
     "disgusted": "disgust",
     "fear": "fear",
     "fearful": "fear",
-    "scared": "fear",
-    "afraid": "fear",
     "happy": "happy",
     "happiness": "happy",
-    "joy": "happy",
-    "smile": "happy",
     "sad": "sad",
     "sadness": "sad",
     "surprise": "surprise",
     "surprised": "surprise",
     "neutral": "neutral",
-    "calm": "neutral",
 }
 
 _VALID_CLASS = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _-]{0,63}$")
 
 
+def _key(name: str) -> str:
+    return " ".join(name.strip().lower().replace("-", " ").replace("_", " ").split())
+
+
 def canonical_class(name: str) -> str:
     """Map a folder or CSV class name to its canonical spelling (``Happiness`` -> ``happy``)."""
-    key = name.strip().lower().replace("-", " ").replace("_", " ")
-    key = " ".join(key.split())
+    key = _key(name)
     return _SYNONYMS.get(key, key.replace(" ", "_"))
+
+
+def spelling_of(name: str) -> str | None:
+    """The class ``name`` is another spelling of (``Happiness`` -> ``happy``), or None when it is its own."""
+    key = _key(name)
+    canon = _SYNONYMS.get(key)
+    return canon if canon is not None and canon != key else None
 
 
 def validate_class_name(name: str) -> str:

@@ -13,6 +13,7 @@ import streamlit as st
 from streamlit_webrtc import WebRtcMode, webrtc_streamer
 
 from fer_core.curation import UNSORTED, class_folder_name, class_names, counts
+from fer_core.labels import spelling_of
 from fer_core.settings import get_settings
 from webui.common import pipeline_or_stop, rtc_configuration, setup_page, sidebar_model_picker
 from webui.live import make_frame_callback
@@ -53,6 +54,10 @@ with st.sidebar:
                     class_name = class_folder_name(typed)
                 except ValueError as exc:
                     problem = str(exc)
+                else:
+                    if spelling_of(typed):
+                        st.caption(f"“{typed.strip()}” is another spelling of **{class_name}**: "
+                                   "the pictures join that class.")
             else:
                 problem = "type a name for the new class"
         else:

@@ -300,3 +300,17 @@ def test_teach_panel_after_deleting_the_model_just_trained(capture_env: Path, ap
     assert not any("The model is in" in s.value for s in at.success)
     assert not [b for b in at.button if b.key == "train_use"]
     assert any("just_made: finished" in i.value and "deleted" in i.value for i in at.info)
+
+
+def test_capture_new_class_named_like_a_known_one(capture_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """"smile" is a new class of its own (it went to happy/ before); "Happiness" is happy, and says so."""
+    monkeypatch.setattr(streamlit_webrtc, "webrtc_streamer", FakeStreamer([]))
+    at = page("pages/5_Capture.py").run()
+    at.sidebar.selectbox(key="cap_class_pick").select("➕ New class…").run()
+    at.sidebar.text_input(key="cap_class_new").input("smile").run()
+    no_exceptions(at)
+    assert f"{capture_env}/smile/" in texts(at) and f"{capture_env}/happy/" not in texts(at)
+    assert at.session_state["capture_session"].config.class_name == "smile"
+    at.sidebar.text_input(key="cap_class_new").input("Happiness").run()
+    assert f"{capture_env}/happy/" in texts(at)
+    assert any("another spelling of **happy**" in c.value for c in at.sidebar.caption)
