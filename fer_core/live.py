@@ -27,6 +27,19 @@ from fer_core.smoothing import ProbabilitySmoother
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class ClassifyJob:
+    """One frame's faces for the worker: crops in the order of ``boxes``, and which one is the largest.
+
+    Why a type: ``largest_pos`` indexes ``crops``/``boxes`` (not the detector's list), and only that
+    face feeds the smoothed readout; an anonymous tuple once fixed it at 0 for every frame.
+    """
+
+    crops: list[np.ndarray]
+    boxes: list[Box]
+    largest_pos: int
+    frame_no: int
+
 
 @dataclass
 class LiveOptions:
@@ -85,7 +98,7 @@ class LiveProcessor:
         self._latencies: collections.deque[float] = collections.deque(maxlen=120)
         self._errors_logged: set[str] = set()
         # worker mailbox: only the newest job is kept
-        self._job: tuple[np.ndarray, list[Box], int, int] | None = None
+        self._job: ClassifyJob | None = None
         self._job_cv = threading.Condition()
         self._stop = False
         self._busy = False  # the worker is classifying a job it took
@@ -153,7 +166,7 @@ class LiveProcessor:
     def _submit(self, rgb: np.ndarray, boxes: list[Box], big: int) -> None:
         targets = list(range(len(boxes))) if self.options.label_all else [big]
         crops = [self.pipeline.crop(rgb, _face(boxes[i])) for i in targets]
-        job = (crops, [boxes[i] for i in targets], 0, self._frame_no)
+        job = ClassifyJob(crops, [boxes[i] for i in targets], targets.index(big), self._frame_no)
         if not self.options.async_classify:
             self._classify(job)
             return
@@ -184,10 +197,10 @@ class LiveProcessor:
             finally:
                 self._busy = False
 
-    def _classify(self, job: Any) -> None:
-        crops, boxes, big_pos, _ = job
+    def _classify(self, job: ClassifyJob) -> None:
+        boxes, big_pos = job.boxes, job.largest_pos
         t = time.perf_counter()
-        probs = self.pipeline.classifier.predict(crops)
+        probs = self.pipeline.classifier.predict(job.crops)
         dt = (time.perf_counter() - t) * 1000.0
         names = self.pipeline.classifier.class_names
         with self._lock:

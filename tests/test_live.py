@@ -92,3 +92,32 @@ def test_lost_face_resets_smoothing(tiny_model_dir, frame):
     snap = proc.snapshot()
     assert snap.label is None and snap.faces == 0
     assert proc._smoother.value is None
+
+
+class ListedDetector:
+    """Returns fixed boxes in a fixed order: the detector's order is what the test is about."""
+
+    def __init__(self, boxes):
+        self.boxes = boxes
+
+    def detect(self, rgb):
+        return list(self.boxes)
+
+
+def test_all_faces_readout_follows_the_largest_face_not_the_first_listed(default_model_dir, astronaut):
+    from fer_core.detection import Box
+
+    frame = np.full((480, 640, 3), 80, np.uint8)
+    frame[300:380, 20:100] = np.random.default_rng(0).integers(0, 255, (80, 80, 3), dtype=np.uint8)
+    frame[40:440, 220:620] = cv2.resize(astronaut, (400, 400))
+    small, big = Box(20, 300, 80, 80), Box(220, 40, 400, 400)
+    clf = get_classifier(default_model_dir)  # a trained model: noise and a face get different answers
+    pipe = Pipeline(clf, ListedDetector([small, big]))  # the largest face is listed second
+    proc = LiveProcessor(pipe, LiveOptions(detect_every=1, async_classify=False, smoothing=False, label_all=True))
+    proc.process(frame)
+    snap = proc.snapshot()
+    p_big, p_small = clf.predict([pipe.crop(frame, f) for f in pipe.detect(frame)])  # sorted: largest first
+    assert abs(float(p_small.max()) - float(p_big.max())) > 0.01 or p_small.argmax() != p_big.argmax()  # the two faces really get different answers
+    assert snap.score == pytest.approx(float(p_big.max()), abs=1e-4)
+    assert snap.label == clf.class_names[int(p_big.argmax())]
+    assert snap.faces == 2
