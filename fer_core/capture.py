@@ -136,9 +136,24 @@ class CaptureSession:
         """Change settings (validated; ``ValueError`` with a user-facing message leaves them as they were)."""
         with self._lock:
             self._config = _check(replace(self._config, **changes))
-            if not self._status.armed:
-                self._status.target = self._config.count
+            self._retarget()
             return self._config
+
+    def _retarget(self) -> None:
+        """Fit the run's target to the configured count, so ``saved / target`` never reads ``12 / 8``.
+
+        While capturing, a new count applies to the current run (lowered to or below what is
+        saved: the run is done). Between runs the target shows the next run's count, unless a
+        finished run is on show, whose ``saved / target`` stays as it was.
+        """
+        st, count = self._status, self._config.count
+        if st.armed:
+            st.target = max(count, st.saved)
+            if st.saved >= st.target:
+                st.armed = False
+                st.message = _done_message(st.saved)
+        elif st.saved == 0:
+            st.target = count
 
     def set_pipeline(self, pipeline: Any) -> None:
         """Use another model or detector from the next frame on."""
@@ -221,7 +236,7 @@ class CaptureSession:
                 st.error = None
                 if st.saved >= st.target:
                     st.armed = False
-                    st.message = f"done: {st.saved} picture{'s' if st.saved != 1 else ''} saved"
+                    st.message = _done_message(st.saved)
             elif due:
                 st.message = "waiting for a face" if face is None and error is None else st.message
             elif st.armed:
@@ -266,6 +281,10 @@ class CaptureSession:
         """The video callback's work: offer the frame at the monotonic clock, return it annotated."""
         self.offer(rgb, time.monotonic())
         return self.annotate(rgb)
+
+
+def _done_message(saved: int) -> str:
+    return f"done: {saved} picture{'s' if saved != 1 else ''} saved"
 
 
 def _write_jpeg(folder: Path, name: str, rgb: np.ndarray) -> Path:

@@ -33,6 +33,7 @@ session = session_capture(st.session_state, root, pipeline)
 
 # ---------------------------------------------------------------- sidebar: what to capture
 problem = None
+unchosen = False  # fixed mode before the user picked a class: nothing to capture yet, not an error
 with st.sidebar:
     st.header("Capture settings")
     mode = st.radio("Label the pictures", [FIXED, AUTO], key="cap_mode",
@@ -44,7 +45,8 @@ with st.sidebar:
     if mode == FIXED:
         known = [c for c in class_names(root) if c != UNSORTED]
         known += [c for c in pipeline.classifier.class_names if c not in known]
-        pick = st.selectbox("Class", [*known, NEW_CLASS], key="cap_class_pick",
+        pick = st.selectbox("Class", [*known, NEW_CLASS], key="cap_class_pick", index=None,
+                            placeholder="Choose a class…",
                             help="An expression you already have pictures of, one the model knows, or a new one.")
         if pick == NEW_CLASS:
             typed = st.text_input("New class name", key="cap_class_new", max_chars=64, placeholder="e.g. wink",
@@ -60,6 +62,8 @@ with st.sidebar:
                                    "the pictures join that class.")
             else:
                 problem = "type a name for the new class"
+        elif pick is None:
+            unchosen = True
         else:
             class_name = pick
     else:
@@ -73,8 +77,8 @@ with st.sidebar:
 
 changes = dict(mode="fixed" if mode == FIXED else "auto", interval=float(interval), count=count,
                threshold=float(threshold), save_frame=save_frame)
-if class_name is not None:
-    changes["class_name"] = class_name
+if mode == FIXED:
+    changes["class_name"] = class_name  # None until chosen: nothing is captured under a class nobody picked
 try:
     config = session.configure(**changes)
 except ValueError as exc:
@@ -86,11 +90,15 @@ st.title("📸 Capture your expressions")
 st.caption("Press **START** and allow the camera, choose a class in the sidebar, then **Start capturing**. "
            "Every few seconds the largest face is saved; vary light, angle and distance a little. "
            "Review, relabel and train on the **Teach** page.")
-target = (f"`{root}/{config.class_name}/`" if config.mode == "fixed" and config.class_name else
-          f"`{root}/<the model's class>/` or `{root}/{UNSORTED}/` below {config.threshold:.0%}")
+if config.mode == "auto":
+    target = f"`{root}/<the model's class>/` or `{root}/{UNSORTED}/` below {config.threshold:.0%}"
+else:
+    target = f"`{root}/{config.class_name or '<the class you choose>'}/`"
 st.markdown(f"Pictures go to {target}")
 if problem:
     st.error(f"Class name: {problem}")
+elif unchosen:
+    st.info("Choose a class in the sidebar (or let the model label the pictures), then **Start capturing**.")
 
 left, right = st.columns([3, 2])
 with left:
@@ -103,7 +111,7 @@ with left:
         async_processing=True,
     )
     start_col, stop_col = st.columns(2)
-    if start_col.button("Start capturing", type="primary", key="cap_start", disabled=problem is not None):
+    if start_col.button("Start capturing", type="primary", key="cap_start", disabled=problem is not None or unchosen):
         try:
             session.start()
         except ValueError as exc:

@@ -168,3 +168,23 @@ def test_process_annotates_the_frame(tmp_path, pipeline, astronaut):
     assert out.shape == frame.shape and not np.array_equal(out, frame)  # box and counter drawn
     assert np.array_equal(frame, _frame(astronaut))  # the input frame is not drawn on
     assert counts(tmp_path) == {"happy": 1}
+
+
+def test_changing_the_count_mid_run_never_reads_more_saved_than_wanted(tmp_path, pipeline, astronaut):
+    """Lowering the count mid-run ends the run there; a finished run keeps its figures (never "12 / 8")."""
+    session = CaptureSession(tmp_path / "caps", pipeline, CaptureConfig(class_name="happy", interval=1.0, count=5))
+    session.start()
+    for i in range(3):
+        session.offer(_frame(astronaut), 10.0 + i)
+    assert session.snapshot().saved == 3
+    session.configure(count=2)
+    status = session.snapshot()
+    assert not status.armed and (status.saved, status.target) == (3, 3) and "done" in status.message
+    session.configure(count=8)  # between runs: the last run's figures stay
+    assert (session.snapshot().saved, session.snapshot().target) == (3, 3)
+    session.start()
+    assert (session.snapshot().saved, session.snapshot().target) == (0, 8)
+    session.offer(_frame(astronaut), 20.0)
+    session.configure(count=4)  # raised or lowered above what is saved: the run goes on to it
+    status = session.snapshot()
+    assert status.armed and (status.saved, status.target) == (1, 4)

@@ -72,7 +72,11 @@ def test_capture_page_stopped(capture_env: Path, monkeypatch: pytest.MonkeyPatch
     assert any("camera is off" in i.value for i in at.info)
     pick = at.sidebar.selectbox(key="cap_class_pick")
     assert pick.options[:3] == ["angry", "happy", "sad"]  # the tiny model's classes
-    assert f"{capture_env}/angry/" in body
+    # nothing preselected (issue 13): no class until the user picks one, and no capture before
+    assert pick.value is None and at.button(key="cap_start").disabled
+    assert f"{capture_env}/<the class you choose>/" in body and any("Choose a class" in i.value for i in at.info)
+    pick.select("happy").run()
+    assert f"{capture_env}/happy/" in texts(at) and not at.button(key="cap_start").disabled
 
 
 def test_capture_page_refuses_bad_class_names(capture_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
