@@ -16,7 +16,8 @@ from typing import Any
 import numpy as np
 
 from fer_core.datasets import Dataset, Split
-from fer_core.errors import ImageError
+from fer_core.errors import DatasetError, ImageError
+from fer_core.paths import is_within
 
 GET_A_DATASET = (
     "Point the path at one of:\n"
@@ -57,6 +58,30 @@ class DatasetSummary:
             per_class.update(per)
         values = [v for v in per_class.values() if v > 0]
         return max(values) / min(values) if values else None
+
+
+def dataset_roots(dataset_path: str | Path | None, capture_root: str | Path) -> list[Path]:
+    """The folders the Dataset page may read: the configured dataset's data folder, and the captures.
+
+    Why: the page's path box runs on the server; without a bound it would list any folder the
+    server can read. The data folder is the one above the configured dataset's own folder
+    (``data/`` for ``data/fer2013/fer2013.npz``), so datasets kept beside it are reachable too.
+    """
+    roots: list[Path] = []
+    if dataset_path:
+        p = Path(dataset_path).expanduser()
+        roots.append((p if p.is_dir() else p.parent).parent)
+    roots.append(Path(capture_root).expanduser())
+    return roots
+
+
+def check_within_roots(path: str | Path, roots: list[Path]) -> Path:
+    """``path`` when it lies under one of ``roots`` (links and ``..`` resolved), else a one-line ``DatasetError``."""
+    p = Path(path).expanduser()
+    if any(is_within(root, p) for root in roots):
+        return p
+    shown = " or ".join(f"`{r.resolve()}`" for r in roots)
+    raise DatasetError(f"{path} is outside the dataset folders this app reads ({shown}).")
 
 
 def dataset_kind(path: str | Path) -> str:

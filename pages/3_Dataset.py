@@ -10,8 +10,8 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from fer_core.dataset_view import (GET_A_DATASET, DatasetSummary, dataset_stamp, page_count, summarize,
-                                   thumbnails)
+from fer_core.dataset_view import (GET_A_DATASET, DatasetSummary, check_within_roots, dataset_roots,
+                                   dataset_stamp, page_count, summarize, thumbnails)
 from fer_core.datasets import Dataset, load_dataset
 from fer_core.errors import DatasetError
 from fer_core.settings import get_settings
@@ -38,11 +38,18 @@ def summary_cached(path: str, stamp: float) -> DatasetSummary:
 
 st.title("🗂️ Dataset")
 default_path = str(settings.dataset_path) if settings.dataset_path else ""
+roots = dataset_roots(settings.dataset_path, settings.capture_root)
 path = st.text_input("Dataset path", value=default_path, key="dataset_path",
-                     help="A FER2013 .npz or .csv file, or a folder of class folders, on this server.").strip()
+                     help="A FER2013 .npz or .csv file, or a folder of class folders, on this server, under "
+                          + " or ".join(f"`{r}`" for r in roots) + ".").strip()
 
 if not path:
     st.info("No dataset chosen yet.\n\n" + GET_A_DATASET)
+    st.stop()
+try:
+    check_within_roots(path, roots)
+except DatasetError as exc:
+    st.error(str(exc))
     st.stop()
 try:
     stamp = dataset_stamp(path)

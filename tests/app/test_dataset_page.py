@@ -52,3 +52,24 @@ def test_missing_path_gives_error_and_help(app_env: Path, tmp_path: Path, monkey
     at.text_input(key="dataset_path").set_value(str(write_folder(tmp_path / "ok", n_per_class=2))).run()
     no_exceptions(at)
     assert not at.error and {m.label: m.value for m in at.metric}["Images"] == "6"
+
+
+def test_path_box_reads_only_the_configured_dataset_folders(app_env: Path, tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """Any other folder on the server is refused in one line (issue 13); captures and the data folder are not."""
+    data = tmp_path / "server" / "data"
+    write_folder(data / "faces", n_per_class=2)
+    captures = write_folder(tmp_path / "caps", n_per_class=1)
+    outside = write_folder(tmp_path / "server" / "private", n_per_class=2)
+    monkeypatch.setenv("FER_DATASET_PATH", str(data / "fer2013" / "fer2013.npz"))
+    monkeypatch.setenv("FER_CAPTURE_ROOT", str(captures))
+    at = page("pages/3_Dataset.py").run()
+    for bad in (str(outside), "/etc", str(data / ".." / "private"), "~"):
+        at.text_input(key="dataset_path").set_value(bad).run()
+        no_exceptions(at)
+        assert len(at.error) == 1 and "outside the dataset folders" in at.error[0].value, bad
+        assert "\n" not in at.error[0].value and not at.metric
+    for good, n in ((data / "faces", "6"), (captures, "3")):
+        at.text_input(key="dataset_path").set_value(str(good)).run()
+        no_exceptions(at)
+        assert not at.error and {m.label: m.value for m in at.metric}["Images"] == n
