@@ -155,6 +155,22 @@ def page_count(n: int, per_page: int) -> int:
     return max(1, math.ceil(n / max(1, per_page)))
 
 
+CAPTION_CHARS = 12  # what one line under a 96 px thumbnail holds
+
+
+def short_name(name: str, limit: int = CAPTION_CHARS) -> str:
+    """``name`` in at most ``limit`` characters, cut in the middle (``fer_0…0167.png``).
+
+    Why: a caption that wraps breaks a name mid-word ("…167.pn / g"), and one cut at its end
+    makes captures of the same minute look alike ("20261126-004…"); the end of a file name (its
+    number, its extension) is what tells neighbours apart, so most of it is kept.
+    """
+    if len(name) <= limit:
+        return name
+    head = max(1, (limit - 1) // 3)
+    return name[:head] + "…" + name[-(limit - 1 - head):]
+
+
 @dataclass
 class Thumb:
     """One thumbnail: the image (``None`` when unreadable) and a caption."""
@@ -172,7 +188,7 @@ def thumbnails(split: Split, class_index: int, page: int = 1, per_page: int = 24
     out: list[Thumb] = []
     for i in idx[(page - 1) * per_page: page * per_page]:
         i = int(i)
-        caption = Path(split.source(i)).name if split.paths is not None else f"#{i}"
+        caption = short_name(Path(split.source(i)).name) if split.paths is not None else f"#{i}"
         try:
             out.append(Thumb(i, split.image(i), caption))
         except ImageError as exc:
@@ -180,5 +196,5 @@ def thumbnails(split: Split, class_index: int, page: int = 1, per_page: int = 24
     return out
 
 
-__all__ = ["DatasetSummary", "GET_A_DATASET", "Thumb", "class_indices", "dataset_kind", "dataset_stamp",
-           "image_sizes", "page_count", "summarize", "thumbnails"]
+__all__ = ["CAPTION_CHARS", "DatasetSummary", "GET_A_DATASET", "Thumb", "class_indices", "dataset_kind", "dataset_stamp",
+           "image_sizes", "page_count", "short_name", "summarize", "thumbnails"]

@@ -24,16 +24,40 @@ def line_width(height: int) -> int:
     return max(1, height // 240)
 
 
-def put_label(img: np.ndarray, text: str, box: Box, color: tuple[int, int, int]) -> None:
-    """A filled tag with black text above the box (below it when there is no room above)."""
-    h, w = img.shape[:2]
+MIN_SCALE = 0.3  # below this OpenCV's Hershey text is unreadable; such tags are clipped instead
+
+
+def tag_layout(shape: tuple[int, ...], text: str, box: Box) -> tuple[tuple[int, int, int, int], tuple[int, int], float, int]:
+    """Where a label tag goes: its rectangle ``(x0, y0, x1, y1)`` (inclusive), the text origin, scale, thickness.
+
+    Why: a face near an edge (or a long tag on a small picture) must not push its label off the
+    picture: the tag goes above the box, else below it, else inside at the bottom, is shifted left
+    from the right edge, and its text shrinks until the tag fits the picture's width.
+    """
+    h, w = shape[:2]
     scale = max(0.45, min(h, w) / 900 * 1.4)
     thick = 1 + int(scale > 0.7)
     (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thick)
-    y = box.y - 6 if box.y - th - 8 > 0 else min(h - base - 1, box.y + box.h + th + 6)
-    x = max(0, min(box.x, w - tw - 6))
-    cv2.rectangle(img, (x, y - th - 4), (x + tw + 6, y + base), color, -1)
-    cv2.putText(img, text, (x + 3, y - 2), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), thick, cv2.LINE_AA)
+    while tw + 7 > w and scale > MIN_SCALE:
+        scale = max(MIN_SCALE, scale * 0.9)
+        thick = 1 + int(scale > 0.7)
+        (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thick)
+    tag_h = th + 4 + base  # rows from the tag's top to its bottom
+    if box.y - 6 + base - tag_h >= 0:  # above the box
+        y1 = box.y - 6 + base
+    else:  # below the box, or at the picture's bottom
+        y1 = min(h - 1, box.y + box.h + tag_h + 6)
+    y1 = max(y1, min(h - 1, tag_h))
+    x0 = max(0, min(box.x, w - tw - 7))
+    rect = (x0, max(0, y1 - tag_h), min(w - 1, x0 + tw + 6), y1)
+    return rect, (x0 + 3, y1 - base - 2), scale, thick
+
+
+def put_label(img: np.ndarray, text: str, box: Box, color: tuple[int, int, int]) -> None:
+    """A filled tag with black text above the box (below it when there is no room above), inside the picture."""
+    (x0, y0, x1, y1), origin, scale, thick = tag_layout(img.shape, text, box)
+    cv2.rectangle(img, (x0, y0), (x1, y1), color, -1)
+    cv2.putText(img, text, origin, cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), thick, cv2.LINE_AA)
 
 
 def draw_box(img: np.ndarray, box: Box, text: str | None = None, highlight: bool = True) -> None:
@@ -94,4 +118,4 @@ def mark_error(rgb: Any) -> np.ndarray:
         return np.zeros((48, 64, 3), np.uint8)
 
 
-__all__ = ["GREEN", "GREY", "RED", "draw_box", "draw_faces", "face_text", "line_width", "mark_error", "put_label"]
+__all__ = ["GREEN", "GREY", "RED", "draw_box", "draw_faces", "face_text", "line_width", "mark_error", "put_label", "tag_layout"]

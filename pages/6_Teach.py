@@ -14,6 +14,7 @@ from pathlib import Path
 import streamlit as st
 
 from fer_core import curation, jobs
+from fer_core.dataset_view import short_name
 from fer_core.errors import FerError
 from fer_core.registry import PROTECTED_MODELS, delete_model, list_models
 from fer_core.settings import get_settings
@@ -24,6 +25,7 @@ NEW_CLASS = "➕ New class…"
 START_MODEL, START_IMAGENET = "model", "imagenet"
 FLASH_KEY = "teach_flash"
 JOB_KEY = "teach_job"
+REVIEW_NAME_CHARS = 14  # a checkbox label in one of six columns
 
 setup_page("Teach", icon="🎓")
 model_dir = sidebar_model_picker()
@@ -141,7 +143,7 @@ if all_counts:
     for i, item in enumerate(items):
         with cols[i % 6]:
             st.image(str(item.path), width="stretch")
-            st.checkbox(item.name[:22], key=f"sel::{cls}::{item.name}",
+            st.checkbox(short_name(item.name, REVIEW_NAME_CHARS), key=f"sel::{cls}::{item.name}",
                         help=f"{item.path}" + (" (full frame kept)" if item.frame else ""))
     st.caption(f"Page {page_no} of {n_pages}: {len(items)} of {all_counts.get(cls, 0)} pictures of {cls}, newest first.")
 

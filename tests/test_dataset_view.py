@@ -65,3 +65,21 @@ def test_stamp_changes_when_a_class_folder_changes(tmp_path: Path) -> None:
     assert dataset_stamp(root) > before
     npz = write_npz(tmp_path / "d.npz")
     assert dataset_stamp(npz) > 0 and dataset_stamp(tmp_path / "missing") == 0.0
+
+
+def test_captions_fit_a_thumbnail_and_keep_names_apart(tmp_path: Path) -> None:
+    """Long names are cut in the middle, never wrapped or cut to a shared prefix (issue 13)."""
+    from fer_core.dataset_view import CAPTION_CHARS, short_name
+
+    folder = tmp_path / "ds" / "happy"
+    folder.mkdir(parents=True)
+    from PIL import Image
+
+    for i in (166, 167):
+        Image.new("L", (48, 48), 128).save(folder / f"fer2013_training_happy_{i:05d}.png")
+    Image.new("L", (48, 48), 128).save(tmp_path / "ds" / "happy" / "a.png")
+    split = load_dataset(tmp_path / "ds").split(None)
+    captions = [t.caption for t in thumbnails(split, 0, per_page=10)]
+    assert all(len(c) <= CAPTION_CHARS for c in captions) and len(set(captions)) == 3
+    assert "a.png" in captions and any(c.endswith("0167.png") for c in captions)
+    assert short_name("20261126-004512-0001-abc123.jpg", 14) != short_name("20261126-004512-0002-def456.jpg", 14)

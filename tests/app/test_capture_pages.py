@@ -318,3 +318,14 @@ def test_capture_new_class_named_like_a_known_one(capture_env: Path, monkeypatch
     at.sidebar.text_input(key="cap_class_new").input("Happiness").run()
     assert f"{capture_env}/happy/" in texts(at)
     assert any("another spelling of **happy**" in c.value for c in at.sidebar.caption)
+
+
+def test_teach_review_names_tell_captures_apart(capture_env: Path, astronaut: np.ndarray) -> None:
+    """Captures of the same minute share a long prefix: the tick labels must still differ (issue 13)."""
+    write_captures(capture_env, astronaut, classes=("happy", "sad"), per_class=3)
+    for i, f in enumerate(sorted((capture_env / "happy").glob("*.jpg"))):
+        f.rename(f.with_name(f"20261126-004512-{i:04d}-abc{i:03d}.jpg"))
+    at = page("pages/6_Teach.py").run()
+    no_exceptions(at)
+    labels = [c.label for c in at.checkbox if c.key.startswith("sel::happy::")]
+    assert len(labels) == 3 and len(set(labels)) == 3 and all(len(lb) <= 14 for lb in labels), labels
