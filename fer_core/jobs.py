@@ -222,11 +222,28 @@ def _apply_event(job: _Job, event: dict[str, Any]) -> None:
             acc = row.get("val_accuracy")
             info.message = (f"{row.get('phase', '')} epoch {row.get('epoch')}/{event.get('total_epochs', '?')}"
                             + (f", validation accuracy {acc:.0%}" if isinstance(acc, float) and acc == acc else ""))
+        elif kind == "batch":
+            _apply_batch(info, event)
         elif kind == "done":
             info.result = str(event.get("model_dir", "")) or info.result
             info.message = "writing the model"
         elif kind == "error":
             info.error = str(event.get("message", "failed"))
+
+
+def _apply_batch(info: JobInfo, event: dict[str, Any]) -> None:
+    """Progress inside an epoch: the bar moves and the line says which batch, during a long epoch too."""
+    try:
+        batch, steps = int(event["batch"]), int(event["steps"])
+    except (KeyError, TypeError, ValueError):
+        return
+    if steps <= 0:
+        return
+    planned = int(info.meta.get("planned_epochs") or 0)
+    if planned:
+        info.progress = min(0.99, max(info.progress, (len(info.history) + min(batch, steps) / steps) / planned))
+    phase = str(event.get("phase") or info.phase)
+    info.message = f"{phase} epoch {event.get('epoch', '?')}/{event.get('epochs', '?')}, batch {batch}/{steps}"
 
 
 def _one_line(exc: BaseException) -> str:
@@ -377,6 +394,38 @@ def _die_with_parent() -> None:
         pass
 
 
+BATCH_EVENT_SECONDS = 0.5  # at most two batch events a second reach the page
+
+
+def _report_batches(emit: ProgressFn, every: float = BATCH_EVENT_SECONDS) -> None:
+    """Make every ``keras.Model.fit`` in this (child) process report its batches through ``emit``.
+
+    Why: an epoch on a CPU can take a minute; epoch events alone leave the page at "starting"
+    with a still bar. The trainer's own callbacks report epochs; this adds batches without the
+    trainer knowing, by passing one more callback to each ``fit``.
+    """
+    import keras
+
+    class BatchProgress(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
+            self._epoch, self._last = epoch + 1, 0.0
+
+        def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
+            now = time.monotonic()
+            steps = int((self.params or {}).get("steps") or 0)
+            if steps and (now - self._last >= every or batch + 1 == steps):
+                self._last = now
+                emit({"event": "batch", "batch": batch + 1, "steps": steps, "epoch": self._epoch,
+                      "epochs": (self.params or {}).get("epochs")})
+
+    fit = keras.Model.fit
+
+    def fit_reporting_batches(self: Any, *args: Any, callbacks: Any = None, **kwargs: Any) -> Any:
+        return fit(self, *args, callbacks=[*(callbacks or []), BatchProgress()], **kwargs)
+
+    keras.Model.fit = fit_reporting_batches
+
+
 def _child_main() -> int:
     """``python -m fer_core.jobs``: read a TrainConfig as JSON on stdin, train, report on stdout."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
@@ -396,6 +445,7 @@ def _child_main() -> int:
         from fer_core.train import TrainConfig, train
 
         cfg = TrainConfig(**json.loads(sys.stdin.read()))
+        _report_batches(emit)
         train(cfg, progress=emit)
     except BaseException as exc:  # noqa: BLE001 - reported to the parent, then a failing exit code
         log.exception("training failed")

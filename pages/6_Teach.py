@@ -19,7 +19,7 @@ from fer_core.errors import FerError
 from fer_core.registry import PROTECTED_MODELS, delete_model, list_models
 from fer_core.settings import get_settings
 from webui.common import MODEL_KEY, PICKER_KEY, clear_model_caches, setup_page, sidebar_model_picker
-from webui.teach import counts_chart, counts_chart_height, free_model_name, job_line, learning_curve_chart
+from webui.teach import counts_chart, counts_chart_height, free_model_name, job_line, learning_curve_charts
 
 NEW_CLASS = "➕ New class…"
 START_MODEL, START_IMAGENET = "model", "imagenet"
@@ -222,7 +222,8 @@ def _show_job(job_id: str) -> None:
     else:
         st.warning(job_line(info))
     if info.history:
-        st.altair_chart(learning_curve_chart(info.history), width="stretch", height=300)
+        for col, chart in zip(st.columns(2), learning_curve_charts(info.history)):
+            col.altair_chart(chart, width="stretch", height=260)
     if info.state == jobs.DONE:
         _show_report(Path(info.result))
 

@@ -58,6 +58,48 @@ def test_thread_job_reports_progress_and_result():
     assert jobs.get_job("nope") is None
 
 
+def test_batches_move_the_bar_and_the_line_inside_an_epoch():
+    """A 60 s epoch must not leave the page at "starting" with a still bar (issue 13): batches report."""
+    seen = []
+    release = __import__("threading").Event()
+
+    def work(progress):
+        progress({"event": "phase", "phase": "finetune", "epochs": 2})
+        progress({"event": "batch", "batch": 5, "steps": 20, "epoch": 1, "epochs": 2})
+        seen.append("sent")
+        release.wait(10)
+
+    job_id = start_thread_job("demo", "long epoch", work, meta={"planned_epochs": 4})
+    for _ in range(100):
+        if seen:
+            break
+        time.sleep(0.05)
+    info = jobs.get_job(job_id)
+    release.set()
+    jobs.wait(job_id, 10)
+    assert info.message == "finetune epoch 1/2, batch 5/20"
+    assert info.progress == pytest.approx(0.25 / 4)
+
+
+def test_fit_in_the_training_child_reports_batches(monkeypatch):
+    """The child's ``fit`` calls carry a batch reporter (the trainer's callbacks stay as they were)."""
+    import keras
+
+    monkeypatch.setattr(keras.Model, "fit", keras.Model.fit)  # restored after the test
+    events = []
+    jobs._report_batches(events.append, every=0.0)
+    net = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2, activation="softmax")])
+    net.compile(optimizer="sgd", loss="categorical_crossentropy")
+    x = np.zeros((64, 3), np.float32)
+    y = keras.utils.to_categorical(np.arange(64) % 2, 2)
+    ends = []
+    net.fit(x, y, batch_size=16, epochs=2, verbose=0,
+            callbacks=[keras.callbacks.LambdaCallback(on_epoch_end=lambda e, logs: ends.append(e))])
+    assert ends == [0, 1]
+    assert [(e["epoch"], e["batch"], e["steps"], e["epochs"]) for e in events] == [
+        (ep, b, 4, 2) for ep in (1, 2) for b in (1, 2, 3, 4)]
+
+
 def test_thread_job_failure_is_kept():
     def work(progress):
         progress({"event": "status", "message": "working"})

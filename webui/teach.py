@@ -84,8 +84,13 @@ def history_frame(history: list[dict[str, Any]]) -> Any:
     return pd.DataFrame(rows, columns=["epoch", "phase", "set", "kind", "value"])
 
 
-def learning_curve_chart(history: list[dict[str, Any]]) -> Any:
-    """Accuracy (left) and loss (right) per epoch; training solid, validation dashed."""
+def learning_curve_charts(history: list[dict[str, Any]]) -> tuple[Any, Any]:
+    """Accuracy and loss per epoch, one chart each; training solid, validation dashed.
+
+    Why two single charts, not one concatenated: Vega sizes only a single view to its container
+    (a concatenation warns and overflows), and the legend sits on top so it never covers what
+    follows the chart.
+    """
     import altair as alt
 
     df = history_frame(history)
@@ -98,14 +103,13 @@ def learning_curve_chart(history: list[dict[str, Any]]) -> Any:
                 x=alt.X("epoch:Q", axis=alt.Axis(tickMinStep=1), title="epoch (all phases)"),
                 y=alt.Y("value:Q", title=None,
                         scale=alt.Scale(domain=[0, 1]) if kind == "accuracy" else alt.Undefined),
-                color=alt.Color("set:N", legend=alt.Legend(orient="bottom", title=None)),
+                color=alt.Color("set:N", legend=alt.Legend(orient="top", title=None)),
                 strokeDash=alt.StrokeDash("set:N", legend=None),
                 tooltip=["epoch:Q", "phase:N", "set:N", alt.Tooltip("value:Q", format=".3f")],
             )
-            .properties(height=220)
         )
 
-    return alt.hconcat(panel("accuracy", "Accuracy"), panel("loss", "Loss"))
+    return panel("accuracy", "Accuracy"), panel("loss", "Loss")
 
 
 def job_line(info: JobInfo) -> str:
@@ -130,4 +134,4 @@ def free_model_name(models_dir: Path, base: str = "mine") -> str:
 
 
 __all__ = ["SESSION_KEY", "capture_lines", "counts_chart", "counts_chart_height", "free_model_name", "history_frame", "job_line",
-           "learning_curve_chart", "session_capture", "suggestion_line"]
+           "learning_curve_charts", "session_capture", "suggestion_line"]

@@ -329,3 +329,24 @@ def test_teach_review_names_tell_captures_apart(capture_env: Path, astronaut: np
     no_exceptions(at)
     labels = [c.label for c in at.checkbox if c.key.startswith("sel::happy::")]
     assert len(labels) == 3 and len(set(labels)) == 3 and all(len(lb) <= 14 for lb in labels), labels
+
+
+def test_teach_learning_curves_are_single_views_with_the_legend_on_top(capture_env: Path) -> None:
+    """A concatenated chart cannot fit its container (Vega warns) and its bottom legend covered the text below."""
+    import json as _json
+
+    def two_epochs(progress):
+        for e in (1, 2):
+            progress({"event": "epoch", "phase": "head", "epoch": e, "total_epochs": 2, "loss": 1.0, "accuracy": 0.5,
+                      "val_loss": 1.1, "val_accuracy": 0.4, "lr": 0.001, "seconds": 1.0})
+        raise ValueError("stopped here on purpose")
+
+    jobs.wait(jobs.start_thread_job("train", "curves", two_epochs), 10)
+    at = page("pages/6_Teach.py").run()
+    no_exceptions(at)
+    specs = [_json.loads(c.proto.spec) for c in at.get("vega_lite_chart")]
+    curves = [s for s in specs if s.get("title") in ("Accuracy", "Loss")]
+    assert len(curves) == 2, [s.get("title") for s in specs]
+    for spec in curves:
+        assert not {"hconcat", "vconcat", "concat"} & set(spec)
+        assert spec["encoding"]["color"]["legend"]["orient"] == "top"
