@@ -25,6 +25,10 @@ class ImageError(FerError):
     """An input that is not a readable, acceptable image."""
 
 
+class VideoError(FerError):
+    """An input that is not a readable, acceptable video (or one over the video limits)."""
+
+
 class ModelError(FerError):
     """A model directory that is missing, broken or refused."""
 

@@ -61,6 +61,9 @@ class Settings:
     face_margin: float = 0.15
     max_pixels: int = 40_000_000  # decompression-bomb guard, checked before decoding
     max_upload_mb: int = 25
+    max_video_mb: int = 100  # video files: size, length and frame size, checked before decoding
+    max_video_seconds: float = 600.0
+    max_video_pixels: int = 3840 * 2160
     smoothing_alpha: float = 0.35
     ice_servers_json: str = ""
     preload: bool = True  # load TensorFlow and the default model in the background at start
@@ -86,6 +89,9 @@ class Settings:
             face_margin=_env_float("FER_FACE_MARGIN", base.face_margin),
             max_pixels=_env_int("FER_MAX_PIXELS", base.max_pixels),
             max_upload_mb=_env_int("FER_MAX_UPLOAD_MB", base.max_upload_mb),
+            max_video_mb=_env_int("FER_MAX_VIDEO_MB", base.max_video_mb),
+            max_video_seconds=_env_float("FER_MAX_VIDEO_SECONDS", base.max_video_seconds),
+            max_video_pixels=_env_int("FER_MAX_VIDEO_PIXELS", base.max_video_pixels),
             smoothing_alpha=_env_float("FER_SMOOTHING_ALPHA", base.smoothing_alpha),
             ice_servers_json=os.environ.get("FER_ICE_SERVERS", base.ice_servers_json),
             preload=os.environ.get("FER_PRELOAD", "1").strip().lower() not in ("0", "false", "no", "off"),
