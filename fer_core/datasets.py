@@ -48,6 +48,7 @@ class Split:
     transform: Callable[[np.ndarray], np.ndarray] | None = None  # e.g. crop to the largest face
     targets: np.ndarray | None = None  # (N, classes) soft targets (FER+ vote distributions), else None
     rows: np.ndarray | None = None  # each image's row in the source file (aligns FER+ votes), else None
+    left_out: int = 0  # images of this split that the label protocol dropped (FER+: no usable majority)
 
     def __len__(self) -> int:
         return int(len(self.labels))
@@ -179,7 +180,8 @@ def with_ferplus_labels(ds: Dataset, labels: str, targets: str = "crossentropy")
         assert split.rows is not None and split.array is not None
         keep, hard, soft = ferplus.ferplus_splits(split.labels, votes[split.rows], name in ("Training", "all"),
                                                   targets)
-        out.splits[name] = Split(name, hard, array=split.array[keep], targets=soft, rows=split.rows[keep])
+        out.splits[name] = Split(name, hard, array=split.array[keep], targets=soft, rows=split.rows[keep],
+                                 left_out=len(split) - len(keep))
     return out
 
 

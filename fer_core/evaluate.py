@@ -179,6 +179,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--model", required=True, help="model directory (or a name under models/)")
     p.add_argument("--data", required=True, help="npz, csv or image folder")
     p.add_argument("--split", default=None, help="Training, PublicTest, PrivateTest, or a split folder name")
+    p.add_argument("--labels", default="fer2013",
+                   help="fer2013 (the data's own labels), ferplus (FER+ votes beside fer2013.npz, majority "
+                        "protocol) or the path of a FER+ votes file")
     p.add_argument("--detect", action="store_true", help="run full photos through detection first")
     p.add_argument("--detector", default=None, help="auto | yunet | haar (with --detect)")
     p.add_argument("--json", default=None, help="write the report as JSON here")
@@ -188,13 +191,16 @@ def main(argv: list[str] | None = None) -> int:
         from fer_core.pipeline import resolve_model_dir
 
         model_dir = resolve_model_dir(args.model)
-        ds = load_dataset(args.data)
+        ds = load_dataset(args.data, labels=args.labels)
         split = ds.split(args.split)
         report = evaluate_split(model_dir, split, ds.class_names, detect=args.detect, detector=args.detector)
     except FerError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(f"model {model_dir}  data {args.data}  split {split.name}")
+    print(f"model {model_dir}  data {args.data}  split {split.name}  labels {args.labels}")
+    if args.labels != "fer2013":
+        print(f"FER+ majority protocol: {len(split)} faces kept, {split.left_out} left out "
+              "(no majority, or unknown / not a face)")
     print(format_table(report))
     if args.json:
         Path(args.json).write_text(json.dumps(public_report(report), indent=1) + "\n", encoding="utf-8")
