@@ -35,6 +35,7 @@ descriptions = {
     "Training metrics": "learning curves, per-class scores and confusion matrix of a model; compare two",
     "Capture": "collect pictures of your own expressions from the webcam",
     "Teach": "fine-tune a model on your own captured expressions",
+    "Video": "expressions over time in a video file: annotated video, timeline chart, CSV",
 }
 for script, label, icon in existing_pages():
     if script == "streamlit_app.py":

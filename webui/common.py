@@ -41,6 +41,7 @@ PAGES: list[tuple[str, str, str]] = [  # (script, label, icon)
     ("pages/4_Training_metrics.py", "Training metrics", "📈"),
     ("pages/5_Capture.py", "Capture", "📸"),
     ("pages/6_Teach.py", "Teach", "🎓"),
+    ("pages/7_Video.py", "Video", "🎞️"),
 ]
 
 

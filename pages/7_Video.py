@@ -1,0 +1,106 @@
+"""Video: upload a video file, see the expressions over time, download the annotated video and the timeline.
+
+The analysis (``fer_core.video``, the live page's pipeline) runs in a background thread per session
+(``webui.video.VideoJob``); this page shows its progress in a fragment that polls twice a second,
+then lays out the result. A new upload, or other settings, cancel the analysis under way.
+"""
+
+import streamlit_webrtc  # noqa: F401  (must precede anything that may import tensorflow)
+
+from pathlib import Path
+
+import streamlit as st
+
+from fer_core.frames import VideoOptions
+from fer_core.settings import get_settings
+from fer_core.videoio import VIDEO_EXTENSIONS
+from webui.common import (DETECTOR_LABELS, detector_choices, percent, pipeline_or_stop, probability_chart, setup_page,
+                          sidebar_model_picker)
+from webui.video import VideoJob, VideoOutput, drop_job, replace_job, timeline_chart
+
+JOB_KEY = "video_job"
+RATES = {"Every frame": None, "10 a second": 10.0, "5 a second": 5.0, "2 a second": 2.0, "1 a second": 1.0}
+
+setup_page("Video", icon="🎞️")
+model_dir = sidebar_model_picker()
+settings = get_settings()
+
+with st.sidebar:
+    st.header("Video settings")
+    detector = st.selectbox("Face detector", detector_choices(), format_func=lambda k: DETECTOR_LABELS[k],
+                            key="video_detector")
+    rate = st.selectbox("Frames to analyse", list(RATES), key="video_rate",
+                        help="Fewer frames a second analyse a long video sooner.")
+
+st.title("🎞️ Video")
+st.caption(f"Videos are analysed on this server and not stored. Up to {settings.max_video_mb} MB, "
+           f"{settings.max_video_seconds / 60:.0f} minutes and {settings.max_video_pixels / 1e6:.1f} megapixels a "
+           "frame; mp4, webm, mov, mkv or avi.")
+
+upload = st.file_uploader("Video", type=[e.lstrip(".") for e in VIDEO_EXTENSIONS], key="video_upload",
+                          max_upload_size=settings.max_video_mb,
+                          help="The largest face in each frame gets a box and its expression, as on the live page.")
+if upload is None:
+    drop_job(st.session_state, JOB_KEY)
+    st.info("Choose a video with a face. You get the annotated video, the expressions over time, the share of "
+            "time per expression, and the timeline as CSV.")
+    st.stop()
+
+pipeline = pipeline_or_stop(model_dir, detector)
+key = (upload.file_id, upload.name, upload.size, str(model_dir), detector, rate)
+job = replace_job(st.session_state, JOB_KEY, key,
+                  lambda: VideoJob(key, upload.name, upload.getvalue(), pipeline, VideoOptions(fps=RATES[rate])))
+
+
+@st.fragment(run_every=0.5)
+def show_progress(job: VideoJob) -> None:
+    """Progress while the job runs; the whole page reruns once it is over."""
+    if not job.running:
+        st.rerun()
+    if job.waiting:
+        st.progress(0.0, text="Waiting for another analysis on this server to finish…")
+    else:
+        total = f" of {job.total_frames}" if job.total_frames else ""
+        st.progress(job.fraction, text=f"Analysing {upload.name}: frame {job.done_frames}{total}…")
+
+
+def show_result(out: VideoOutput, name: str) -> None:
+    """The annotated video, the timeline chart, the share of time per expression and the downloads."""
+    result, summary = out.result, out.result.summary
+    if result.warning:
+        st.warning(result.warning)
+    cols = st.columns(4)
+    cols[0].metric("Duration", f"{summary.duration:.1f} s")
+    cols[1].metric("Frames analysed", f"{summary.frames_analysed}")
+    cols[2].metric("Frames without a face", f"{summary.frames_without_face}")
+    cols[3].metric("Dominant expression", summary.dominant or "no face",
+                   f"{percent(summary.share.get(summary.dominant))} of the time" if summary.dominant else None,
+                   delta_color="off")
+    video_col, share_col = st.columns([3, 2])
+    with video_col:
+        st.video(out.video, format="video/mp4")
+    with share_col:
+        if summary.share:
+            share = {c: summary.share.get(c, 0.0) for c in result.class_names}
+            st.altair_chart(probability_chart(share, title="Share of time per expression"), width="stretch")
+        else:
+            st.warning("No face was found in this video. Try another detector in the sidebar.")
+    st.altair_chart(timeline_chart(result.rows, result.class_names, summary.duration), width="stretch")
+    stem = Path(name).stem or "video"
+    st.caption(f"Analysed in {result.seconds:.1f} s ({summary.frames_analysed / max(result.seconds, 1e-9):.0f} "
+               "frames a second). " + " · ".join(summary.lines()[4:]))
+    c1, c2 = st.columns(2)
+    c1.download_button("Download timeline (CSV)", data=out.csv, file_name=f"{stem}_timeline.csv", mime="text/csv",
+                       on_click="ignore", icon="⬇️")
+    c2.download_button("Download annotated video (MP4)", data=out.video, file_name=f"{stem}_annotated.mp4",
+                       mime="video/mp4", on_click="ignore", icon="⬇️")
+
+
+if job.running:
+    show_progress(job)
+elif job.error:
+    st.error(job.error)
+elif job.output is not None:
+    show_result(job.output, upload.name)
+else:
+    st.warning("The analysis was cancelled. Upload the video again to start over.")
