@@ -13,6 +13,7 @@ from fer_core.registry import delete_model, inspect_model, list_models
 from fer_core.settings import get_settings
 from webui.common import (APP_TITLE, clear_model_caches, existing_pages, model_summary, preload_model, setup_page,
                           sidebar_model_picker)
+from webui.model_text import headline_metric, plain_summary, small_test_warning, views_text
 
 setup_page("Home", icon="🙂")
 model_dir = sidebar_model_picker()
@@ -50,25 +51,30 @@ if info.card is None or info.error:
     st.error(f"The selected model cannot be used: {info.error}")
 else:
     card = info.card
-    st.markdown(f"**{card.name}**" + (f" — {card.notes}" if card.notes else ""))
-    summary = model_summary(card)
-    st.markdown("\n".join(f"- **{k}:** {v}" for k, v in summary.items()))
-    if card.metrics:
-        rows = [{"split": split, "accuracy": m.get("accuracy"), "macro F1": m.get("macro_f1"), "images": m.get("n"),
-                 "data": m.get("data", "")} for split, m in card.metrics.items() if isinstance(m, dict)]
-        st.dataframe(rows, hide_index=True, column_config={
-            "accuracy": st.column_config.NumberColumn(format="percent"),
-            "macro F1": st.column_config.NumberColumn(format="%.3f"),
-        })
-    details = []
-    if card.trained_on:
-        details.append(f"trained on {card.trained_on}")
-    if card.created:
-        details.append(f"created {card.created[:19].replace('T', ' ')}")
-    if card.tta:
-        details.append("test-time flip averaging")
-    if details:
-        st.caption("; ".join(details))
+    st.markdown(f"**{card.name}**: {plain_summary(card)}")
+    head = headline_metric(card)
+    warning = small_test_warning(head[1].get("n")) if head else None
+    if warning:
+        st.warning(warning)
+    with st.expander("Model details"):
+        summary = model_summary(card)
+        summary["Test-time views"] = views_text(list(card.tta))
+        summary.pop("Test accuracy", None)  # the table below gives it with its count
+        st.markdown("\n".join(f"- **{k}:** {v}" for k, v in summary.items()))
+        if card.metrics:
+            rows = [{"split": split, "accuracy": m.get("accuracy"), "macro F1": m.get("macro_f1"),
+                     "images": m.get("n"), "data": m.get("data", "")}
+                    for split, m in card.metrics.items() if isinstance(m, dict)]
+            st.dataframe(rows, hide_index=True, column_config={
+                "accuracy": st.column_config.NumberColumn(format="percent"),
+                "macro F1": st.column_config.NumberColumn(format="%.3f"),
+            })
+        if card.trained_on:
+            st.markdown(f"**Trained on:** {card.trained_on}")
+        if card.notes:
+            st.markdown(f"**How it was made:** {card.notes}")
+        if card.created:
+            st.caption(f"Created {card.created[:19].replace('T', ' ')}")
 
 settings = get_settings()
 with st.expander("Manage models"):

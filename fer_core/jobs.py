@@ -211,6 +211,7 @@ def _apply_event(job: _Job, event: dict[str, Any]) -> None:
             info.message = str(event.get("message", ""))
         elif kind == "phase":
             info.phase = str(event.get("phase", ""))
+            info.meta.setdefault("phase_epochs", {})[info.phase] = event.get("epochs")  # for "stopped after 4 of 5"
             info.message = f"{info.phase}: {event.get('epochs', '?')} epochs"
         elif kind == "epoch":
             row = {k: event[k] for k in ("phase", "epoch", "loss", "accuracy", "val_loss", "val_accuracy", "lr",

@@ -19,7 +19,9 @@ from fer_core.errors import FerError
 from fer_core.registry import PROTECTED_MODELS, delete_model, list_models
 from fer_core.settings import get_settings
 from webui.common import MODEL_KEY, PICKER_KEY, clear_model_caches, setup_page, sidebar_model_picker
-from webui.teach import counts_chart, counts_chart_height, free_model_name, job_line, learning_curve_charts
+from webui.model_text import SMALL_TEST, accuracy_text, headline_metric, small_test_warning
+from webui.teach import (counts_chart, counts_chart_height, early_stop_notes, flat_accuracy_note, free_model_name,
+                         job_line, learning_curve_charts)
 
 NEW_CLASS = "➕ New class…"
 START_MODEL, START_IMAGENET = "model", "imagenet"
@@ -224,6 +226,10 @@ def _show_job(job_id: str) -> None:
     if info.history:
         for col, chart in zip(st.columns(2), learning_curve_charts(info.history)):
             col.altair_chart(chart, width="stretch", height=260)
+    if not info.running:
+        for note in [*early_stop_notes(info), flat_accuracy_note(info.history)]:
+            if note:
+                st.caption(note)
     if info.state == jobs.DONE:
         _show_report(Path(info.result))
 
@@ -236,8 +242,13 @@ def _show_report(model: Path) -> None:
         report = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError):
         return
-    st.markdown(f"Accuracy on the {report.get('split', 'held-out')} pictures ({report.get('n', 0)} of them): "
-                f"**{report.get('accuracy', 0):.0%}**, macro F1 {report.get('macro_f1', 0):.2f}.")
+    n = report.get("n")
+    on = f"{report.get('split', 'held-out')} pictures"
+    st.markdown(f"Accuracy: **{accuracy_text(float(report.get('accuracy', 0)), n, on)}** right, "
+                f"macro F1 {report.get('macro_f1', 0):.2f}.")
+    warning = small_test_warning(n)
+    if warning:
+        st.warning(warning)
     pairs = curation.confused_pairs(report, top=3)
     if pairs:
         st.markdown("Mixed up most:\n" + "\n".join(
@@ -288,11 +299,16 @@ else:
     rows = []
     for m in models:
         card = m.card
-        acc = next((v.get("accuracy") for v in (card.metrics.values() if card else []) if isinstance(v, dict)), None)
+        head = headline_metric(card) if card else None
         rows.append({"model": m.name, "classes": ", ".join(card.class_names) if card else "—",
-                     "backbone": card.backbone if card else "—", "accuracy": acc,
+                     "backbone": card.backbone if card else "—",
+                     "accuracy": head[1]["accuracy"] if head else None,
+                     "tested on": head[1].get("n") if head else None,
                      "created": card.created if card else "", "problem": m.error or ""})
-    st.dataframe(rows, hide_index=True, column_config={"accuracy": st.column_config.NumberColumn(format="percent")})
+    st.dataframe(rows, hide_index=True, column_config={
+        "accuracy": st.column_config.NumberColumn(format="percent"),
+        "tested on": st.column_config.NumberColumn(help=f"pictures; under {SMALL_TEST} the accuracy is a rough hint"),
+    })
     d1, d2, d3 = st.columns([2, 2, 1], vertical_alignment="bottom")
     doomed = d1.selectbox("Delete a model", [m.name for m in models], key="del_model")
     sure = d2.checkbox(f"Yes, delete {doomed} for good", key="del_sure")

@@ -112,6 +112,38 @@ def learning_curve_charts(history: list[dict[str, Any]]) -> tuple[Any, Any]:
     return panel("accuracy", "Accuracy"), panel("loss", "Loss")
 
 
+def early_stop_notes(info: JobInfo) -> list[str]:
+    """``The head phase stopped after 4 of 5 epochs …`` for each phase that ran fewer epochs than asked."""
+    notes = []
+    for phase, planned in (info.meta.get("phase_epochs") or {}).items():
+        ran = sum(1 for h in info.history if h.get("phase") == phase)
+        if isinstance(planned, int) and 0 < ran < planned:
+            notes.append(f"The {phase} phase stopped after {ran} of {planned} epochs: validation accuracy had "
+                         "stopped improving (early stopping). The weights of its best epoch are kept.")
+    return notes
+
+
+def flat_accuracy_note(history: list[dict[str, Any]]) -> str | None:
+    """Why a training accuracy that stays the same in every epoch of a phase is not a broken training.
+
+    Found on 24 captures (19 to train, 5 to validate), batches of 32: each epoch is a single
+    learning step, the fine-tune rate is low (1e-4, decaying), and an accuracy over 19 pictures only
+    moves in steps of 5% when a picture changes side; so the figure can stay put for epochs.
+    """
+    by_phase: dict[str, list[float]] = {}
+    for h in history:
+        value = h.get("accuracy")
+        if isinstance(value, (int, float)) and math.isfinite(value):
+            by_phase.setdefault(str(h.get("phase", "")), []).append(round(float(value), 4))
+    flat = [p for p, values in by_phase.items() if len(values) >= 3 and len(set(values)) == 1]
+    if not flat:
+        return None
+    return (f"Training accuracy stayed at {by_phase[flat[0]][0]:.1%} through the {flat[0]} epochs. That is not a "
+            "fault: with few pictures an epoch is only one or two small learning steps, and an accuracy over a "
+            "handful of pictures only changes when one of them changes side. More pictures per class (or more "
+            "epochs) give it room to move; judge the model by its validation figure below.")
+
+
 def job_line(info: JobInfo) -> str:
     """One line about a training job, e.g. ``Training mine: head epoch 3/8 (42 s)``."""
     took = f"{info.elapsed:.0f} s"
@@ -133,5 +165,5 @@ def free_model_name(models_dir: Path, base: str = "mine") -> str:
     return name
 
 
-__all__ = ["SESSION_KEY", "capture_lines", "counts_chart", "counts_chart_height", "free_model_name", "history_frame", "job_line",
+__all__ = ["SESSION_KEY", "capture_lines", "counts_chart", "counts_chart_height", "early_stop_notes", "flat_accuracy_note", "free_model_name", "history_frame", "job_line",
            "learning_curve_charts", "session_capture", "suggestion_line"]

@@ -204,7 +204,7 @@ def test_teach_trains_in_the_background_and_manages_models(capture_env: Path, ap
     assert any("finished" in s.value for s in at.success)
     assert at.get("vega_lite_chart"), "learning curve"
     body = texts(at)
-    assert "Accuracy on the validation pictures" in body
+    assert "validation pictures** right" in body
     assert (app_env / "mine_e2e" / "model.json").is_file()
     # it is in the picker and can be chosen
     at.button(key="train_use").click().run()
@@ -350,3 +350,40 @@ def test_teach_learning_curves_are_single_views_with_the_legend_on_top(capture_e
     for spec in curves:
         assert not {"hconcat", "vconcat", "concat"} & set(spec)
         assert spec["encoding"]["color"]["legend"]["orient"] == "top"
+
+
+def test_teach_figures_come_with_their_counts_and_reasons(capture_env: Path, app_env: Path) -> None:
+    """5 test pictures are named and warned about; 4 of 5 epochs is called early stopping; a flat training
+    accuracy is explained (issue 13)."""
+    import json
+    import shutil
+
+    made = app_env / "few_pics"
+    shutil.copytree(app_env / "tiny", made)
+    report = json.loads((made / "report.json").read_text())
+    report.update(accuracy=0.8, n=5, split="validation")
+    (made / "report.json").write_text(json.dumps(report))
+    card = json.loads((made / "model.json").read_text())
+    card["metrics"] = {"validation": {"accuracy": 0.8, "n": 5}}
+    (made / "model.json").write_text(json.dumps(card))
+
+    def short_run(progress):
+        progress({"event": "phase", "phase": "head", "epochs": 5})
+        for e in (1, 2, 3, 4):
+            progress({"event": "epoch", "phase": "head", "epoch": e, "total_epochs": 5, "loss": 1.5,
+                      "accuracy": 0.526, "val_loss": 1.5, "val_accuracy": 0.4, "lr": 1e-4, "seconds": 1.0})
+        return made
+
+    jobs.wait(jobs.start_thread_job("train", "few_pics", short_run), 10)
+    try:
+        at = page("pages/6_Teach.py").run()
+        no_exceptions(at)
+        body = texts(at)
+        assert "80.0% of 5 validation pictures" in body
+        assert any("only 5 pictures" in w.value for w in at.warning)
+        assert "stopped after 4 of 5 epochs" in body and "early stopping" in body
+        assert "Training accuracy stayed at 52.6%" in body and "not a fault" in body
+        table = at.dataframe[-1].value
+        assert list(table.loc[table["model"] == "few_pics", "tested on"]) == [5]
+    finally:
+        shutil.rmtree(made, ignore_errors=True)

@@ -19,7 +19,7 @@ def test_home_shows_model_card_and_links(app_env: Path) -> None:
     assert picker.value == "default" and picker.options == ["default", "tiny"]  # broken one not selectable
     body = texts(at)
     assert "**Classes:** angry, disgust, fear, happy, sad, surprise, neutral" in body
-    assert "**Backbone:** fer_cnn" in body and "**Test accuracy:**" in body
+    assert "**Backbone:** fer_cnn" in body
     # the broken folder is listed with its error under the picker
     assert any("1 model folder(s) cannot be used" in e.label for e in at.sidebar.expander)
     assert "**broken**: " in body and "not valid JSON" in body
@@ -35,7 +35,41 @@ def test_choosing_a_model_applies_to_the_card(app_env: Path) -> None:
     assert at.session_state["model_name"] == "tiny"
     body = texts(at)
     assert "**Classes:** angry, happy, sad" in body
-    assert "**Test accuracy:** " in body and " on PrivateTest" in body  # from card.metrics
+    assert "Recognises 3 expressions (angry, happy, sad)" in body and "the PrivateTest split" in body
+
+
+def test_model_summary_is_a_plain_sentence_with_details_folded(app_env: Path) -> None:
+    """What it recognises, how well and on how many pictures first; the jargon in an expander (issue 13)."""
+    at = page("streamlit_app.py").run()
+    no_exceptions(at)
+    first = next(m.value for m in at.markdown if m.value.startswith("**default**"))
+    assert "Recognises 7 expressions (angry, disgust, fear, happy, sad, surprise, neutral)" in first
+    assert "on 48×48 grey face crops" in first and "70.2% of 3,589 test pictures right" in first
+    for jargon in ("AdamW", "cosine", "bfloat16", "fer_cnn"):
+        assert jargon not in first
+    details = next(e for e in at.expander if e.label == "Model details")
+    folded = "\n".join(m.value for m in details.markdown)
+    assert "AdamW" in folded and "**Test-time views:** 6 views of each face averaged" in folded
+    assert "flip averaging" not in texts(at).replace(folded, "")
+    assert not at.warning  # 3,589 test pictures: no small-test warning
+
+
+def test_a_model_tested_on_few_pictures_says_so(app_env: Path) -> None:
+    import json
+
+    few = app_env / "few"
+    shutil.copytree(app_env / "tiny", few)
+    try:
+        card = json.loads((few / "model.json").read_text())
+        card["metrics"] = {"validation": {"accuracy": 0.8, "n": 5}}
+        (few / "model.json").write_text(json.dumps(card))
+        at = page("streamlit_app.py").run()
+        at.sidebar.selectbox(key="model_picker").set_value("few").run()
+        no_exceptions(at)
+        assert "80.0% of 5 test pictures right" in texts(at)
+        assert any("only 5 pictures" in w.value for w in at.warning)
+    finally:
+        shutil.rmtree(few, ignore_errors=True)
 
 
 def test_delete_a_model(app_env: Path) -> None:

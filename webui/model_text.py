@@ -1,0 +1,68 @@
+"""Plain words about a model: one sentence for the Home page, accuracy always with its count.
+
+Why: "80.0%" measured on 5 pictures and "70.2%" on 3,589 are different claims; every page that
+shows a model's accuracy says how many pictures it rests on, and warns when they are too few to
+trust. The wording lives here so Home and Teach say it the same way.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+SMALL_TEST = 100  # below this many test pictures one picture moves accuracy by a percent or more
+
+
+def accuracy_text(accuracy: float, n: int | None, on: str = "test pictures") -> str:
+    """``70.2% of 3,589 test pictures`` (the count always beside the figure)."""
+    if not n:
+        return f"{accuracy:.1%} (number of {on} unknown)"
+    return f"{accuracy:.1%} of {n:,} {on}"
+
+
+def small_test_warning(n: int | None) -> str | None:
+    """A warning when an accuracy rests on fewer than ``SMALL_TEST`` pictures, else None."""
+    if n is None or n >= SMALL_TEST:
+        return None
+    step = 1 / n if n else 1.0
+    return (f"Measured on only {n} picture{'s' if n != 1 else ''}: one picture more or less right moves it by "
+            f"{step:.0%}. Treat it as a rough hint; {SMALL_TEST}+ pictures give a figure to trust.")
+
+
+def headline_metric(card: Any) -> tuple[str, dict[str, Any]] | None:
+    """The card's first evaluated split and its metrics (``accuracy``, ``n``…), or None."""
+    for split, m in (getattr(card, "metrics", None) or {}).items():
+        if isinstance(m, dict) and isinstance(m.get("accuracy"), (int, float)):
+            return split, m
+    return None
+
+
+def views_text(tta: list[str]) -> str:
+    """How many views of a face the model averages, in words (``6 views … each also mirrored``)."""
+    views = ["as is"] + [f"zoomed ×{t.split(':', 1)[1]}" for t in tta if t.startswith("zoom:")]
+    mirrored = "hflip" in tta
+    n = len(views) * (2 if mirrored else 1)
+    if n == 1:
+        return "one view of each face"
+    return (f"{n} views of each face averaged: " + ", ".join(views)
+            + (", each also mirrored" if mirrored and len(views) > 1 else " and mirrored" if mirrored else ""))
+
+
+def plain_summary(card: Any) -> str:
+    """One plain sentence: what the model recognises, how well, on what.
+
+    E.g. "Recognises 7 expressions (angry, …) on 48×48 grey face crops. It named 70.2% of 3,589
+    test pictures right (FER2013 PrivateTest)."
+    """
+    classes = list(card.class_names)
+    colour = "grey" if card.color_mode == "grayscale" else "colour"
+    text = (f"Recognises {len(classes)} expressions ({', '.join(classes)}) "
+            f"on {card.input_size[0]}×{card.input_size[1]} {colour} face crops.")
+    head = headline_metric(card)
+    if head is None:
+        return text + " It has not been tested yet."
+    split, m = head
+    data = f"the {split} split of {m['data']}" if m.get("data") else f"the {split} split"
+    return text + f" It named {accuracy_text(float(m['accuracy']), m.get('n'))} right ({data})."
+
+
+__all__ = ["SMALL_TEST", "accuracy_text", "headline_metric", "plain_summary", "small_test_warning", "views_text"]
