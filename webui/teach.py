@@ -88,8 +88,8 @@ def learning_curve_charts(history: list[dict[str, Any]]) -> tuple[Any, Any]:
     """Accuracy and loss per epoch, one chart each; training solid, validation dashed.
 
     Why two single charts, not one concatenated: Vega sizes only a single view to its container
-    (a concatenation warns and overflows), and the legend sits on top so it never covers what
-    follows the chart.
+    (a concatenation warns and overflows), and the legend sits at the right, inside the chart's
+    own height, so it never covers what follows the chart.
     """
     import altair as alt
 
@@ -100,12 +100,12 @@ def learning_curve_charts(history: list[dict[str, Any]]) -> tuple[Any, Any]:
             alt.Chart(df[df["kind"] == kind], title=title)
             .mark_line(point=True)
             .encode(
-                x=alt.X("epoch:Q", axis=alt.Axis(tickMinStep=1), title="epoch (all phases)"),
+                x=alt.X("epoch:O", axis=alt.Axis(labelAngle=0), title="epoch (all phases)"),
                 y=alt.Y("value:Q", title=None,
                         scale=alt.Scale(domain=[0, 1]) if kind == "accuracy" else alt.Undefined),
-                color=alt.Color("set:N", legend=alt.Legend(orient="top", title=None)),
+                color=alt.Color("set:N", legend=alt.Legend(orient="right", title=None)),
                 strokeDash=alt.StrokeDash("set:N", legend=None),
-                tooltip=["epoch:Q", "phase:N", "set:N", alt.Tooltip("value:Q", format=".3f")],
+                tooltip=["epoch:O", "phase:N", "set:N", alt.Tooltip("value:Q", format=".3f")],
             )
         )
 

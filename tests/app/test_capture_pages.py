@@ -331,7 +331,7 @@ def test_teach_review_names_tell_captures_apart(capture_env: Path, astronaut: np
     assert len(labels) == 3 and len(set(labels)) == 3 and all(len(lb) <= 14 for lb in labels), labels
 
 
-def test_teach_learning_curves_are_single_views_with_the_legend_on_top(capture_env: Path) -> None:
+def test_teach_learning_curves_are_single_views_with_the_legend_beside(capture_env: Path) -> None:
     """A concatenated chart cannot fit its container (Vega warns) and its bottom legend covered the text below."""
     import json as _json
 
@@ -349,7 +349,7 @@ def test_teach_learning_curves_are_single_views_with_the_legend_on_top(capture_e
     assert len(curves) == 2, [s.get("title") for s in specs]
     for spec in curves:
         assert not {"hconcat", "vconcat", "concat"} & set(spec)
-        assert spec["encoding"]["color"]["legend"]["orient"] == "top"
+        assert spec["encoding"]["color"]["legend"]["orient"] == "right"  # not below, over the text
 
 
 def test_teach_figures_come_with_their_counts_and_reasons(capture_env: Path, app_env: Path) -> None:

@@ -1,0 +1,137 @@
+"""Teach and Capture in a real browser, the paths a new user trips over (issue 13): review Move/Delete that
+stays on its class, a new class named like a known word, training a tiny model and deleting it."""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+from tests.captures import write_captures
+from tests.e2e.support import exception_texts, main_text, open_app_page, wait_for_app, wait_for_text
+from tests.e2e.test_capture import _new_class
+
+TRAIN_TIMEOUT_S = 300  # a child process imports TensorFlow and fine-tunes the shipped model on a busy CPU
+
+
+def _choose(page, label: str, option: str | re.Pattern) -> None:
+    """Pick ``option`` in the selectbox labelled ``label``."""
+    page.get_by_label(label, exact=True).click()
+    page.get_by_role("option", name=option).click()
+    wait_for_app(page)
+
+
+def _tick(page, name: str) -> None:
+    page.locator('[data-testid="stCheckbox"]').filter(has_text=re.compile(rf"^{re.escape(name)}$")).locator(
+        "label").click()
+    wait_for_app(page)
+
+
+def _shown(page, label: str) -> str:
+    """What the selectbox labelled ``label`` shows (its value lives in the combobox input)."""
+    box = page.locator('[data-testid="stSelectbox"]').filter(has_text=re.compile(rf"^{re.escape(label)}"))
+    return box.first.locator("input").input_value()
+
+
+def _no_problem(page) -> None:
+    assert not exception_texts(page), exception_texts(page)
+    assert not page.errors, page.errors
+
+
+def test_review_move_and_delete_stay_on_the_class(page, app_server, astronaut, screenshot):
+    root = Path(app_server.env["FER_CAPTURE_ROOT"])
+    write_captures(root / "_review", astronaut, classes=("fear", "happy", "unsorted"), per_class=2)
+    for cls in ("fear", "happy", "unsorted"):
+        (root / "_review" / cls).rename(root / cls)
+    open_app_page(page, app_server.url, "Teach")
+    _no_problem(page)
+    _choose(page, "Class", "unsorted (2)")
+    _tick(page, "c0.jpg")
+    _choose(page, "Move selected to", re.compile("New class"))
+    box = page.get_by_label("New class name", exact=True)
+    box.fill("sad")
+    box.press("Enter")
+    wait_for_app(page)
+    page.get_by_role("button", name="Move", exact=True).click()
+    wait_for_text(page, r"Moved 1 picture\(s\) from unsorted to sad", timeout=30)
+    wait_for_text(page, r"1 of 1 pictures of unsorted", timeout=30)
+    # the box shows the fresh count; ticking the other picture keeps the class and the tick
+    assert _shown(page, "Class") == "unsorted (1)"
+    _tick(page, "c1.jpg")
+    assert "1 of 1 pictures of unsorted" in main_text(page) and _shown(page, "Class") == "unsorted (1)"
+    page.get_by_role("button", name="Delete", exact=True).click()
+    wait_for_text(page, r"Deleted 1 picture\(s\) from unsorted", timeout=30)
+    assert "Select pictures first" not in main_text(page)
+    _no_problem(page)
+    assert len(list((root / "sad").glob("*.jpg"))) == 1 and not list((root / "unsorted").glob("*.jpg"))
+    assert len(list((root / "fear").glob("*.jpg"))) == 2
+    screenshot(page, "teach_review")
+
+
+def test_a_new_class_named_smile_is_its_own(page, app_server):
+    root = Path(app_server.env["FER_CAPTURE_ROOT"])
+    open_app_page(page, app_server.url, "Capture")
+    _no_problem(page)
+    assert "Choose a class" in main_text(page)  # nothing preselected
+    _new_class(page, "smile")
+    wait_for_text(page, re.escape(f"{root}/smile/"), timeout=30)
+    assert f"{root}/happy/" not in main_text(page)
+    box = page.get_by_label("New class name", exact=True)
+    box.fill("Happiness")
+    box.press("Enter")
+    wait_for_app(page)
+    wait_for_text(page, r"another spelling of happy", timeout=30)
+    wait_for_text(page, re.escape(f"{root}/happy/"), timeout=30)
+    _no_problem(page)
+
+
+def _slider_to_min(page, label: str) -> None:
+    thumb = page.locator('[data-testid="stSlider"]').filter(has_text=label).get_by_role("slider")
+    thumb.focus()
+    thumb.press("Home")
+
+
+def test_train_a_tiny_model_then_delete_it(page, app_server, astronaut, screenshot):
+    root = Path(app_server.env["FER_CAPTURE_ROOT"])
+    write_captures(root, astronaut, classes=("happy", "sad", "wink"), per_class=8)
+    open_app_page(page, app_server.url, "Teach")
+    _no_problem(page)
+    name = page.get_by_label("Name of the new model", exact=True)
+    name.fill("e2e_tiny")
+    _slider_to_min(page, "Head epochs")
+    _slider_to_min(page, "Fine-tune epochs")
+    page.get_by_role("button", name="Start training").click()
+    # the status line moves while it trains (it stayed at "starting (2 s)")
+    lines: set[str] = set()
+    deadline = time.monotonic() + TRAIN_TIMEOUT_S
+    while time.monotonic() < deadline:
+        text = main_text(page)
+        lines.update(re.findall(r"Training e2e_tiny: [^\n]*", text))
+        if "Training e2e_tiny: finished" in text:
+            break
+        page.wait_for_timeout(500)
+    else:
+        raise AssertionError(f"no finished training; lines seen: {sorted(lines)}\n{app_server.log_tail()}")
+    running = {line for line in lines if "finished" not in line}
+    assert len(running) >= 2, lines
+    wait_for_app(page)
+    _no_problem(page)
+    use = page.get_by_role("button", name="Use e2e_tiny now")
+    for _ in range(20):  # the panel's own refresh and the page's rerun may overlap for a moment
+        if use.count() == 1:
+            break
+        page.wait_for_timeout(500)
+    assert use.count() == 1
+    assert re.search(r"Accuracy: \d+\.\d% of \d+ validation pictures right", main_text(page))
+    page.get_by_role("heading", name="Training e2e_tiny").evaluate("h => h.scrollIntoView({block: 'start'})")
+    screenshot(page, "teach_trained")  # the curves: legends on top, nothing drawn over the text below
+    # delete it: the panel above must not offer it any more
+    assert _shown(page, "Delete a model") == "e2e_tiny"  # the only model of one's own
+    page.get_by_text("Yes, delete e2e_tiny for good").click()
+    wait_for_app(page)
+    page.get_by_role("button", name="Delete model").click()
+    wait_for_text(page, r"Deleted the model e2e_tiny", timeout=30)
+    wait_for_text(page, r"That model has been deleted since", timeout=30)
+    assert page.get_by_role("button", name="Use e2e_tiny now").count() == 0
+    _no_problem(page)
+    screenshot(page, "teach_deleted")
