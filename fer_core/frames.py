@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 REFERENCE_FPS = 30.0  # the smoothing factor is per frame at this rate, as on the live page
 PENDING_BYTES = 256 * 2**20  # decoded frames waiting for their batch's model call, at most
 MODEL_BATCH = 128  # images per model call the classifier runs without splitting
+_NO_PIXELS = np.zeros((0, 0, 3), np.uint8)
 
 
 def _elapsed(since: float | None, now: float, interval: float) -> bool:
@@ -102,9 +103,11 @@ class FrameAnalyser:
         crop = None
         if self._due(frame.time, faces):
             crop = self.pipeline.crop(frame.rgb, next(f for f in faces if f.is_largest))
+        if self.writer is None:  # nothing to draw on: keep the crop, not the frame
+            frame = DecodedFrame(frame.index, frame.time, _NO_PIXELS)
         self._pending.append((frame, faces, crop))
         crops = sum(c is not None for _, _, c in self._pending)
-        if crops >= self._crops_per_call or len(self._pending) * frame.rgb.nbytes >= PENDING_BYTES:
+        if crops >= self._crops_per_call or len(self._pending) * max(frame.rgb.nbytes, 1) >= PENDING_BYTES:
             self.flush()
 
     def flush(self) -> None:

@@ -8,6 +8,7 @@ live page nothing has to be shown at once, so the crops of many frames go throug
 one batched call; each frame's result is the same as classifying it alone.
 
     python -m fer_core.video IN [--out annotated.mp4] [--csv timeline.csv] [--every N | --fps F]
+                             [--classify-interval S] [--model M] [--detector D] [--no-smoothing]
 """
 
 from __future__ import annotations

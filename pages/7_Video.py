@@ -76,6 +76,7 @@ def show_result(out: VideoOutput, name: str) -> None:
     cols[3].metric("Dominant expression", summary.dominant or "no face",
                    f"{percent(summary.share.get(summary.dominant))} of the time" if summary.dominant else None,
                    delta_color="off")
+    st.altair_chart(timeline_chart(result.rows, result.class_names, summary.duration), width="stretch")
     video_col, share_col = st.columns([3, 2])
     with video_col:
         st.video(out.video, format="video/mp4")
@@ -85,7 +86,6 @@ def show_result(out: VideoOutput, name: str) -> None:
             st.altair_chart(probability_chart(share, title="Share of time per expression"), width="stretch")
         else:
             st.warning("No face was found in this video. Try another detector in the sidebar.")
-    st.altair_chart(timeline_chart(result.rows, result.class_names, summary.duration), width="stretch")
     stem = Path(name).stem or "video"
     st.caption(f"Analysed in {result.seconds:.1f} s ({summary.frames_analysed / max(result.seconds, 1e-9):.0f} "
                "frames a second). " + " · ".join(summary.lines()[4:]))

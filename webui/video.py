@@ -162,12 +162,13 @@ def timeline_chart(rows: list[Any], class_names: list[str], duration: float) -> 
     import pandas as pd
 
     colors = class_colors(class_names)
+    legend = alt.Legend(title=None, orient="top", direction="horizontal", symbolType="square")
     x = alt.X("start:Q", title=None, axis=alt.Axis(labels=False, ticks=False),
               scale=alt.Scale(domain=[0, max(duration, 1e-3)], nice=False))
     band = (
         alt.Chart(pd.DataFrame(label_segments(rows, duration)))
         .mark_rect()
-        .encode(x=x, x2="end:Q", color=alt.Color("label:N", scale=colors, legend=None),
+        .encode(x=x, x2="end:Q", color=alt.Color("label:N", scale=colors, legend=legend),
                 tooltip=["label:N", alt.Tooltip("start:Q", format=".1f", title="from (s)"),
                          alt.Tooltip("end:Q", format=".1f", title="to (s)")])
         .properties(height=28, title="Expression over time")
@@ -178,7 +179,7 @@ def timeline_chart(rows: list[Any], class_names: list[str], duration: float) -> 
         .encode(
             x=alt.X("time:Q", title="time (s)", scale=alt.Scale(domain=[0, max(duration, 1e-3)], nice=False)),
             y=alt.Y("probability:Q", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%"), title=None),
-            color=alt.Color("class:N", scale=colors, sort=class_names, legend=alt.Legend(title=None, orient="bottom")),
+            color=alt.Color("class:N", scale=colors, legend=legend),
             tooltip=["class:N", alt.Tooltip("time:Q", format=".2f"), alt.Tooltip("probability:Q", format=".0%")],
         )
         .properties(height=260)

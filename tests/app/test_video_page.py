@@ -65,9 +65,10 @@ def test_face_video_gets_timeline_share_and_downloads(app_env: Path, videos: Pat
     assert metrics["Duration"] == "4.0 s" and metrics["Dominant expression"] in DEFAULT_CLASSES
     assert len(at.get("video")) == 1
     charts = at.get("vega_lite_chart")
-    assert len(charts) == 2, "the share of time and the timeline"
-    spec = charts[1].proto.spec
-    assert '"vconcat"' in spec and "Expression over time" in spec
+    assert len(charts) == 2, "the timeline and the share of time"
+    timeline, share = (c.proto.spec for c in charts)
+    assert '"vconcat"' in timeline and "Expression over time" in timeline
+    assert "Share of time per expression" in share
     labels = [d.proto.label for d in at.get("download_button")]
     assert labels == ["Download timeline (CSV)", "Download annotated video (MP4)"]
     job = at.session_state["video_job"]
