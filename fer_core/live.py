@@ -156,6 +156,16 @@ class LiveProcessor:
                     self._lose_face()
         return self._draw(rgb)
 
+    def reset(self) -> None:
+        """Forget the last stream: label, smoothing, boxes and counters (a new START begins clean)."""
+        with self._lock:
+            self._stats = LiveStats()
+            self._smoother.reset()
+            self._results, self._boxes, self._largest = [], [], None
+            self._missing, self._result_time = 0, 0.0
+            self._frame_times.clear()
+            self._latencies.clear()
+
     def _lose_face(self) -> None:
         with self._lock:
             self._smoother.reset()

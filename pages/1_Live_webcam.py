@@ -12,13 +12,13 @@ import time
 import streamlit as st
 from streamlit_webrtc import WebRtcMode, webrtc_streamer
 
-from fer_core.live import LiveOptions
+from fer_core.live import LiveOptions, LiveStats
 from fer_core.settings import get_settings
 from webui.common import (DETECTOR_LABELS, detector_choices, pipeline_or_stop, probability_chart,
                           rtc_configuration, setup_page, sidebar_model_picker)
 from webui.live import expression_line, make_frame_callback, session_processor, session_slot, stats_lines
 
-REFRESH_SECONDS = 0.5
+REFRESH_SECONDS = 0.25  # readout refresh: the box on the video changes every frame
 MEDIA_STREAM_CONSTRAINTS = {"video": {"width": 640, "height": 480}, "audio": False}
 
 setup_page("Live webcam", icon="🎥")
@@ -47,14 +47,14 @@ with st.sidebar:
                              help="Between detections the last boxes are held; higher is faster.")
 
 haar = {"scale_factor": scale_factor, "min_neighbors": min_neighbors, "min_size": min_size}
-pipeline = pipeline_or_stop(model_dir, detector, **haar)
 options = LiveOptions(smoothing=smoothing, label_all=label_all, detect_every=detect_every,
                       alpha=settings.smoothing_alpha)
-session_processor(st.session_state, pipeline, options,
-                              config=(str(model_dir), detector, tuple(sorted(haar.items()))))
 slot = session_slot(st.session_state)
 
-# ---------------------------------------------------------------- the frame callback and the streamer
+# ---------------------------------------------------------------- the page first, the model after
+# The streamer is drawn before the model loads, so START is there at once on a cold server and the
+# WebRTC connection is made while TensorFlow and the model load; frames that arrive before the
+# processor is installed pass through unannotated.
 video_frame_callback = make_frame_callback(slot)
 
 st.title("🎥 Live webcam")
@@ -87,9 +87,13 @@ with left:
 
 with right:
     readout = st.empty()
+    readout.info("Loading the expression model… (the first start of the server takes a few seconds)")
+    pipeline = pipeline_or_stop(model_dir, detector, **haar)
+    session_processor(st.session_state, pipeline, options,
+                      config=(str(model_dir), detector, tuple(sorted(haar.items()))))
 
 
-def show(stats) -> None:
+def show(stats: LiveStats) -> None:
     """Fill the readout placeholder with the latest stats (called at least once a second)."""
     with readout.container():
         st.subheader(expression_line(stats), anchor=False)
@@ -101,6 +105,13 @@ def show(stats) -> None:
             st.warning(f"Last frame problem: {stats.error}")
 
 
+def show_stopped() -> None:
+    """No figures from a stream that ended: they would read as if they were current."""
+    with readout.container():
+        st.subheader("Expression: —", anchor=False)
+        st.caption("Label, FPS and faces appear here while the stream plays.")
+
+
 # ---------------------------------------------------------------- UI loop while the stream plays
 notice = st.empty()  # same slot in both branches, so the "stopped" notice never lingers while playing
 if ctx.state.playing:
@@ -109,5 +120,6 @@ if ctx.state.playing:
         time.sleep(REFRESH_SECONDS)
 else:
     slot.close()  # stop the classification thread while nothing streams
-    show(slot.snapshot())
+    slot.reset()  # the next START begins with no stale label
+    show_stopped()
     notice.info("The stream is stopped. Press START to begin.")

@@ -56,6 +56,12 @@ class ProcessorSlot:
         if proc is not None:
             proc.close()
 
+    def reset(self) -> None:
+        """Clear the processor's label and counters (after a stream stopped)."""
+        proc = self.processor
+        if proc is not None:
+            proc.reset()
+
 
 def make_frame_callback(processor: Any) -> Callable[[av.VideoFrame], av.VideoFrame]:
     """A ``video_frame_callback`` that annotates frames with ``processor.process(rgb)``.

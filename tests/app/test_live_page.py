@@ -14,12 +14,13 @@ import numpy as np
 import pytest
 import streamlit_webrtc
 
-from tests.app.apptest import StreamContext as _Ctx, no_exceptions, page, texts
+from tests.app.apptest import StreamContext as _Ctx, StreamState, no_exceptions, page, texts
 from tests.app.test_live_callback import frame_640x480
 
 
 class FakeStreamer:
-    """Records the call and plays ``frames`` through the page's ``video_frame_callback``."""
+    """Records the call and plays ``frames`` through the page's ``video_frame_callback`` once the page
+    first asks whether the stream plays (as in a browser, frames arrive after the page has run)."""
 
     def __init__(self, frames: list[np.ndarray], turns: int) -> None:
         self.frames, self.turns = frames, turns
@@ -27,10 +28,14 @@ class FakeStreamer:
         self.outputs: list[av.VideoFrame] = []
 
     def __call__(self, *args: Any, **kwargs: Any) -> _Ctx:
+        self.calls.append(kwargs)
+        ctx = _Ctx(self.turns)
+        ctx.state = FeedingState(self.turns, lambda: self._feed(kwargs["video_frame_callback"]))
+        return ctx
+
+    def _feed(self, callback: Any) -> None:
         import streamlit as st
 
-        self.calls.append(kwargs)
-        callback = kwargs["video_frame_callback"]
         for i, rgb in enumerate(self.frames):
             self.outputs.append(callback(av.VideoFrame.from_ndarray(rgb, format="rgb24")))
             if i == 0:  # let the worker thread classify the first face before the next frames
@@ -38,7 +43,21 @@ class FakeStreamer:
                 end = time.monotonic() + 60
                 while slot.snapshot().classified < 1 and time.monotonic() < end:
                     time.sleep(0.05)
-        return _Ctx(self.turns)
+
+
+class FeedingState(StreamState):
+    """``playing`` for ``turns`` reads; the first read plays the frames."""
+
+    def __init__(self, turns: int, feed: Any) -> None:
+        super().__init__(turns)
+        self._feed: Any = feed
+
+    @property
+    def playing(self) -> bool:
+        if self._feed is not None:
+            feed, self._feed = self._feed, None
+            feed()
+        return StreamState.playing.fget(self)  # type: ignore[attr-defined]
 
 
 def _patch(monkeypatch: pytest.MonkeyPatch, fake: FakeStreamer) -> None:
@@ -62,7 +81,7 @@ def test_stopped_stream_shows_widgets_and_help(app_env: Path, monkeypatch: pytes
     assert sb.toggle(key="live_smoothing").value is True
     assert sb.radio(key="live_label_all").options == ["Only the largest face", "All faces"]
     body = texts(at)
-    assert "Expression: no face yet" in body and "Frames processed: 0" in body
+    assert "Expression: —" in body and "Frames processed" not in body  # no figures from a stream that ended
     assert "SELECT DEVICE" in body and "HTTPS" in body
     assert any("Press START" in i.value for i in at.info)
 
@@ -94,3 +113,31 @@ def test_settings_change_keeps_one_processor_per_session(app_env: Path, monkeypa
     at.sidebar.slider(key="live_haar_neighbors").set_value(8).run()
     no_exceptions(at)
     assert at.session_state["live_slot"].processor is not first  # new detector settings, new processor
+
+
+def test_streamer_is_drawn_before_the_model_loads(app_env: Path, monkeypatch: pytest.MonkeyPatch,
+                                                  tmp_path: Path) -> None:
+    """A model that cannot load still leaves START on the page (the model loads after the streamer)."""
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "model.json").write_text("{not json")
+    monkeypatch.setenv("FER_MODELS_DIR", str(tmp_path))
+    monkeypatch.setenv("FER_DEFAULT_MODEL", "broken")
+    fake = FakeStreamer([], turns=0)
+    _patch(monkeypatch, fake)
+    at = page("pages/1_Live_webcam.py").run()
+    assert fake.calls, "the streamer must be drawn before the model is loaded"
+    assert any("cannot be used" in e.value for e in at.error)
+
+
+def test_stopping_clears_the_last_label(app_env: Path, monkeypatch: pytest.MonkeyPatch,
+                                        astronaut: np.ndarray) -> None:
+    monkeypatch.setenv("FER_DEFAULT_MODEL", "tiny")
+    fake = FakeStreamer([frame_640x480(astronaut)] * 2, turns=2)
+    _patch(monkeypatch, fake)
+    at = page("pages/1_Live_webcam.py").run()
+    assert at.session_state["live_slot"].snapshot().label is not None
+    fake.frames, fake.turns = [], 0
+    at.run()  # the stream has stopped
+    no_exceptions(at)
+    assert "Expression: —" in texts(at)
+    assert at.session_state["live_slot"].snapshot().label is None and "FPS: " not in texts(at)
