@@ -68,6 +68,7 @@ class LiveStats:
     latency_p95_ms: float = 0.0
     classify_ms: float = 0.0
     result_age_ms: float | None = None
+    first_label_ms: float | None = None  # from the stream's first frame to its first label (where START time goes)
     error: str | None = None
 
 
@@ -94,6 +95,7 @@ class LiveProcessor:
         self._frame_no = 0
         self._results: list[tuple[Box, str, float]] = []  # newest classification per face
         self._result_time = 0.0
+        self._first_frame_time = 0.0
         self._frame_times: collections.deque[float] = collections.deque(maxlen=60)
         self._latencies: collections.deque[float] = collections.deque(maxlen=120)
         self._errors_logged: set[str] = set()
@@ -141,6 +143,8 @@ class LiveProcessor:
 
     def _process(self, rgb: np.ndarray, t0: float) -> np.ndarray:
         rgb = ensure_rgb(rgb)  # gray/RGBA/float frames become RGB uint8; anything else raises ImageError
+        if not self._first_frame_time:
+            self._first_frame_time = t0
         opts = self.options
         self._frame_no += 1
         if self._frame_no % max(1, opts.detect_every) == 1 or opts.detect_every <= 1 or not self._boxes:
@@ -162,7 +166,7 @@ class LiveProcessor:
             self._stats = LiveStats()
             self._smoother.reset()
             self._results, self._boxes, self._largest = [], [], None
-            self._missing, self._result_time = 0, 0.0
+            self._missing, self._result_time, self._first_frame_time = 0, 0.0, 0.0
             self._frame_times.clear()
             self._latencies.clear()
 
@@ -225,6 +229,8 @@ class LiveProcessor:
                 results.append((box, label, score))
             self._results = results
             self._result_time = time.perf_counter()
+            if self._stats.first_label_ms is None and self._first_frame_time:
+                self._stats.first_label_ms = (self._result_time - self._first_frame_time) * 1000.0
             self._stats.classified += 1
             self._stats.classify_ms = dt
             self._stats.error = None

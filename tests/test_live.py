@@ -121,3 +121,18 @@ def test_all_faces_readout_follows_the_largest_face_not_the_first_listed(default
     assert snap.score == pytest.approx(float(p_big.max()), abs=1e-4)
     assert snap.label == clf.class_names[int(p_big.argmax())]
     assert snap.faces == 2
+
+
+def test_first_label_time_is_measured_from_the_first_frame(default_model_dir, frame):
+    proc = LiveProcessor(Pipeline(get_classifier(default_model_dir), HaarDetector()),
+                         LiveOptions(detect_every=1, async_classify=False))
+    assert proc.snapshot().first_label_ms is None
+    proc.process(np.full_like(frame, 80))  # the stream starts on a frame without a face
+    time.sleep(0.05)
+    proc.process(frame)
+    first = proc.snapshot().first_label_ms
+    assert first is not None and first >= 50  # counted from the first frame, not the first face
+    proc.process(frame)
+    assert proc.snapshot().first_label_ms == first  # set once per stream
+    proc.reset()
+    assert proc.snapshot().first_label_ms is None

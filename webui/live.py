@@ -128,7 +128,8 @@ def stats_lines(stats: LiveStats) -> list[str]:
         f"Latency: {stats.latency_ms:.0f} ms",
         f"Faces in view: {stats.faces}",
         f"Model runs: {stats.classified} ({stats.classify_ms:.0f} ms each)",
-    ]
+    ] + ([f"First label: {stats.first_label_ms / 1000:.1f} s after the first frame"]
+         if stats.first_label_ms is not None else [])
 
 
 __all__ = ["ProcessorSlot", "SESSION_KEY", "expression_line", "make_frame_callback", "session_processor",
