@@ -55,5 +55,7 @@ def test_video_page_analyses_an_upload(page, app_server, model_classes, tmp_path
     assert not page.errors, page.errors
 
     page.locator('[data-testid="stMetric"]').first.evaluate("e => e.scrollIntoView({block: 'start'})")
-    page.wait_for_timeout(300)
+    # the first frame painted, no buffering spinner in the picture
+    page.wait_for_function("() => document.querySelector('video').readyState >= 3", timeout=30_000)
+    page.wait_for_timeout(800)
     screenshot(page, "video")
