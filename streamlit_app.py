@@ -11,8 +11,15 @@ import streamlit as st
 from fer_core.errors import FerError
 from fer_core.registry import delete_model, inspect_model, list_models
 from fer_core.settings import get_settings
-from webui.common import (APP_TITLE, clear_model_caches, existing_pages, model_summary, preload_model, setup_page,
-                          sidebar_model_picker)
+from webui.common import (
+    APP_TITLE,
+    clear_model_caches,
+    existing_pages,
+    model_summary,
+    preload_model,
+    setup_page,
+    sidebar_model_picker,
+)
 from webui.model_text import headline_metric, plain_summary, small_test_warning, views_text
 
 setup_page("Home", icon="🙂")

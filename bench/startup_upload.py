@@ -91,6 +91,7 @@ def main() -> int:
     found = sum(1 for res in results if res.faces)
 
     import fer_baseline
+
     from fer_core.imageio import decode_image
 
     fer = fer_baseline.FerStylePipeline()

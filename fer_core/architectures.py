@@ -81,7 +81,8 @@ def build_backbone(name: str, input_shape: tuple[int, int, int], weights: str = 
     if app is None:
         raise ValueError(f"unknown backbone {name!r}; choose from {', '.join(BACKBONES)}")
     if weights in ("imagenet", "none", "", None):
-        model = app(include_top=False, weights=None if weights in ("none", "", None) else "imagenet", input_shape=input_shape)
+        start = None if weights in ("none", "", None) else "imagenet"
+        model = app(include_top=False, weights=start, input_shape=input_shape)
     else:
         path = Path(weights)
         if not path.is_file():

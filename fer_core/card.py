@@ -90,7 +90,7 @@ class ModelCard:
         return path
 
     @classmethod
-    def from_json(cls, data: Any, source: str = CARD_FILE) -> "ModelCard":
+    def from_json(cls, data: Any, source: str = CARD_FILE) -> ModelCard:
         """Validate and build a card; raise ``ModelError`` naming the bad field."""
         if not isinstance(data, dict):
             raise ModelError(f"{source}: the card must be a JSON object")

@@ -50,7 +50,7 @@ def load_keras_model(directory: Path, card: ModelCard) -> Any:
 
     try:
         model = keras.models.load_model(str(path), compile=False, safe_mode=True)
-    except Exception as exc:  # Keras raises many types for a bad archive
+    except Exception as exc:  # noqa: BLE001 - Keras raises many types for a bad archive
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ModelError(f"{path}: the model could not be loaded safely ({first[:200]})") from None
     in_shape = tuple(model.input_shape[1:]) if hasattr(model, "input_shape") else ()

@@ -53,7 +53,7 @@ class DatasetSummary:
 
     def imbalance(self) -> float | None:
         """Largest over smallest non-empty class count across all splits (``None`` if undefined)."""
-        per_class = collections.Counter()
+        per_class: collections.Counter[str] = collections.Counter()
         for per in self.counts.values():
             per_class.update(per)
         values = [v for v in per_class.values() if v > 0]
@@ -129,7 +129,7 @@ def image_sizes(split: Split, sample: int = 200, seed: int = 0) -> tuple[list[tu
 
             with Image.open(split.paths[int(i)]) as img:  # type: ignore[index]
                 counter[f"{img.width}×{img.height}"] += 1
-        except Exception:
+        except Exception:  # noqa: BLE001 - any unreadable file is counted, never fatal
             counter["unreadable"] += 1
     return counter.most_common(), len(idx)
 
@@ -196,5 +196,5 @@ def thumbnails(split: Split, class_index: int, page: int = 1, per_page: int = 24
     return out
 
 
-__all__ = ["CAPTION_CHARS", "DatasetSummary", "GET_A_DATASET", "Thumb", "class_indices", "dataset_kind", "dataset_stamp",
-           "image_sizes", "page_count", "short_name", "summarize", "thumbnails"]
+__all__ = ["CAPTION_CHARS", "DatasetSummary", "GET_A_DATASET", "Thumb", "class_indices", "dataset_kind",
+           "dataset_stamp", "image_sizes", "page_count", "short_name", "summarize", "thumbnails"]

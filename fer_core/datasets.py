@@ -265,7 +265,8 @@ def load_csv(path: str | Path) -> Dataset:
 
 def _images_in(folder: Path) -> list[Path]:
     return sorted(
-        f for f in folder.iterdir() if f.is_file() and f.suffix.lower() in IMAGE_EXTENSIONS and not f.name.startswith(".")
+        f for f in folder.iterdir()
+        if f.is_file() and f.suffix.lower() in IMAGE_EXTENSIONS and not f.name.startswith(".")
     )
 
 

@@ -75,7 +75,7 @@ class HaarDetector:
                  max_side: int = 320, cascade: str = "haarcascade_frontalface_default.xml") -> None:
         if scale_factor <= 1.0:
             raise ValueError("scale_factor must be greater than 1.0")
-        path = Path(cv2.data.haarcascades) / cascade
+        path = Path(cv2.data.haarcascades) / cascade  # type: ignore[attr-defined]
         self._cascade = cv2.CascadeClassifier(str(path))
         if self._cascade.empty():
             raise RuntimeError(f"Haar cascade {path} could not be loaded (opencv-python-headless < 5 ships it)")
@@ -120,7 +120,8 @@ class YuNetDetector:
         self._new_detector()
 
     def _new_detector(self) -> cv2.FaceDetectorYN:
-        det = cv2.FaceDetectorYN.create(self._model_path, "", (320, 320), self.score_threshold, self.nms_threshold, 5000)
+        det = cv2.FaceDetectorYN.create(self._model_path, "", (320, 320), self.score_threshold, self.nms_threshold,
+                                        5000)
         self._local.detector = det
         self._local.size = (320, 320)
         return det

@@ -27,7 +27,8 @@ def line_width(height: int) -> int:
 MIN_SCALE = 0.3  # below this OpenCV's Hershey text is unreadable; such tags are clipped instead
 
 
-def tag_layout(shape: tuple[int, ...], text: str, box: Box) -> tuple[tuple[int, int, int, int], tuple[int, int], float, int]:
+def tag_layout(shape: tuple[int, ...], text: str, box: Box
+               ) -> tuple[tuple[int, int, int, int], tuple[int, int], float, int]:
     """Where a label tag goes: its rectangle ``(x0, y0, x1, y1)`` (inclusive), the text origin, scale, thickness.
 
     Why: a face near an edge (or a long tag on a small picture) must not push its label off the
@@ -84,7 +85,7 @@ def draw_faces(rgb: np.ndarray, faces: Iterable[Any], numbered: bool = False) ->
     ``label``, ``score``). With ``numbered`` each tag starts with the face's number (``#2 sad 40%``),
     matching the rows of a results table.
     """
-    out = np.array(rgb, dtype=np.uint8, copy=True)
+    out: np.ndarray = np.array(rgb, dtype=np.uint8, copy=True)
     if out.ndim == 2:
         out = cv2.cvtColor(out, cv2.COLOR_GRAY2RGB)
     elif out.shape[2] == 4:
@@ -114,8 +115,9 @@ def mark_error(rgb: Any) -> np.ndarray:
         if out.shape[0] >= 12 and out.shape[1] >= 12:
             out[:10, :10] = RED
         return out
-    except Exception:
+    except Exception:  # noqa: BLE001 - a thumbnail must never break a page
         return np.zeros((48, 64, 3), np.uint8)
 
 
-__all__ = ["GREEN", "GREY", "RED", "draw_box", "draw_faces", "face_text", "line_width", "mark_error", "put_label", "tag_layout"]
+__all__ = ["GREEN", "GREY", "RED", "draw_box", "draw_faces", "face_text", "line_width", "mark_error", "put_label",
+           "tag_layout"]

@@ -4,7 +4,8 @@ Why: on two CPU cores one network cannot be trained long enough to reach the acc
 the best published ones, but two or three networks trained by ``fer_core.train`` (for example
 a model and its warm restart) make different mistakes, and the mean of their probabilities
 can be right more often than either; check it on the validation split (here an ensemble of
-the shipped network and its weaker first stage lost to the network alone). The result is an ordinary model directory: one ``.keras``
+the shipped network and its weaker first stage lost to the network alone). The result is an ordinary model
+directory: one ``.keras``
 file (the members side by side, then an ``Average`` layer, no custom code, so it loads with
 ``safe_mode=True``), a card, a history holding every member's epochs, and a report.
 """
@@ -16,7 +17,7 @@ import json
 import logging
 import os
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -105,7 +106,7 @@ def build_ensemble(members: list[str | Path], out: str | Path, name: str = "", n
             "seconds": round(sum(float((c.training or {}).get("seconds", 0) or 0) for c in cards), 1),
         },
         notes=notes,
-        created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        created=datetime.now(UTC).isoformat(timespec="seconds"),
     )
     card.save(out)
     (out / "history.json").write_text(json.dumps({"epochs": history}, indent=1) + "\n")

@@ -90,8 +90,8 @@ def evaluate_split(model_dir: str | Path, split: Split, data_classes: list[str],
     y_pred = np.full(len(keep), -1, dtype=np.int64)
     unreadable: list[str] = []
     if detect:
-        from fer_core.pipeline import Pipeline
         from fer_core.detection import make_detector
+        from fer_core.pipeline import Pipeline
 
         pipe = Pipeline(clf, make_detector(detector))
         for j, i in enumerate(keep):
@@ -101,7 +101,7 @@ def evaluate_split(model_dir: str | Path, split: Split, data_classes: list[str],
                 unreadable.append(str(exc))
                 continue
             top = next((f for f in faces if f.is_largest and f.label is not None), None)
-            if top is not None:
+            if top is not None and top.label is not None:
                 y_pred[j] = clf.class_names.index(top.label)
             if progress:
                 progress(j + 1, len(keep))

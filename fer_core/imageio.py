@@ -126,8 +126,8 @@ def decode_image(data: bytes, name: str = "image", max_pixels: int | None = None
         img.seek(0)  # first frame of an animation
         img.load()
         try:
-            img = ImageOps.exif_transpose(img) or img
-        except Exception as exc:  # a corrupt EXIF block must not lose the picture
+            img = ImageOps.exif_transpose(img) or img  # type: ignore[assignment]
+        except Exception as exc:  # noqa: BLE001 - a corrupt EXIF block must not lose the picture
             log.info("%s: EXIF orientation ignored (%s)", shown, _short(exc))
         return _to_rgb_array(img)
     except ImageError:

@@ -82,7 +82,7 @@ class _Job:
         self.proc: subprocess.Popen | None = None
         self.cancel_requested = False
         self.done = threading.Event()
-        self.log = collections.deque(maxlen=60)
+        self.log: collections.deque[str] = collections.deque(maxlen=60)
 
     def update(self, **changes: Any) -> None:
         with self.lock:
@@ -211,11 +211,12 @@ def _apply_event(job: _Job, event: dict[str, Any]) -> None:
             info.message = str(event.get("message", ""))
         elif kind == "phase":
             info.phase = str(event.get("phase", ""))
-            info.meta.setdefault("phase_epochs", {})[info.phase] = event.get("epochs")  # for "stopped after 4 of 5"
+            # kept for "stopped after 4 of 5"
+            info.meta.setdefault("phase_epochs", {})[info.phase] = event.get("epochs")
             info.message = f"{info.phase}: {event.get('epochs', '?')} epochs"
         elif kind == "epoch":
-            row = {k: event[k] for k in ("phase", "epoch", "loss", "accuracy", "val_loss", "val_accuracy", "lr",
-                                          "seconds") if k in event}
+            keys = ("phase", "epoch", "loss", "accuracy", "val_loss", "val_accuracy", "lr", "seconds")
+            row: dict[str, Any] = {k: event[k] for k in keys if k in event}
             info.history.append(row)
             planned = int(info.meta.get("planned_epochs") or 0)
             if planned:
@@ -322,7 +323,7 @@ def _watch_child(job: _Job, cfg: Any, ckpt: Path, python: str) -> None:
             from fer_core.classifier import forget_classifier
 
             forget_classifier(result)
-        except Exception:  # pragma: no cover - a stale cache entry reloads by itself
+        except Exception:  # noqa: BLE001 - a stale cache entry reloads by itself
             pass
         _finish(job, DONE, result=result)
     else:

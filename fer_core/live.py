@@ -126,7 +126,7 @@ class LiveProcessor:
         t0 = time.perf_counter()
         try:
             out = self._process(rgb, t0)
-        except Exception as exc:  # the video thread must survive anything
+        except Exception as exc:  # noqa: BLE001 - the video thread must survive anything
             self._record_error(exc, "live frame failed (%s); frames pass through marked")
             out = mark_error(rgb)
         self._account(t0)
@@ -203,10 +203,12 @@ class LiveProcessor:
                 if self._stop:
                     return
                 job, self._job = self._job, None
+                if job is None:
+                    continue
                 self._busy = True
             try:
                 self._classify(job)
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - the worker must outlive one bad job
                 self._record_error(exc, "live classification failed (%s)")
             finally:
                 self._busy = False

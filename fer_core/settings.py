@@ -69,7 +69,7 @@ class Settings:
     preload: bool = True  # load TensorFlow and the default model in the background at start
 
     @classmethod
-    def from_env(cls) -> "Settings":
+    def from_env(cls) -> Settings:
         """Build settings from the defaults plus ``FER_*`` environment variables."""
         base = cls()
         return dataclasses.replace(

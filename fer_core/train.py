@@ -17,7 +17,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ import numpy as np
 from fer_core.architectures import BACKBONES, PRETRAINABLE, backbone_spec
 from fer_core.card import MODEL_FILE, ModelCard
 from fer_core.datasets import Dataset, Split, load_dataset
+from fer_core.errors import DatasetError
 from fer_core.preprocess import convert_face
 from fer_core.settings import get_settings
 
@@ -140,11 +141,11 @@ def pick_splits(ds: Dataset, cfg: TrainConfig) -> tuple[Split, Split | None, Spl
     train = ds.split(cfg.train_split) if cfg.train_split in ds.splits or len(names) > 1 else ds.split(None)
     try:
         val: Split | None = ds.split(cfg.val_split)
-    except Exception:
+    except DatasetError:
         val = None
     try:
         test: Split | None = ds.split(cfg.test_split)
-    except Exception:
+    except DatasetError:
         test = None
     if test is train:
         test = None
@@ -189,7 +190,7 @@ def _make_callbacks(cfg: TrainConfig, phase: str, state: dict[str, Any], ckpt: P
             logs = dict(logs or {})
             lr = self.model.optimizer.learning_rate
             lr_value = float(keras.ops.convert_to_numpy(lr))
-            row = {
+            row: dict[str, Any] = {
                 "phase": phase,
                 "epoch": epoch + 1,
                 "loss": float(logs.get("loss", float("nan"))),
@@ -200,7 +201,8 @@ def _make_callbacks(cfg: TrainConfig, phase: str, state: dict[str, Any], ckpt: P
                 "seconds": round(time.time() - self._t0, 2),
             }
             state["history"].append(row)
-            score = row["val_accuracy"] if not math.isnan(row["val_accuracy"]) else row["accuracy"]
+            val_acc, acc = float(row["val_accuracy"]), float(row["accuracy"])
+            score = val_acc if not math.isnan(val_acc) else acc
             if score > state["best"].get(phase, -1.0):
                 state["best"][phase] = score
                 state["since_best"] = 0
@@ -210,7 +212,8 @@ def _make_callbacks(cfg: TrainConfig, phase: str, state: dict[str, Any], ckpt: P
             state["phase"], state["epoch"] = phase, epoch + 1
             self.model.save(str(ckpt / f"last_{phase}.keras"))
             (ckpt / "state.json").write_text(json.dumps(state, indent=1))
-            log.info("%s epoch %d: %s", phase, epoch + 1, {k: round(v, 4) for k, v in row.items() if isinstance(v, float)})
+            rounded = {k: round(v, 4) for k, v in row.items() if isinstance(v, float)}
+            log.info("%s epoch %d: %s", phase, epoch + 1, rounded)
             if progress is not None:
                 progress({"event": "epoch", "total_epochs": total_epochs, **row})
             if state["since_best"] >= cfg.patience:
@@ -298,7 +301,11 @@ def train(cfg: TrainConfig, progress: ProgressFn | None = None) -> Path:
                  "data_fingerprint": fingerprint}
 
     from fer_core.architectures import (
-        build_augmentation, build_model, normalization_layer, set_backbone_trainable, unfreeze_model,
+        build_augmentation,
+        build_model,
+        normalization_layer,
+        set_backbone_trainable,
+        unfreeze_model,
     )
 
     net = build_model(cfg.backbone, n_classes, size, weights=weights if not init_card else "none",
@@ -383,13 +390,14 @@ def train(cfg: TrainConfig, progress: ProgressFn | None = None) -> Path:
     seconds = time.time() - t_start
     out_dir = export_model(net, cfg, out, ds.class_names, size, color_mode, norm, weights, state, seconds, how,
                            skipped, init_card)
-    if cfg.tta and x_val is not None and len(x_val):
+    if cfg.tta and x_val is not None and y_val is not None and len(x_val):
         _emit(progress, {"event": "status", "message": "choosing test-time views on the validation split"})
         choose_tta(out_dir, x_val, y_val)
     # Without a test split (e.g. a folder of personal captures) the report comes from the held-out
     # validation images: optimistic (they picked the best epoch) but still the model's confusions.
     report_split = test_split if test_split is not None else val_split
-    _emit(progress, {"event": "status", "message": f"evaluating on the {report_split.name if report_split else 'test'} split"})
+    shown = report_split.name if report_split else "test"
+    _emit(progress, {"event": "status", "message": f"evaluating on the {shown} split"})
     if report_split is not None:
         try:
             from fer_core.evaluate import evaluate_split, write_report
@@ -469,13 +477,12 @@ def _dataset(x: np.ndarray, y: np.ndarray, batch: int, shuffle: bool, seed: int,
 def _transfer_from(net: Any, model_dir: str, card: ModelCard, class_names: list[str]) -> None:
     """Copy backbone weights from an existing model, and head rows for classes both know."""
     from fer_core.classifier import load_keras_model
-
     from fer_core.ensemble import first_member
 
     src = first_member(load_keras_model(Path(model_dir), card))  # an ensemble: its first network
     try:
         net.get_layer("backbone").set_weights(src.get_layer("backbone").get_weights())
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - Keras reports a shape mismatch in several types
         raise ValueError(f"{model_dir}: its backbone does not match {net.name} ({exc})") from None
     src_head, dst_head = src.get_layer("head"), net.get_layer("head")
     for layer in dst_head.layers:
@@ -483,7 +490,7 @@ def _transfer_from(net: Any, model_dir: str, card: ModelCard, class_names: list[
             continue
         try:
             layer.set_weights(src_head.get_layer(layer.name).get_weights())
-        except Exception:
+        except Exception:  # noqa: BLE001 - a head layer the source lacks keeps its fresh weights
             pass
     kernel, bias = src_head.get_layer("probabilities").get_weights()
     new_kernel, new_bias = dst_head.get_layer("probabilities").get_weights()
@@ -528,13 +535,14 @@ def export_model(net: Any, cfg: TrainConfig, out: Path, class_names: list[str], 
         training={
             "config": {k: v for k, v in asdict(cfg).items() if k != "extra"},
             "seconds": round(seconds, 1),
-            "epochs_run": {p: sum(1 for h in state["history"] if h["phase"] == p) for p in {h["phase"] for h in state["history"]}},
+            "epochs_run": {p: sum(1 for h in state["history"] if h["phase"] == p)
+                           for p in {h["phase"] for h in state["history"]}},
             "best_val_accuracy": state["best"],
             "skipped_files": len(skipped),
             "params": int(final.count_params()),
         },
         notes=cfg.notes,
-        created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        created=datetime.now(UTC).isoformat(timespec="seconds"),
     )
     card.save(out)
     (out / "history.json").write_text(json.dumps({"epochs": state["history"]}, indent=1) + "\n")

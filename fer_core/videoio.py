@@ -259,5 +259,5 @@ def _reason(exc: BaseException) -> str:
     return " ".join(str(text).split())[:160]
 
 
-__all__ = ["ACCEPTED_TEXT", "DamagedVideoError", "DecodedFrame", "VIDEO_EXTENSIONS", "VideoInfo", "VideoWriter", "iter_frames",
-           "open_container", "probe_video", "sniff_container"]
+__all__ = ["ACCEPTED_TEXT", "DamagedVideoError", "DecodedFrame", "VIDEO_EXTENSIONS", "VideoInfo", "VideoWriter",
+           "iter_frames", "open_container", "probe_video", "sniff_container"]

@@ -6,16 +6,23 @@ streamlit-webrtc's worker thread by a per-session ``LiveProcessor`` on the share
 """
 
 import streamlit_webrtc  # noqa: F401  (must precede anything that may import tensorflow)
+from streamlit_webrtc import WebRtcMode, webrtc_streamer
 
 import time
 
 import streamlit as st
-from streamlit_webrtc import WebRtcMode, webrtc_streamer
 
 from fer_core.live import LiveOptions, LiveStats
 from fer_core.settings import get_settings
-from webui.common import (DETECTOR_LABELS, detector_choices, pipeline_or_stop, probability_chart,
-                          rtc_configuration, setup_page, sidebar_model_picker)
+from webui.common import (
+    DETECTOR_LABELS,
+    detector_choices,
+    pipeline_or_stop,
+    probability_chart,
+    rtc_configuration,
+    setup_page,
+    sidebar_model_picker,
+)
 from webui.live import expression_line, make_frame_callback, session_processor, session_slot, stats_lines
 
 REFRESH_SECONDS = 0.25  # readout refresh: the box on the video changes every frame

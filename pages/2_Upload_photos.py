@@ -11,8 +11,15 @@ import streamlit as st
 from fer_core.batch import UploadResult, analyze_upload, results_csv, results_table, table_columns
 from fer_core.imageio import ACCEPTED_TEXT, UPLOAD_EXTENSIONS
 from fer_core.settings import get_settings
-from webui.common import (DETECTOR_LABELS, detector_choices, percent, pipeline_or_stop, probability_chart,
-                          setup_page, sidebar_model_picker)
+from webui.common import (
+    DETECTOR_LABELS,
+    detector_choices,
+    percent,
+    pipeline_or_stop,
+    probability_chart,
+    setup_page,
+    sidebar_model_picker,
+)
 
 RESULTS_KEY = "upload_results"
 FILE_TYPES = [e.lstrip(".") for e in UPLOAD_EXTENSIONS]  # the decoder's formats, no more, no less

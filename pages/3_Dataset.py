@@ -10,8 +10,16 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from fer_core.dataset_view import (GET_A_DATASET, DatasetSummary, check_within_roots, dataset_roots,
-                                   dataset_stamp, page_count, summarize, thumbnails)
+from fer_core.dataset_view import (
+    GET_A_DATASET,
+    DatasetSummary,
+    check_within_roots,
+    dataset_roots,
+    dataset_stamp,
+    page_count,
+    summarize,
+    thumbnails,
+)
 from fer_core.datasets import Dataset, load_dataset
 from fer_core.errors import DatasetError
 from fer_core.settings import get_settings

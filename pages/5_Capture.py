@@ -6,11 +6,11 @@ receives the frames in the video thread and saves the largest face under
 """
 
 import streamlit_webrtc  # noqa: F401  (must precede anything that may import tensorflow)
+from streamlit_webrtc import WebRtcMode, webrtc_streamer
 
 import time
 
 import streamlit as st
-from streamlit_webrtc import WebRtcMode, webrtc_streamer
 
 from fer_core.curation import UNSORTED, class_folder_name, class_names, counts
 from fer_core.labels import spelling_of

@@ -20,8 +20,15 @@ from fer_core.registry import PROTECTED_MODELS, delete_model, list_models
 from fer_core.settings import get_settings
 from webui.common import MODEL_KEY, PICKER_KEY, clear_model_caches, setup_page, sidebar_model_picker
 from webui.model_text import SMALL_TEST, accuracy_text, headline_metric, small_test_warning
-from webui.teach import (counts_chart, counts_chart_height, early_stop_notes, flat_accuracy_note, free_model_name,
-                         job_line, learning_curve_charts)
+from webui.teach import (
+    counts_chart,
+    counts_chart_height,
+    early_stop_notes,
+    flat_accuracy_note,
+    free_model_name,
+    job_line,
+    learning_curve_charts,
+)
 
 NEW_CLASS = "➕ New class…"
 START_MODEL, START_IMAGENET = "model", "imagenet"
@@ -147,7 +154,8 @@ if all_counts:
             st.image(str(item.path), width="stretch")
             st.checkbox(short_name(item.name, REVIEW_NAME_CHARS), key=f"sel::{cls}::{item.name}",
                         help=f"{item.path}" + (" (full frame kept)" if item.frame else ""))
-    st.caption(f"Page {page_no} of {n_pages}: {len(items)} of {all_counts.get(cls, 0)} pictures of {cls}, newest first.")
+    st.caption(f"Page {page_no} of {n_pages}: {len(items)} of {all_counts.get(cls, 0)} pictures of {cls}, "
+               "newest first.")
 
 # ---------------------------------------------------------------- training
 st.header("Train", anchor=False)

@@ -14,8 +14,15 @@ import streamlit as st
 from fer_core.frames import VideoOptions
 from fer_core.settings import get_settings
 from fer_core.videoio import VIDEO_EXTENSIONS
-from webui.common import (DETECTOR_LABELS, detector_choices, percent, pipeline_or_stop, probability_chart, setup_page,
-                          sidebar_model_picker)
+from webui.common import (
+    DETECTOR_LABELS,
+    detector_choices,
+    percent,
+    pipeline_or_stop,
+    probability_chart,
+    setup_page,
+    sidebar_model_picker,
+)
 from webui.video import VideoJob, VideoOutput, drop_job, replace_job, timeline_chart
 
 JOB_KEY = "video_job"

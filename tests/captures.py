@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from fer_core.detection import make_detector, largest
+from fer_core.detection import largest, make_detector
 from fer_core.preprocess import crop_with_margin
 
 

@@ -26,6 +26,8 @@ from tests.data.make_bad_corpus import Case, corpus_cases, make_corpus
 
 CASES: list[Case] = [c for c, _ in corpus_cases()]
 IDS = [f"{i:02d}-{display_name(c.name, 40)}" for i, c in enumerate(CASES)]
+FILE_CASES = [c for c in CASES if not c.is_dir]
+FILE_IDS = [i for i, c in zip(IDS, CASES) if not c.is_dir]
 OK = [c for c in CASES if c.expect == "ok"]
 BAD = [c for c in CASES if c.expect == "error"]
 
@@ -66,7 +68,7 @@ def test_read_image(case: Case, corpus_dir: Path):
         assert_one_line(str(info.value), case)
 
 
-@pytest.mark.parametrize("case", [c for c in CASES if not c.is_dir], ids=[i for i, c in zip(IDS, CASES) if not c.is_dir])
+@pytest.mark.parametrize("case", FILE_CASES, ids=FILE_IDS)
 def test_decode_bytes(case: Case):
     payload = dict((c.name, p) for c, p in corpus_cases())[case.name] or b""
     if case.expect == "ok":
@@ -175,7 +177,7 @@ def haar_pipeline(tiny_model_dir):
     return Pipeline(get_classifier(tiny_model_dir), make_detector("haar"))
 
 
-@pytest.mark.parametrize("case", [c for c in CASES if not c.is_dir], ids=[i for i, c in zip(IDS, CASES) if not c.is_dir])
+@pytest.mark.parametrize("case", FILE_CASES, ids=FILE_IDS)
 def test_batch_upload(case: Case, haar_pipeline: Pipeline):
     from fer_core.batch import analyze_upload
 

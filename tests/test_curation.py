@@ -11,7 +11,15 @@ from PIL import Image
 
 from fer_core import curation
 from fer_core.curation import (
-    FRAMES_DIR, UNSORTED, balance_warnings, class_folder_name, confused_pairs, counts, delete, list_items, move,
+    FRAMES_DIR,
+    UNSORTED,
+    balance_warnings,
+    class_folder_name,
+    confused_pairs,
+    counts,
+    delete,
+    list_items,
+    move,
     training_blocker,
 )
 from fer_core.datasets import load_dataset

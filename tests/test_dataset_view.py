@@ -6,9 +6,8 @@ import os
 import time
 from pathlib import Path
 
+from fer_core.dataset_view import class_indices, dataset_stamp, image_sizes, page_count, summarize, thumbnails
 from fer_core.datasets import load_dataset
-from fer_core.dataset_view import (class_indices, dataset_stamp, image_sizes, page_count, summarize,
-                                   thumbnails)
 from tests.helpers import write_folder, write_npz
 
 

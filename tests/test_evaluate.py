@@ -5,8 +5,8 @@ import sys
 import numpy as np
 import pytest
 
-from fer_core.evaluate import REPORT_KEYS, compute_metrics, evaluate_split
 from fer_core.datasets import load_dataset
+from fer_core.evaluate import REPORT_KEYS, compute_metrics, evaluate_split
 from tests.conftest import ROOT
 from tests.helpers import write_folder, write_npz
 

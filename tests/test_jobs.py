@@ -12,7 +12,7 @@ import pytest
 from fer_core import jobs
 from fer_core.card import load_card
 from fer_core.classifier import Classifier
-from fer_core.jobs import DONE, FAILED, CANCELLED, JobError, personal_config, start_thread_job, start_training
+from fer_core.jobs import CANCELLED, DONE, FAILED, JobError, personal_config, start_thread_job, start_training
 from tests.captures import write_captures
 from tests.conftest import need_shared
 
@@ -115,7 +115,7 @@ def test_personal_config_checks_names(models_dir, tmp_path):
     assert Path(cfg.out) == models_dir / "mine" and cfg.init_model == "models/default" and cfg.finetune_epochs <= 6
     assert personal_config(tmp_path, "net", start="imagenet").backbone == "mobilenet_v2"
     for bad in ("../x", "/abs", "", "two words"):
-        with pytest.raises(Exception):
+        with pytest.raises(ValueError):
             personal_config(tmp_path, bad, init_model="models/default")
 
 

@@ -117,7 +117,8 @@ def test_all_faces_readout_follows_the_largest_face_not_the_first_listed(default
     proc.process(frame)
     snap = proc.snapshot()
     p_big, p_small = clf.predict([pipe.crop(frame, f) for f in pipe.detect(frame)])  # sorted: largest first
-    assert abs(float(p_small.max()) - float(p_big.max())) > 0.01 or p_small.argmax() != p_big.argmax()  # the two faces really get different answers
+    # the two faces really get different answers
+    assert abs(float(p_small.max()) - float(p_big.max())) > 0.01 or p_small.argmax() != p_big.argmax()
     assert snap.score == pytest.approx(float(p_big.max()), abs=1e-4)
     assert snap.label == clf.class_names[int(p_big.argmax())]
     assert snap.faces == 2

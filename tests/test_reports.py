@@ -9,8 +9,15 @@ from pathlib import Path
 import pytest
 
 from fer_core.errors import ModelError
-from fer_core.reports import (confusion_frame, history_long, load_history, load_model_reports, load_report,
-                              per_class_frame, phase_spans)
+from fer_core.reports import (
+    confusion_frame,
+    history_long,
+    load_history,
+    load_model_reports,
+    load_report,
+    per_class_frame,
+    phase_spans,
+)
 
 
 def test_trained_model_history(tiny_model_dir: Path) -> None:

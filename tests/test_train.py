@@ -15,7 +15,8 @@ def test_tiny_training_writes_a_loadable_model_dir(tiny_model_dir):
     assert card.backbone == "fer_cnn" and card.input_size == (48, 48) and card.color_mode == "grayscale"
     assert "PrivateTest" in card.metrics
     history = json.loads((tiny_model_dir / "history.json").read_text())["epochs"]
-    assert history and {"phase", "epoch", "loss", "accuracy", "val_loss", "val_accuracy", "lr", "seconds"} <= set(history[0])
+    keys = {"phase", "epoch", "loss", "accuracy", "val_loss", "val_accuracy", "lr", "seconds"}
+    assert history and keys <= set(history[0])
     clf = Classifier(tiny_model_dir)
     assert clf.predict([np.zeros((48, 48), np.uint8)]).shape == (1, 3)
 

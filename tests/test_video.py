@@ -24,8 +24,16 @@ from fer_core.timeline import FrameRow, row_spans, summarize
 from fer_core.video import AnalysisCancelled, Sampler, VideoOptions, analyze_video
 from fer_core.videoio import DecodedFrame, iter_frames, open_container, probe_video, sniff_container
 from tests.conftest import ROOT
-from tests.data.make_bad_videos import (FRAMES, NO_FACE, VFR_TIMES_MS, VideoCase, face_frames, make_video_corpus,
-                                       video_cases, write_video)
+from tests.data.make_bad_videos import (
+    FRAMES,
+    NO_FACE,
+    VFR_TIMES_MS,
+    VideoCase,
+    face_frames,
+    make_video_corpus,
+    video_cases,
+    write_video,
+)
 
 FORMATS = ["face.mp4", "face.webm", "face.mov", "face.mkv", "face.avi"]
 

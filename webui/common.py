@@ -126,7 +126,7 @@ def _stamp(model_dir: str | Path) -> tuple[float, float]:
 
 
 @st.cache_resource(show_spinner="Loading the expression model…", max_entries=6)
-def _classifier(model_dir: str, stamp: tuple[float, float]) -> "Classifier":
+def _classifier(model_dir: str, stamp: tuple[float, float]) -> Classifier:
     from fer_core.classifier import get_classifier
 
     clf = get_classifier(model_dir)
@@ -135,7 +135,7 @@ def _classifier(model_dir: str, stamp: tuple[float, float]) -> "Classifier":
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)
-def _detector(kind: str, haar: tuple[tuple[str, float], ...]) -> "FaceDetector":
+def _detector(kind: str, haar: tuple[tuple[str, float], ...]) -> FaceDetector:
     from fer_core.detection import make_detector
 
     return make_detector(kind, **dict(haar))
@@ -143,26 +143,26 @@ def _detector(kind: str, haar: tuple[tuple[str, float], ...]) -> "FaceDetector":
 
 @st.cache_resource(show_spinner=False, max_entries=16)
 def _pipeline(model_dir: str, detector: str, stamp: tuple[float, float],
-              haar: tuple[tuple[str, float], ...]) -> "Pipeline":
+              haar: tuple[tuple[str, float], ...]) -> Pipeline:
     from fer_core.pipeline import Pipeline
 
     return Pipeline(_classifier(model_dir, stamp), _detector(detector, haar))
 
 
-def cached_classifier(model_dir: str | Path) -> "Classifier":
+def cached_classifier(model_dir: str | Path) -> Classifier:
     """The process-wide classifier of a model folder (reloaded when its files change)."""
     key = str(Path(model_dir).resolve())
     return _classifier(key, _stamp(key))
 
 
-def cached_pipeline(model_dir: str | Path, detector: str = "auto", **haar: float) -> "Pipeline":
+def cached_pipeline(model_dir: str | Path, detector: str = "auto", **haar: float) -> Pipeline:
     """A pipeline shared by every session: cached model + cached detector (``haar``: scale_factor,
     min_neighbors, min_size overrides). Raises ``ModelError`` for a broken model folder."""
     key = str(Path(model_dir).resolve())
     return _pipeline(key, detector, _stamp(key), tuple(sorted(haar.items())))
 
 
-def pipeline_or_stop(model_dir: str | Path, detector: str = "auto", **haar: float) -> "Pipeline":
+def pipeline_or_stop(model_dir: str | Path, detector: str = "auto", **haar: float) -> Pipeline:
     """``cached_pipeline`` for a page: a model problem becomes an ``st.error`` and the page stops."""
     try:
         return cached_pipeline(model_dir, detector, **haar)
@@ -211,7 +211,7 @@ def rtc_configuration() -> dict[str, Any]:
             if st.secrets.load_if_toml_exists():
                 value = st.secrets.get("ice_servers")
                 source = "secrets ice_servers"
-        except Exception as exc:  # a broken secrets file must not stop the page
+        except Exception as exc:  # noqa: BLE001 - a broken secrets file must not stop the page
             log.warning("secrets could not be read: %s", exc)
     if value is None:
         return {"iceServers": []}
@@ -231,7 +231,7 @@ def probability_frame(probabilities: dict[str, float]) -> Any:
 
 
 def probability_chart(probabilities: dict[str, float], height: int | None = None,
-                      title: str | None = None) -> "alt.Chart":
+                      title: str | None = None) -> alt.Chart:
     """A horizontal bar per class, the top class highlighted, scale fixed at 0–100 %.
 
     ``height`` defaults to room for every class name (Vega drops labels that overlap)."""
@@ -327,7 +327,7 @@ def preload_model(model_dir: str | Path) -> None:
 
             get_classifier(key).warm_up()
             log.info("model %s preloaded", key)
-        except Exception as exc:  # the page that needs the model reports the error itself
+        except Exception as exc:  # noqa: BLE001 - the page that needs the model reports the error itself
             log.warning("preloading %s failed: %s", key, exc)
 
     threading.Thread(target=work, name="fer-preload", daemon=True).start()

@@ -165,5 +165,6 @@ def free_model_name(models_dir: Path, base: str = "mine") -> str:
     return name
 
 
-__all__ = ["SESSION_KEY", "capture_lines", "counts_chart", "counts_chart_height", "early_stop_notes", "flat_accuracy_note", "free_model_name", "history_frame", "job_line",
-           "learning_curve_charts", "session_capture", "suggestion_line"]
+__all__ = ["SESSION_KEY", "capture_lines", "counts_chart", "counts_chart_height", "early_stop_notes",
+           "flat_accuracy_note", "free_model_name", "history_frame", "job_line", "learning_curve_charts",
+           "session_capture", "suggestion_line"]

@@ -37,7 +37,7 @@ NO_FACE = "no face"
 class VideoOutput:
     """What the page shows once a job is done (the temporary files are gone by then)."""
 
-    result: "VideoResult"
+    result: VideoResult
     video: bytes  # the annotated H.264 mp4
     csv: bytes
 
@@ -45,7 +45,7 @@ class VideoOutput:
 class VideoJob:
     """One upload's analysis in a daemon thread: progress, then an output or a one-line error."""
 
-    def __init__(self, key: Any, name: str, data: bytes, pipeline: "Pipeline", options: "VideoOptions") -> None:
+    def __init__(self, key: Any, name: str, data: bytes, pipeline: Pipeline, options: VideoOptions) -> None:
         self.key, self.name = key, name
         self.cancel = threading.Event()
         self.started = time.monotonic()
@@ -76,7 +76,7 @@ class VideoJob:
     def _progress(self, done: int, total: int | None) -> None:
         self.done_frames, self.total_frames = done, total
 
-    def _run(self, data: bytes, pipeline: "Pipeline", options: "VideoOptions") -> None:
+    def _run(self, data: bytes, pipeline: Pipeline, options: VideoOptions) -> None:
         from fer_core.video import AnalysisCancelled, analyze_video
 
         work = Path(tempfile.mkdtemp(prefix="fer-video-"))
@@ -122,7 +122,7 @@ def drop_job(state: Any, slot: str) -> None:
 
 
 # ---------------------------------------------------------------- charts
-def class_colors(class_names: list[str]) -> "alt.Scale":
+def class_colors(class_names: list[str]) -> alt.Scale:
     """One colour per class (Tableau 10), grey for no face: the same in every chart of the page."""
     import altair as alt
 
@@ -156,7 +156,7 @@ def timeline_frame(rows: list[Any], class_names: list[str], max_points: int = 60
     return pd.DataFrame(records, columns=["time", "class", "probability"])
 
 
-def timeline_chart(rows: list[Any], class_names: list[str], duration: float) -> "alt.VConcatChart":
+def timeline_chart(rows: list[Any], class_names: list[str], duration: float) -> alt.VConcatChart:
     """Probabilities over time, one line per class, with the label band above them."""
     import altair as alt
     import pandas as pd

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+
 @pytest.fixture(scope="session")
 def models_root(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path, default_model_dir: Path) -> Path:
     """``default`` (the shipped model), ``tiny`` (trained here, with history and report) and ``broken``."""

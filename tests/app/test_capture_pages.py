@@ -6,6 +6,8 @@ real ``video_frame_callback``; the browser test (tests/e2e/test_capture.py) cove
 
 from __future__ import annotations
 
+import streamlit_webrtc
+
 import time
 from pathlib import Path
 from typing import Any
@@ -13,11 +15,11 @@ from typing import Any
 import av
 import numpy as np
 import pytest
-import streamlit_webrtc
 
 from fer_core import jobs
 from fer_core.curation import UNSORTED, counts
-from tests.app.apptest import StreamContext as _Ctx, no_exceptions, page, texts
+from tests.app.apptest import StreamContext as _Ctx
+from tests.app.apptest import no_exceptions, page, texts
 from tests.app.test_live_callback import frame_640x480
 from tests.captures import write_captures
 

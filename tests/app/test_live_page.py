@@ -4,6 +4,8 @@ that feeds real frames through the page's real callback (real model, real detect
 
 from __future__ import annotations
 
+import streamlit_webrtc
+
 import re
 import time
 from pathlib import Path
@@ -12,9 +14,9 @@ from typing import Any
 import av
 import numpy as np
 import pytest
-import streamlit_webrtc
 
-from tests.app.apptest import StreamContext as _Ctx, StreamState, no_exceptions, page, texts
+from tests.app.apptest import StreamContext as _Ctx
+from tests.app.apptest import StreamState, no_exceptions, page, texts
 from tests.app.test_live_callback import frame_640x480
 
 

@@ -96,7 +96,8 @@ def test_hostile_video_gets_one_error_line(app_env: Path, videos: Path, name: st
     errors = [e.value for e in at.error]
     assert len(errors) == 1, errors
     assert errors[0].startswith(f"{name}: ") and "\n" not in errors[0], errors[0]
-    assert "/tmp" not in errors[0] and "input" not in errors[0].split(": ", 1)[0]  # the upload's name, not the temp file
+    # the upload's name, not the temp file
+    assert "/tmp" not in errors[0] and "input" not in errors[0].split(": ", 1)[0]
     assert not at.get("download_button") and not at.get("video")
 
 

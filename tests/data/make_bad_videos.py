@@ -6,7 +6,8 @@ made here with PyAV from scikit-image's astronaut, so nothing is downloaded or c
 
 The good videos (``face_video``) are 4 s at 10 fps, 320x240: the face is in view from 0 to 2 s
 (frames 0-19), gone from 2 to 3 s (frames 20-29), back from 3 to 4 s (frames 30-39).
-A case expects ``ok`` (``frames`` analysed; a ``partial`` one at least that many, with a warning) or ``error`` (a one-line ``VideoError`` with ``message``).
+A case expects ``ok`` (``frames`` analysed; a ``partial`` one at least that many, with a warning) or ``error``
+(a one-line ``VideoError`` with ``message``).
 """
 
 from __future__ import annotations

@@ -13,7 +13,8 @@ Use them from any ``tests/e2e/test_*.py``::
 
 Fixtures:
 - ``app_server`` (package): a ``StreamlitServer`` running ``streamlit_app.py`` on a free loopback port, in its
-  own process group, killed when the last tests/e2e test is done (not kept through the rest of the suite). ``.url``, ``.log_tail()``, ``.env`` (the overrides,
+  own process group, killed when the last tests/e2e test is done (not kept through the rest of the suite).
+  ``.url``, ``.log_tail()``, ``.env`` (the overrides,
   e.g. ``Path(app_server.env["FER_CAPTURE_ROOT"])``). Tests never write into the checkout: captures go to a
   tmp FER_CAPTURE_ROOT, and FER_MODELS_DIR is a tmp folder holding a copy of the shipped models/default only.
 - ``model_classes`` (session): class names of the model the pages use by default (from its model.json).
@@ -39,8 +40,9 @@ from __future__ import annotations
 import os
 import re
 import shutil
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import pytest
 
