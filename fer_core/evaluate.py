@@ -21,7 +21,6 @@ from fer_core.errors import FerError, ImageError
 
 log = logging.getLogger(__name__)
 
-REPORT_FILE = "report.json"
 REPORT_KEYS = ("accuracy", "macro_f1", "n", "missed_faces", "class_names", "confusion_matrix", "per_class")
 
 
@@ -132,17 +131,26 @@ def public_report(report: dict[str, Any]) -> dict[str, Any]:
     return {k: report[k] for k in REPORT_KEYS}
 
 
-def write_report(model_dir: str | Path, report: dict[str, Any], split_name: str, data: str) -> Path:
-    """Save ``report.json`` beside the model and put the headline figures on its card."""
+def write_report(model_dir: str | Path, report: dict[str, Any], split_name: str, data: str,
+                 labels: str = "fer2013") -> Path:
+    """Save the report beside the model and put its headline figures on the card.
+
+    The test set the model was trained for goes to ``report.json`` and its split's line on the
+    card; any other (FER+ votes for a FER2013 model, faces from elsewhere) to ``report_<key>.json``
+    and a line ``<split> [<key>]``, so no figure overwrites another.
+    """
     from fer_core.card import load_card
+    from fer_core.reports import report_key, report_path, trained_key
 
     d = Path(model_dir)
-    body = public_report(report) | {"split": split_name, "data": str(data)}
-    path = d / REPORT_FILE
-    path.write_text(json.dumps(body, indent=1) + "\n", encoding="utf-8")
     card = load_card(d)
-    card.metrics[split_name] = {"accuracy": report["accuracy"], "macro_f1": report["macro_f1"], "n": report["n"],
-                                "data": Path(str(data)).name}
+    key = report_key(data, labels)
+    body = public_report(report) | {"split": split_name, "data": str(data), "labels": labels, "test_set": key}
+    path = report_path(d, key, card)
+    path.write_text(json.dumps(body, indent=1) + "\n", encoding="utf-8")
+    line = split_name if key == trained_key(card) else f"{split_name} [{key}]"
+    card.metrics[line] = {"accuracy": report["accuracy"], "macro_f1": report["macro_f1"], "n": report["n"],
+                          "data": Path(str(data)).name, "labels": labels}
     card.save(d)
     from fer_core.classifier import forget_classifier
 
@@ -185,7 +193,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--detect", action="store_true", help="run full photos through detection first")
     p.add_argument("--detector", default=None, help="auto | yunet | haar (with --detect)")
     p.add_argument("--json", default=None, help="write the report as JSON here")
-    p.add_argument("--update-card", action="store_true", help="store report.json and the headline on the card")
+    p.add_argument("--update-card", action="store_true",
+                   help="store the report beside the model (report.json for the test set it was trained for, "
+                        "report_<set>.json for others) and its headline on the card")
     args = p.parse_args(argv)
     try:
         from fer_core.pipeline import resolve_model_dir
@@ -205,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         Path(args.json).write_text(json.dumps(public_report(report), indent=1) + "\n", encoding="utf-8")
     if args.update_card:
-        write_report(model_dir, report, split.name, args.data)
+        write_report(model_dir, report, split.name, args.data, labels=args.labels)
     return 0
 
 

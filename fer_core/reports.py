@@ -17,7 +17,39 @@ import pandas as pd
 from fer_core.errors import ModelError
 
 HISTORY_FILE = "history.json"
-REPORT_FILE = "report.json"
+REPORT_FILE = "report.json"  # the test set the model was trained for
+EXTRA_REPORT_GLOB = "report_*.json"  # the same model on other test sets (other labels, faces from elsewhere)
+BENCHMARK_TITLES = {"fer2013": "FER2013, original labels", "ferplus": "FER+ majority of ten taggers"}
+
+
+def report_key(data: str | Path, labels: str = "fer2013") -> str:
+    """The test set a report is about: ``ferplus``, ``fer2013`` or an image folder's name.
+
+    Why: one model is measured against several label sets and datasets; the key names its file
+    (``report_<key>.json``) and its line on the card, so the figures never overwrite each other.
+    """
+    if labels != "fer2013":
+        return "ferplus"
+    p = Path(str(data))
+    if p.suffix.lower() in (".npz", ".csv"):
+        return "fer2013"
+    return "".join(c if c.isalnum() or c in "-_" else "_" for c in p.name)[:40] or "data"
+
+
+def report_title(key: str) -> str:
+    """A reader's name for a report key."""
+    return BENCHMARK_TITLES.get(key, f"{key} (image folder)")
+
+
+def trained_key(card: Any) -> str:
+    """The report key of the data and labels a model was trained on (its primary test set)."""
+    config = card.training.get("config", {}) if isinstance(getattr(card, "training", None), dict) else {}
+    return report_key(config.get("data", ""), config.get("labels", "fer2013")) if config else "fer2013"
+
+
+def report_path(model_dir: str | Path, key: str, card: Any) -> Path:
+    """``report.json`` for the model's own test set, ``report_<key>.json`` for any other."""
+    return Path(model_dir) / (REPORT_FILE if key == trained_key(card) else f"report_{key}.json")
 MAX_JSON_BYTES = 20_000_000
 CURVE_METRICS = {"loss": ("loss", "val_loss"), "accuracy": ("accuracy", "val_accuracy")}
 
@@ -81,9 +113,9 @@ def phase_spans(history: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(spans, columns=["phase", "start", "end"])
 
 
-def load_report(model_dir: str | Path) -> dict[str, Any] | None:
+def load_report(model_dir: str | Path, file: str = REPORT_FILE) -> dict[str, Any] | None:
     """``report.json`` checked for the keys the page uses; ``None`` when absent, ``ModelError`` if damaged."""
-    path = Path(model_dir) / REPORT_FILE
+    path = Path(model_dir) / file
     if not path.is_file():
         return None
     data = _read_json(path)
@@ -137,6 +169,7 @@ class ModelReports:
     model_dir: Path
     history: pd.DataFrame | None = None
     report: dict[str, Any] | None = None
+    extra: dict[str, dict[str, Any]] = field(default_factory=dict)  # title -> report on another test set
     errors: list[str] = field(default_factory=list)
 
     @property
@@ -152,8 +185,17 @@ def load_model_reports(model_dir: str | Path) -> ModelReports:
             setattr(out, attr, loader(model_dir))
         except (ModelError, OSError) as exc:
             out.errors.append(str(exc))
+    for path in sorted(Path(model_dir).glob(EXTRA_REPORT_GLOB)):
+        try:
+            report = load_report(model_dir, path.name)
+        except (ModelError, OSError) as exc:
+            out.errors.append(str(exc))
+            continue
+        if report is not None:
+            out.extra[report_title(path.stem.removeprefix("report_"))] = report
     return out
 
 
-__all__ = ["ModelReports", "confusion_frame", "history_long", "load_history", "load_model_reports",
+__all__ = ["BENCHMARK_TITLES", "EXTRA_REPORT_GLOB", "REPORT_FILE", "ModelReports", "confusion_frame", "report_key",
+           "report_path", "report_title", "trained_key", "history_long", "load_history", "load_model_reports",
            "load_report", "per_class_frame", "phase_spans"]

@@ -403,7 +403,7 @@ def train(cfg: TrainConfig, progress: ProgressFn | None = None) -> Path:
             from fer_core.evaluate import evaluate_split, write_report
 
             report = evaluate_split(out_dir, report_split, ds.class_names)
-            write_report(out_dir, report, split_name=report_split.name, data=cfg.data)
+            write_report(out_dir, report, split_name=report_split.name, data=cfg.data, labels=cfg.labels)
         except Exception as exc:  # the model is already written; a report can be redone
             log.exception("evaluation after training failed: %s", exc)
     _emit(progress, {"event": "done", "model_dir": str(out_dir), "seconds": seconds})

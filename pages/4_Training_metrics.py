@@ -4,10 +4,19 @@ optionally beside a second model. Reads ``history.json`` and ``report.json`` fro
 
 import streamlit_webrtc  # noqa: F401  (must precede anything that may import tensorflow)
 
+from typing import Any
+
 import streamlit as st
 
 from fer_core.registry import list_models
-from fer_core.reports import ModelReports, confusion_frame, load_model_reports, per_class_frame
+from fer_core.reports import (
+    ModelReports,
+    confusion_frame,
+    load_model_reports,
+    per_class_frame,
+    report_title,
+    trained_key,
+)
 from fer_core.settings import get_settings
 from webui.charts import confusion_chart, learning_curve_chart, per_class_chart
 from webui.common import setup_page, sidebar_model_picker
@@ -33,6 +42,18 @@ others = [NONE] + [n for n in names if n != first]
 second = c2.selectbox("Compare with", others, key="metrics_compare")
 
 
+def pick_test_set(name: str, info: Any, reports: ModelReports) -> dict[str, Any] | None:
+    """The report to show: the model's own test set, or another one it was measured on (FER+ votes,
+    faces from elsewhere), chosen with a radio when there are several."""
+    if not reports.extra:
+        return reports.report
+    own = report_title(trained_key(info.card)) + " (trained for)" if info.card is not None else "trained for"
+    options = ([own] if reports.report is not None else []) + list(reports.extra)
+    choice = st.radio("Test set", options, horizontal=True, key=f"metrics_set_{name}",
+                      help="The same model measured against other labels or faces from elsewhere.")
+    return reports.report if choice == own else reports.extra[choice]
+
+
 def render(name: str, reports: ModelReports) -> None:
     """Everything for one model, stacked vertically (so two models sit side by side in columns)."""
     info = models[name]
@@ -47,13 +68,15 @@ def render(name: str, reports: ModelReports) -> None:
                 "Models trained with `python -m fer_core.train` have both; "
                 f"`python -m fer_core.evaluate --model {name} --data DATASET --update-card` writes the report.")
         return
-    report = reports.report
+    report = pick_test_set(name, info, reports)
     if report is not None:
         m1, m2, m3 = st.columns(3)
         m1.metric("Test accuracy", f"{report['accuracy']:.1%}")
         m2.metric("Macro F1", f"{report.get('macro_f1', float('nan')):.3f}")
         m3.metric("Test images", f"{report.get('n', 0):,}")
         where = " · ".join(str(report[k]) for k in ("split", "data") if report.get(k))
+        if report.get("labels") == "ferplus":
+            where += " · FER+ labels (majority of ten taggers)"
         if where:
             st.caption(f"Evaluated on {where}")
     if reports.history is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -156,3 +157,26 @@ def test_shared_votes_give_the_papers_test_set():
     test = load_dataset(FER_NPZ, labels="ferplus").split("PrivateTest")
     assert len(test) == 3137  # FER+ majority test as published protocols report it (8 classes)
     assert sorted(set(test.labels.tolist())) == list(range(8))
+
+
+def test_reports_on_other_test_sets_sit_beside_the_own_one(tiny_model_dir, tmp_path):
+    import shutil
+
+    from fer_core.card import load_card
+    from fer_core.evaluate import evaluate_split, write_report
+    from fer_core.reports import load_model_reports
+
+    model = tmp_path / "model"
+    shutil.copytree(tiny_model_dir, model)
+    own = json.loads((model / "report.json").read_text())
+    data, _, _, _ = write_fer_npz_and_votes(tmp_path)
+    plus = load_dataset(data, labels="ferplus")
+    report = evaluate_split(model, plus.split("PrivateTest"), plus.class_names)
+    write_report(model, report, "PrivateTest", str(data), labels="ferplus")
+    assert json.loads((model / "report.json").read_text()) == own  # the model's own report is untouched
+    extra = json.loads((model / "report_ferplus.json").read_text())
+    assert extra["labels"] == "ferplus" and extra["n"] == report["n"]
+    card = load_card(model)
+    assert card.metrics["PrivateTest [ferplus]"]["labels"] == "ferplus"
+    loaded = load_model_reports(model)
+    assert loaded.report == own and list(loaded.extra) == ["FER+ majority of ten taggers"]

@@ -61,6 +61,11 @@ def plain_summary(card: Any) -> str:
     if head is None:
         return text + " It has not been tested yet."
     split, m = head
+    split = split.split(" [")[0]
+    if m.get("labels") == "ferplus":
+        return text + (f" It agreed with the majority of ten people on "
+                       f"{accuracy_text(float(m['accuracy']), m.get('n'), on='test faces')} "
+                       f"(FER+ votes for the {split} split of {m.get('data') or 'FER2013'}).")
     data = f"the {split} split of {m['data']}" if m.get("data") else f"the {split} split"
     return text + f" It named {accuracy_text(float(m['accuracy']), m.get('n'))} right ({data})."
 

@@ -66,3 +66,23 @@ def test_sidebar_model_is_the_default_choice(app_env: Path) -> None:
     at.run()
     no_exceptions(at)
     assert at.selectbox(key="metrics_model").value == "tiny"
+
+
+def test_other_test_sets_are_offered_beside_the_own_one(app_env: Path) -> None:
+    import json
+    import shutil
+
+    shutil.copytree(app_env / "tiny", app_env / "tiny_plus")
+    report = json.loads((app_env / "tiny_plus" / "report.json").read_text())
+    report["confusion_matrix"] = [[1, 0, 0], [0, 1, 0], [0, 0, 0]]
+    report |= {"accuracy": 1.0, "n": 2, "labels": "ferplus"}
+    (app_env / "tiny_plus" / "report_ferplus.json").write_text(json.dumps(report))
+    at = page("pages/4_Training_metrics.py").run()
+    at.selectbox(key="metrics_model").set_value("tiny_plus").run()
+    radio = at.radio(key="metrics_set_tiny_plus")
+    assert radio.options[1] == "FER+ majority of ten taggers" and "trained for" in radio.options[0]
+    assert at.metric[0].value != "100.0%"  # the model's own report first
+    radio.set_value("FER+ majority of ten taggers").run()
+    no_exceptions(at)
+    assert at.metric[0].value == "100.0%" and "FER+ labels" in texts(at)
+    shutil.rmtree(app_env / "tiny_plus")
