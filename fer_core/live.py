@@ -23,6 +23,7 @@ from fer_core.errors import one_line
 from fer_core.imageio import ensure_rgb
 from fer_core.pipeline import Pipeline, label_probs
 from fer_core.smoothing import ProbabilitySmoother
+from fer_core.timeline import FrameRow
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +96,9 @@ class LiveProcessor:
         self._frame_no = 0
         self._results: list[tuple[Box, str, float]] = []  # newest classification per face
         self._result_time = 0.0
-        self._first_frame_time = 0.0
+        self._first_frame_time = 0.0  # 0: no stream yet, or the last one ended (the next frame starts one)
+        # the largest face over time since the stream's first frame (about an hour at 10 labels a second)
+        self._timeline: collections.deque[FrameRow] = collections.deque(maxlen=36_000)
         self._frame_times: collections.deque[float] = collections.deque(maxlen=60)
         self._latencies: collections.deque[float] = collections.deque(maxlen=120)
         self._errors_logged: set[str] = set()
@@ -145,6 +148,8 @@ class LiveProcessor:
         rgb = ensure_rgb(rgb)  # gray/RGBA/float frames become RGB uint8; anything else raises ImageError
         if not self._first_frame_time:
             self._first_frame_time = t0
+            with self._lock:
+                self._timeline.clear()  # a new stream: the last one's timeline was kept until now
         opts = self.options
         self._frame_no += 1
         if self._frame_no % max(1, opts.detect_every) == 1 or opts.detect_every <= 1 or not self._boxes:
@@ -161,7 +166,10 @@ class LiveProcessor:
         return self._draw(rgb)
 
     def reset(self) -> None:
-        """Forget the last stream: label, smoothing, boxes and counters (a new START begins clean)."""
+        """End the stream: label, smoothing, boxes and counters cleared (a new START begins clean).
+
+        The timeline stays, for a download after STOP, until the next stream's first frame.
+        """
         with self._lock:
             self._stats = LiveStats()
             self._smoother.reset()
@@ -170,8 +178,15 @@ class LiveProcessor:
             self._frame_times.clear()
             self._latencies.clear()
 
+    def timeline(self) -> list[FrameRow]:
+        """The largest face's label and probabilities at each classification since the stream began."""
+        with self._lock:
+            return list(self._timeline)
+
     def _lose_face(self) -> None:
         with self._lock:
+            if self._timeline and self._timeline[-1].box is not None:
+                self._timeline.append(FrameRow(time=self._stream_time(), frame=self._frame_no, faces=0))
             self._smoother.reset()
             self._results = []
             self._stats.label, self._stats.score, self._stats.probabilities = None, None, {}
@@ -230,12 +245,20 @@ class LiveProcessor:
                     label, score, _ = label_probs(names, p)
                 results.append((box, label, score))
             self._results = results
+            if self._first_frame_time:
+                self._timeline.append(FrameRow(
+                    time=self._stream_time(), frame=job.frame_no, faces=len(boxes), classified=True,
+                    box=boxes[big_pos].as_tuple(), label=self._stats.label, score=self._stats.score,
+                    probabilities=dict(self._stats.probabilities)))
             self._result_time = time.perf_counter()
             if self._stats.first_label_ms is None and self._first_frame_time:
                 self._stats.first_label_ms = (self._result_time - self._first_frame_time) * 1000.0
             self._stats.classified += 1
             self._stats.classify_ms = dt
             self._stats.error = None
+
+    def _stream_time(self) -> float:
+        return time.perf_counter() - self._first_frame_time if self._first_frame_time else 0.0
 
     def _draw(self, rgb: np.ndarray) -> np.ndarray:
         out = np.array(rgb, dtype=np.uint8, copy=True)

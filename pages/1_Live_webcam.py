@@ -14,6 +14,7 @@ import streamlit as st
 
 from fer_core.live import LiveOptions, LiveStats
 from fer_core.settings import get_settings
+from fer_core.timeline import FrameRow, timeline_csv
 from webui.common import (
     DETECTOR_LABELS,
     detector_choices,
@@ -23,9 +24,18 @@ from webui.common import (
     setup_page,
     sidebar_model_picker,
 )
-from webui.live import expression_line, make_frame_callback, session_processor, session_slot, stats_lines
+from webui.live import (
+    expression_line,
+    make_frame_callback,
+    recent_timeline,
+    session_processor,
+    session_slot,
+    stats_lines,
+)
+from webui.video import timeline_chart
 
-REFRESH_SECONDS = 0.25  # readout refresh: the box on the video changes every frame
+REFRESH_SECONDS = 0.5  # readout refresh (faster refreshes stall a busy browser: charts redraw each time)
+TIMELINE_EVERY = 4  # redraw the last-minute chart every 4th refresh (every 2 s)
 MEDIA_STREAM_CONSTRAINTS = {"video": {"width": 640, "height": 480}, "audio": False}
 
 setup_page("Live webcam", icon="🎥")
@@ -94,6 +104,7 @@ with left:
 
 with right:
     readout = st.empty()
+    timeline_slot = st.empty()
     readout.info("Loading the expression model… (the first start of the server takes a few seconds)")
     pipeline = pipeline_or_stop(model_dir, detector, **haar)
     session_processor(st.session_state, pipeline, options,
@@ -112,21 +123,42 @@ def show(stats: LiveStats) -> None:
             st.warning(f"Last frame problem: {stats.error}")
 
 
-def show_stopped() -> None:
-    """No figures from a stream that ended: they would read as if they were current."""
+def show_timeline(rows: list[FrameRow]) -> None:
+    """The largest face's expression over the last minute, under the readout."""
+    recent, start, end = recent_timeline(rows)
+    if not recent:
+        return
+    names = list(pipeline.classifier.class_names)
+    chart = timeline_chart(recent, names, end, start=start, height=120, title="The last minute", legend_columns=4)
+    timeline_slot.altair_chart(chart, width="stretch")
+
+
+def show_stopped(rows: list[FrameRow]) -> None:
+    """No live figures from a stream that ended (they would read as current); its timeline to download."""
     with readout.container():
         st.subheader("Expression: —", anchor=False)
         st.caption("Label, FPS and faces appear here while the stream plays.")
+        if rows:
+            names = list(pipeline.classifier.class_names)
+            st.download_button("Download this session (CSV)", timeline_csv(rows, names),
+                               file_name="live_session.csv", mime="text/csv", on_click="ignore",
+                               help=f"The largest face at each of the {len(rows):,} labels since START: time, box, "
+                                    "label, score and every class's probability.")
+    show_timeline(rows)
 
 
 # ---------------------------------------------------------------- UI loop while the stream plays
 notice = st.empty()  # same slot in both branches, so the "stopped" notice never lingers while playing
 if ctx.state.playing:
+    turn = 0
     while ctx.state.playing:
         show(slot.snapshot())
+        if turn % TIMELINE_EVERY == 0:
+            show_timeline(slot.timeline())
+        turn += 1
         time.sleep(REFRESH_SECONDS)
 else:
     slot.close()  # stop the classification thread while nothing streams
-    slot.reset()  # the next START begins with no stale label
-    show_stopped()
+    slot.reset()  # the next START begins with no stale label; the timeline stays for the download
+    show_stopped(slot.timeline())
     notice.info("The stream is stopped. Press START to begin.")

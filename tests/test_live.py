@@ -137,3 +137,21 @@ def test_first_label_time_is_measured_from_the_first_frame(default_model_dir, fr
     assert proc.snapshot().first_label_ms == first  # set once per stream
     proc.reset()
     assert proc.snapshot().first_label_ms is None
+
+
+def test_timeline_since_start_kept_after_stop_until_the_next_stream(default_model_dir, frame):
+    proc = LiveProcessor(Pipeline(get_classifier(default_model_dir), HaarDetector()),
+                         LiveOptions(detect_every=1, async_classify=False, lost_after=2))
+    for _ in range(3):
+        proc.process(frame)
+    blank = np.full_like(frame, 80)
+    proc.process(blank)
+    proc.process(blank)  # the face is lost: one row without a face
+    rows = proc.timeline()
+    assert [r.box is not None for r in rows] == [True, True, True, False]
+    assert rows[0].label in proc.pipeline.classifier.class_names and rows[0].probabilities
+    assert all(a.time <= b.time for a, b in zip(rows, rows[1:])) and rows[0].time >= 0
+    proc.reset()  # STOP: the readout clears, the timeline stays for the download
+    assert proc.snapshot().label is None and len(proc.timeline()) == 4
+    proc.process(frame)  # the next stream's first frame starts a new timeline
+    assert len(proc.timeline()) == 1

@@ -16,6 +16,7 @@ import numpy as np
 
 from fer_core.draw import mark_error
 from fer_core.live import LiveOptions, LiveProcessor, LiveStats
+from fer_core.timeline import FrameRow
 from webui.common import label_line
 
 log = logging.getLogger(__name__)
@@ -57,10 +58,14 @@ class ProcessorSlot:
             proc.close()
 
     def reset(self) -> None:
-        """Clear the processor's label and counters (after a stream stopped)."""
+        """Clear the processor's label and counters (after a stream stopped); its timeline stays."""
         proc = self.processor
         if proc is not None:
             proc.reset()
+
+    def timeline(self) -> list[FrameRow]:
+        proc = self.processor
+        return [] if proc is None else proc.timeline()
 
 
 def make_frame_callback(processor: Any) -> Callable[[av.VideoFrame], av.VideoFrame]:
@@ -115,6 +120,18 @@ def session_processor(state: Any, pipeline: Any, options: LiveOptions, config: t
     return proc
 
 
+TIMELINE_SECONDS = 60.0  # the live page charts the last minute
+
+
+def recent_timeline(rows: list[FrameRow], seconds: float = TIMELINE_SECONDS) -> tuple[list[FrameRow], float, float]:
+    """The rows of the last ``seconds`` and the window ``(start, end)`` they are charted in."""
+    if not rows:
+        return [], 0.0, seconds
+    end = max(rows[-1].time, seconds)
+    start = end - seconds
+    return [r for r in rows if r.time >= start], start, end
+
+
 def expression_line(stats: LiveStats) -> str:
     """``Expression: happy (87%)`` or ``Expression: no face yet``."""
     return label_line("Expression", stats.label, stats.score)
@@ -132,5 +149,5 @@ def stats_lines(stats: LiveStats) -> list[str]:
          if stats.first_label_ms is not None else [])
 
 
-__all__ = ["ProcessorSlot", "SESSION_KEY", "expression_line", "make_frame_callback", "session_processor",
-           "session_slot", "stats_lines"]
+__all__ = ["ProcessorSlot", "SESSION_KEY", "TIMELINE_SECONDS", "expression_line", "make_frame_callback",
+           "recent_timeline", "session_processor", "session_slot", "stats_lines"]

@@ -156,33 +156,37 @@ def timeline_frame(rows: list[Any], class_names: list[str], max_points: int = 60
     return pd.DataFrame(records, columns=["time", "class", "probability"])
 
 
-def timeline_chart(rows: list[Any], class_names: list[str], duration: float) -> alt.VConcatChart:
-    """Probabilities over time, one line per class, with the label band above them."""
+def timeline_chart(rows: list[Any], class_names: list[str], duration: float, start: float = 0.0,
+                   height: int = 260, title: str = "Expression over time",
+                   legend_columns: int | None = None) -> alt.VConcatChart:
+    """Probabilities over time from ``start`` to ``duration`` s, one line per class, the label band above."""
     import altair as alt
     import pandas as pd
 
     colors = class_colors(class_names)
-    legend = alt.Legend(title=None, orient="top", direction="horizontal", symbolType="square")
+    legend = alt.Legend(title=None, orient="top", direction="horizontal", symbolType="square",
+                        columns=legend_columns or alt.Undefined)
+    domain = [start, max(duration, start + 1e-3)]
     x = alt.X("start:Q", title=None, axis=alt.Axis(labels=False, ticks=False),
-              scale=alt.Scale(domain=[0, max(duration, 1e-3)], nice=False))
+              scale=alt.Scale(domain=domain, nice=False))
     band = (
         alt.Chart(pd.DataFrame(label_segments(rows, duration)))
         .mark_rect()
         .encode(x=x, x2="end:Q", color=alt.Color("label:N", scale=colors, legend=legend),
                 tooltip=["label:N", alt.Tooltip("start:Q", format=".1f", title="from (s)"),
                          alt.Tooltip("end:Q", format=".1f", title="to (s)")])
-        .properties(height=28, title="Expression over time")
+        .properties(height=28, title=title)
     )
     lines = (
         alt.Chart(timeline_frame(rows, class_names))
         .mark_line(interpolate="monotone", strokeWidth=1.8)
         .encode(
-            x=alt.X("time:Q", title="time (s)", scale=alt.Scale(domain=[0, max(duration, 1e-3)], nice=False)),
+            x=alt.X("time:Q", title="time (s)", scale=alt.Scale(domain=domain, nice=False)),
             y=alt.Y("probability:Q", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%"), title=None),
             color=alt.Color("class:N", scale=colors, legend=legend),
             tooltip=["class:N", alt.Tooltip("time:Q", format=".2f"), alt.Tooltip("probability:Q", format=".0%")],
         )
-        .properties(height=260)
+        .properties(height=height)
     )
     return alt.vconcat(band, lines, spacing=4).resolve_scale(color="shared")
 

@@ -143,3 +143,7 @@ def test_stopping_clears_the_last_label(app_env: Path, monkeypatch: pytest.Monke
     no_exceptions(at)
     assert "Expression: —" in texts(at)
     assert at.session_state["live_slot"].snapshot().label is None and "FPS: " not in texts(at)
+    button = at.get("download_button")
+    assert button, "the stopped stream's timeline can be downloaded"
+    assert "Download this session" in button[0].proto.label
+    assert at.get("vega_lite_chart"), "the last minute is charted"

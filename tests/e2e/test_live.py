@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from pathlib import Path
 
 from tests.e2e.support import exception_texts, open_app_page, start_webrtc, stop_webrtc, wait_for_text
 
@@ -48,6 +49,15 @@ def test_live_webcam_classifies_the_fake_camera(page, app_server, model_classes,
     # STOP ends the page's refresh loop: the script run finishes and says the stream is stopped.
     stop_webrtc(page)
     wait_for_text(page, "stream is stopped", timeout=30)
+    # After STOP: no stale figures, the session's timeline charted and downloadable as CSV.
+    text = page.inner_text('[data-testid="stApp"]')
+    assert "Expression: —" in text and "FPS:" not in text
+    with page.expect_download(timeout=30_000) as download:
+        page.get_by_role("button", name="Download this session (CSV)").click()
+    csv_text = Path(download.value.path()).read_text()
+    header, *rows = csv_text.splitlines()
+    assert header.startswith("time_s,frame,x,y,w,h,label,score") and len(rows) >= 1
+    assert any(f",{label}," in csv_text for label in model_classes)
 
 
 def record_start_timing(to_label_s: float, text: str) -> None:
