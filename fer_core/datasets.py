@@ -111,7 +111,7 @@ def face_cropper(detector: str | None = None, margin: float | None = None) -> Ca
     This is how the original project built its dataset: every capture cropped to the face.
     """
     from fer_core.detection import largest, make_detector
-    from fer_core.preprocess import crop_with_margin
+    from fer_core.preprocess import crop_face
     from fer_core.settings import get_settings
 
     det = make_detector(detector)
@@ -125,7 +125,7 @@ def face_cropper(detector: str | None = None, margin: float | None = None) -> Ca
         big = largest(boxes)
         if big is None:
             raise ImageError("no face found in the photo")
-        return np.ascontiguousarray(crop_with_margin(rgb, boxes[big].as_tuple(), pad))
+        return np.ascontiguousarray(crop_face(rgb, boxes[big].as_tuple(), det, pad))
 
     return crop
 

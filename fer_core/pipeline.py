@@ -17,7 +17,7 @@ import numpy as np
 from fer_core.detection import Box, FaceDetector, largest, make_detector
 from fer_core.errors import FerError, ModelError
 from fer_core.imageio import ensure_rgb
-from fer_core.preprocess import crop_with_margin
+from fer_core.preprocess import crop_face
 from fer_core.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -67,7 +67,8 @@ class Pipeline:
         return faces
 
     def crop(self, image: np.ndarray, face: Face) -> np.ndarray:
-        return crop_with_margin(image, face.box.as_tuple(), self.margin)
+        """The face as the model should see it (see ``preprocess.crop_face``)."""
+        return crop_face(image, face.box.as_tuple(), self.detector, self.margin)
 
     def classify(self, image: np.ndarray, faces: list[Face]) -> list[Face]:
         """Fill label, score and probabilities of ``faces`` in one batched model call."""

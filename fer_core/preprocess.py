@@ -18,6 +18,36 @@ def crop_with_margin(image: np.ndarray, box: tuple[int, int, int, int], margin: 
     return image[y0:y1, x0:x1]
 
 
+def framed_square(image: np.ndarray, box: tuple[int, int, int, int],
+                  framing: tuple[float, float, float, float]) -> np.ndarray:
+    """A square crop around ``box`` grown by ``framing`` (left, top, right, bottom, in box sizes).
+
+    Why square and padded: the model sees square faces; a tall detector box squeezed to a square,
+    or a crop clipped at the frame's edge and stretched, shows it faces it never saw in training.
+    Parts outside the image repeat its edge pixels.
+    """
+    x, y, w, h = box
+    left, top, right, bottom = framing
+    x0, x1 = x - left * w, x + w + right * w
+    y0, y1 = y - top * h, y + h + bottom * h
+    side = max(1, int(round(max(x1 - x0, y1 - y0))))
+    sx, sy = int(round((x0 + x1 - side) / 2)), int(round((y0 + y1 - side) / 2))
+    H, W = image.shape[:2]
+    pad = max(0, -sx, -sy, sx + side - W, sy + side - H)
+    if pad:
+        image = cv2.copyMakeBorder(np.ascontiguousarray(image), pad, pad, pad, pad, cv2.BORDER_REPLICATE)
+        sx, sy = sx + pad, sy + pad
+    return image[sy:sy + side, sx:sx + side]
+
+
+def crop_face(image: np.ndarray, box: tuple[int, int, int, int], detector: object, margin: float) -> np.ndarray:
+    """The face the model sees: the detector's framing when it has one, else ``box`` plus ``margin``."""
+    framing = getattr(detector, "framing", None)
+    if framing is not None:
+        return framed_square(image, box, framing)
+    return crop_with_margin(image, box, margin)
+
+
 def convert_face(img: np.ndarray, size: tuple[int, int], color_mode: str) -> np.ndarray:
     """One face crop (gray or RGB uint8) to ``(H, W, C)`` uint8 in the model's colour order."""
     target = (size[1], size[0])

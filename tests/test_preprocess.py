@@ -39,3 +39,35 @@ def test_convert_face_sizes_and_colours():
     assert convert_face(rgb, (48, 48), "grayscale").shape == (48, 48, 1)
     assert convert_face(rgb, (64, 64), "rgb")[0, 0].tolist() == [255, 0, 0]
     assert convert_face(rgb, (64, 64), "bgr")[0, 0].tolist() == [0, 0, 255]
+
+
+def test_framed_square_widens_a_tall_box_to_a_square():
+    from fer_core.preprocess import framed_square
+
+    img = np.arange(200 * 200, dtype=np.int64).reshape(200, 200) % 251
+    crop = framed_square(img.astype(np.uint8), (80, 60, 40, 52), (0.15, 0.0, 0.15, 0.0))
+    assert crop.shape == (52, 52)  # 40 * 1.3 = 52 wide, the box's 52 tall
+    assert np.array_equal(crop, img[60:112, 74:126].astype(np.uint8))  # centred on the box
+
+
+def test_framed_square_pads_at_the_edge_instead_of_stretching():
+    from fer_core.preprocess import framed_square
+
+    img = np.full((100, 100, 3), 7, np.uint8)
+    img[:, :10] = 200
+    crop = framed_square(img, (0, 20, 30, 40), (0.15, 0.0, 0.15, 0.0))
+    assert crop.shape == (40, 40, 3)
+    assert (crop[:, 0] == 200).all()  # the part left of the frame repeats its edge
+
+
+def test_crop_face_follows_the_detector():
+    from fer_core.preprocess import crop_face, crop_with_margin
+
+    img = np.random.default_rng(0).integers(0, 255, (120, 160), dtype=np.uint8)
+    box = (40, 30, 40, 52)
+
+    class Framed:
+        framing = (0.15, 0.0, 0.15, 0.0)
+
+    assert crop_face(img, box, Framed(), 0.15).shape == (52, 52)
+    assert np.array_equal(crop_face(img, box, object(), 0.15), crop_with_margin(img, box, 0.15))
