@@ -204,6 +204,16 @@ def trainable_counts(all_counts: dict[str, int]) -> dict[str, int]:
     return {c: n for c, n in all_counts.items() if c != UNSORTED and n > 0}
 
 
+def dropped_classes(model_classes: list[str], all_counts: dict[str, int]) -> list[str]:
+    """The starting model's classes that a fine-tune on these captures would not keep.
+
+    Why: a model fine-tuned on captures knows exactly the captured classes; a user who captured
+    three expressions would otherwise lose the other four without being told.
+    """
+    have = set(trainable_counts(all_counts))
+    return [c for c in model_classes if c not in have]
+
+
 def balance_warnings(all_counts: dict[str, int], min_per_class: int = MIN_PER_CLASS,
                      max_ratio: float = MAX_IMBALANCE) -> list[str]:
     """Plain-language warnings about classes too small or too unbalanced to learn well."""

@@ -17,7 +17,7 @@ from fer_core.paths import is_within, safe_join
 
 log = logging.getLogger(__name__)
 
-PROTECTED_MODELS: frozenset[str] = frozenset({"default"})
+PROTECTED_MODELS: frozenset[str] = frozenset({"default", "fer2013"})  # the shipped models: read-only
 
 
 @dataclass

@@ -163,6 +163,13 @@ trainable = curation.trainable_counts(all_counts)
 blocker = curation.training_blocker(all_counts)
 running = jobs.active_job("train")
 
+_start_card = next((m.card for m in list_models(settings.models_dir, settings.default_model)
+                    if m.path == model_dir and m.card is not None), None)
+_dropped = curation.dropped_classes(list(_start_card.class_names), all_counts) if _start_card and trainable else []
+if _dropped:
+    st.warning(f"Starting from **{model_dir.name}**, the new model will know only your "
+               f"{len(trainable)} classes ({', '.join(trainable)}): it will no longer recognise "
+               f"{', '.join(_dropped)}. Capture pictures of those too to keep them.")
 with st.form("train_form"):
     name = st.text_input("Name of the new model", value=free_model_name(settings.models_dir), key="train_name",
                          max_chars=64, help="Letters, digits, dashes and underscores; it becomes models/<name>/.")

@@ -145,3 +145,11 @@ def test_confused_pairs():
 
 def test_module_exports_exist():
     assert all(hasattr(curation, name) for name in curation.__all__)
+
+
+def test_dropped_classes_are_the_models_classes_not_captured():
+    from fer_core.curation import dropped_classes
+
+    model = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
+    counts = {"fear": 5, "happy": 6, "sad": 4, "wink": 5, "unsorted": 9, "neutral": 0}
+    assert dropped_classes(model, counts) == ["angry", "disgust", "surprise", "neutral"]

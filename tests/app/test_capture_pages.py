@@ -389,3 +389,12 @@ def test_teach_figures_come_with_their_counts_and_reasons(capture_env: Path, app
         assert list(table.loc[table["model"] == "few_pics", "tested on"]) == [5]
     finally:
         shutil.rmtree(made, ignore_errors=True)
+
+
+def test_teach_says_which_classes_a_fine_tune_would_drop(capture_env: Path, astronaut: np.ndarray) -> None:
+    write_captures(capture_env, astronaut, classes=("happy", "sad"), per_class=3)
+    at = page("pages/6_Teach.py").run()
+    no_exceptions(at)
+    warning = next(w.value for w in at.warning if "no longer recognise" in w.value)
+    assert "know only your 2 classes (happy, sad)" in warning
+    assert warning.endswith("no longer recognise angry. Capture pictures of those too to keep them.")  # tiny: 3 classes
