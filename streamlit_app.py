@@ -38,7 +38,7 @@ st.subheader("Pages")
 descriptions = {
     "Home": "this page",
     "Live webcam": "expressions in your webcam stream, live, with FPS and latency",
-    "Upload photos": "analyse photos (jpg, png, webp, bmp), download the results as CSV",
+    "Upload photos": "analyse photos (jpg, png, webp, bmp, gif), download the results as CSV",
     "Dataset": "browse a training dataset: class balance, sizes, example images",
     "Training metrics": "learning curves, per-class scores and confusion matrix of a model; compare two",
     "Capture": "collect pictures of your own expressions from the webcam",
