@@ -27,11 +27,12 @@ model_dir = sidebar_model_picker()
 
 st.title(f"🙂 {APP_TITLE}")
 st.markdown(
-    "This app finds faces in a picture or a webcam stream and tells which of the seven basic "
-    "expressions each one shows — **angry, disgust, fear, happy, sad, surprise, neutral** — "
-    "with a probability for each. Faces are found with YuNet (or OpenCV's Haar cascade), cut out "
-    "with a margin, and classified by a network trained on FER2013. Everything runs on this "
-    "server; no picture leaves it."
+    "This app finds faces in a picture, a video or a webcam stream and tells which expression each "
+    "one shows — **angry, disgust, fear, happy, sad, surprise, neutral** and, with the default model, "
+    "**contempt** — with a probability for each. Faces are found with YuNet (or OpenCV's Haar cascade), "
+    "cut out as the training faces were framed, and classified by a network trained on what ten people "
+    "agreed each FER2013 face shows (FER+). **default** is that model; **fer2013**, trained on FER2013's "
+    "original labels, serves the classic benchmark. Everything runs on this server; no picture leaves it."
 )
 
 st.subheader("Pages")

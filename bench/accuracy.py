@@ -115,7 +115,7 @@ def headline(bench: Bench, reports: dict[str, dict[str, Any]]) -> str:
     key = bench.name if bench.metric == "accuracy" else f"{bench.name}_{bench.metric}"
     ours = [(n, r) for n, r in reports.items() if n != "fer"]
     theirs = reports["fer"][bench.metric]
-    parts = [f"{key}={r[bench.metric]:.4f}" + ("" if i == 0 else f"[{n}]") for i, (n, r) in enumerate(ours)]
+    parts = [(key if i == 0 else f"{key}[{n}]") + f"={r[bench.metric]:.4f}" for i, (n, r) in enumerate(ours)]
     first = ours[0][1][bench.metric]
     return " ".join(parts + [f"fer_{key}={theirs:.4f}", f"ratio_vs_fer={first / theirs:.3f}",
                              f"n={len(bench.split)}"])

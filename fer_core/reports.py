@@ -19,7 +19,8 @@ from fer_core.errors import ModelError
 HISTORY_FILE = "history.json"
 REPORT_FILE = "report.json"  # the test set the model was trained for
 EXTRA_REPORT_GLOB = "report_*.json"  # the same model on other test sets (other labels, faces from elsewhere)
-BENCHMARK_TITLES = {"fer2013": "FER2013, original labels", "ferplus": "FER+ majority of ten taggers"}
+BENCHMARK_TITLES = {"fer2013": "FER2013, original labels", "ferplus": "FER+ majority of ten taggers",
+                    "imfdb_faces": "faces from films (imfdb_faces)"}
 
 
 def report_key(data: str | Path, labels: str = "fer2013") -> str:
