@@ -6,8 +6,6 @@ one-line error and the other files still get their result, plus a CSV of the who
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
 import time
 from collections.abc import Iterable
@@ -16,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from fer_core.csvout import table_csv
 from fer_core.draw import draw_faces
 from fer_core.errors import FerError, ImageError
 from fer_core.imageio import decode_image
@@ -134,21 +133,7 @@ def table_columns(rows: list[dict[str, Any]]) -> list[str]:
 def results_csv(results: Iterable[UploadResult], class_names: list[str] | None = None) -> bytes:
     """The results table as UTF-8 CSV (empty cells for missing values)."""
     rows = results_table(results, class_names)
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=table_columns(rows), extrasaction="ignore", lineterminator="\n")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({k: _csv_cell(v) for k, v in row.items()})
-    return buf.getvalue().encode("utf-8")
-
-
-def _csv_cell(value: Any) -> Any:
-    """Empty for missing values; text that a spreadsheet would run as a formula gets a leading quote."""
-    if value is None:
-        return ""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
+    return table_csv(rows, table_columns(rows))
 
 
 __all__ = ["UploadResult", "analyze_upload", "analyze_uploads", "results_csv", "results_table", "table_columns"]

@@ -6,12 +6,12 @@ the tests summarise and export them the same way without touching PyAV or Tensor
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
+from fer_core.csvout import table_csv
 
 BASE_COLUMNS = ("time_s", "frame", "x", "y", "w", "h", "label", "score")
 
@@ -107,21 +107,7 @@ def columns(class_names: list[str]) -> list[str]:
 
 def timeline_csv(rows: list[FrameRow], class_names: list[str]) -> bytes:
     """The timeline as UTF-8 CSV, one row per analysed frame, empty cells where no face was seen."""
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=columns(class_names), lineterminator="\n")
-    writer.writeheader()
-    for row in table(rows, class_names):
-        writer.writerow({k: _cell(v) for k, v in row.items()})
-    return buf.getvalue().encode("utf-8")
-
-
-def _cell(value: Any) -> Any:
-    """Empty for missing values; a label a spreadsheet would run as a formula gets a leading quote."""
-    if value is None:
-        return ""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
+    return table_csv(table(rows, class_names), columns(class_names))
 
 
 __all__ = ["FrameRow", "Summary", "columns", "row_spans", "summarize", "table", "timeline_csv"]
