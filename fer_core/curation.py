@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -185,20 +184,6 @@ def delete(root: str | Path, class_name: str, name: str) -> None:
     log.info("deleted %s/%s", class_name, name)
 
 
-def delete_class(root: str | Path, class_name: str) -> int:
-    """Delete a whole class folder (and its frames); return how many images went."""
-    r = Path(root)
-    folder = _class_dir(r, class_name)
-    if not folder.is_dir():
-        raise CurationError(f"no class folder {class_name!r}")
-    n = sum(1 for f in folder.iterdir() if _real_image(r, f))
-    shutil.rmtree(folder)
-    frames = r / FRAMES_DIR / class_name
-    if _real_dir(r, frames):
-        shutil.rmtree(frames)
-    return n
-
-
 def trainable_counts(all_counts: dict[str, int]) -> dict[str, int]:
     """Only the classes a training would use (``unsorted`` and empty folders left out)."""
     return {c: n for c, n in all_counts.items() if c != UNSORTED and n > 0}
@@ -272,6 +257,6 @@ def confused_pairs(report: dict[str, Any], top: int = 3) -> list[dict[str, Any]]
 
 __all__ = [
     "FRAMES_DIR", "Item", "UNSORTED", "CurationError", "balance_warnings", "class_folder_name", "class_names",
-    "confused_pairs", "counts", "delete", "delete_class", "list_items", "move", "trainable_counts",
+    "confused_pairs", "counts", "delete", "list_items", "move", "trainable_counts",
     "training_blocker",
 ]

@@ -177,15 +177,6 @@ def read_image(path: str | Path, max_pixels: int | None = None) -> np.ndarray:
     return decode_image(data, name=str(p), max_pixels=max_pixels, max_bytes=byte_limit)
 
 
-def to_gray(image: np.ndarray) -> np.ndarray:
-    """RGB (or already gray) uint8 to a 2-D gray array."""
-    if image.ndim == 2:
-        return image
-    import cv2
-
-    return cv2.cvtColor(np.ascontiguousarray(image[:, :, :3]), cv2.COLOR_RGB2GRAY)
-
-
 def ensure_rgb(image: np.ndarray) -> np.ndarray:
     """Gray or RGB(A) uint8 array to contiguous RGB; raise ``ImageError`` on anything else."""
     if not isinstance(image, np.ndarray):

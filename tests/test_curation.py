@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from fer_core import curation
 from fer_core.curation import (
     FRAMES_DIR,
     UNSORTED,
@@ -141,10 +140,6 @@ def test_confused_pairs():
     assert pairs[0]["share"] == pytest.approx(0.5)
     assert confused_pairs({"class_names": ["a", "b"], "confusion_matrix": [[3, 0], [0, 3]]}) == []
     assert len(confused_pairs(report)) == 3
-
-
-def test_module_exports_exist():
-    assert all(hasattr(curation, name) for name in curation.__all__)
 
 
 def test_dropped_classes_are_the_models_classes_not_captured():
