@@ -178,8 +178,7 @@ def with_ferplus_labels(ds: Dataset, labels: str, targets: str = "crossentropy")
     out = Dataset(class_names=list(ferplus.FERPLUS_CLASSES), source=f"{ds.source} [FER+ votes: {votes_file.name}]")
     for name, split in ds.splits.items():
         assert split.rows is not None and split.array is not None
-        keep, hard, soft = ferplus.ferplus_splits(split.labels, votes[split.rows], name in ("Training", "all"),
-                                                  targets)
+        keep, hard, soft = ferplus.ferplus_splits(votes[split.rows], name in ("Training", "all"), targets)
         out.splits[name] = Split(name, hard, array=split.array[keep], targets=soft, rows=split.rows[keep],
                                  left_out=len(split) - len(keep))
     return out

@@ -117,14 +117,13 @@ def _top_votes(row: np.ndarray) -> np.ndarray | None:
     return kept
 
 
-def ferplus_splits(labels_fer2013: np.ndarray, votes: np.ndarray, train_split: bool, mode: str
+def ferplus_splits(votes: np.ndarray, train_split: bool, mode: str
                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """Rows kept, their hard labels and (soft mode, training split) their targets.
 
     Why one function: training may use vote distributions, but validation and test always use
     the majority protocol, as the paper reports them, so every figure is comparable.
     """
-    del labels_fer2013  # the FER+ votes replace the original labels entirely
     if mode not in TARGET_MODES:
         raise DatasetError(f"FER+ targets must be one of {', '.join(TARGET_MODES)}, not {mode!r}")
     if train_split and mode == "crossentropy":
