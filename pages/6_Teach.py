@@ -16,7 +16,7 @@ import streamlit as st
 from fer_core import curation, jobs
 from fer_core.dataset_view import short_name
 from fer_core.errors import FerError
-from fer_core.registry import PROTECTED_MODELS, delete_model, list_models
+from fer_core.registry import PROTECTED_MODELS, delete_model, inspect_model, list_models
 from fer_core.settings import get_settings
 from webui.common import MODEL_KEY, PICKER_KEY, clear_model_caches, setup_page, sidebar_model_picker
 from webui.model_text import SMALL_TEST, accuracy_text, headline_metric, small_test_warning
@@ -163,8 +163,7 @@ trainable = curation.trainable_counts(all_counts)
 blocker = curation.training_blocker(all_counts)
 running = jobs.active_job("train")
 
-_start_card = next((m.card for m in list_models(settings.models_dir, settings.default_model)
-                    if m.path == model_dir and m.card is not None), None)
+_start_card = inspect_model(model_dir).card  # the selected model: one folder read, not the whole list
 _dropped = curation.dropped_classes(list(_start_card.class_names), all_counts) if _start_card and trainable else []
 if _dropped:
     st.warning(f"Starting from **{model_dir.name}**, the new model will know only your "
