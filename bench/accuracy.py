@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from fer_core.datasets import Split, load_dataset  # noqa: E402
-from fer_core.evaluate import compute_metrics  # noqa: E402
+from fer_core.evaluate import compute_metrics, predict_among  # noqa: E402
 from fer_core.settings import PROJECT_ROOT, get_settings  # noqa: E402
 
 CROSSDOMAIN = PROJECT_ROOT.parent / "shared" / "data" / "crossdomain" / "imfdb_faces"
@@ -70,13 +70,6 @@ def load_benches(data: str, crossdomain: str) -> list[Bench]:
     return out
 
 
-def restricted_argmax(probs: np.ndarray, model_classes: list[str], data_classes: list[str]) -> np.ndarray:
-    """Predicted data-class index per row, choosing only among classes both know."""
-    cols = [model_classes.index(c) for c in data_classes if c in model_classes]
-    targets = np.array([data_classes.index(c) for c in data_classes if c in model_classes])
-    return targets[np.argmax(probs[:, cols], axis=1)]
-
-
 def our_predictor(model_dir: str) -> tuple[Callable[[list[np.ndarray]], np.ndarray], list[str]]:
     from fer_core.classifier import Classifier
 
@@ -95,7 +88,7 @@ def fer_predictor() -> tuple[Callable[[list[np.ndarray]], np.ndarray], list[str]
 def run(bench: Bench, predict: Callable[[list[np.ndarray]], np.ndarray], classes: list[str]) -> dict[str, Any]:
     images = [bench.split.image(i) for i in range(len(bench.split))]
     probs = np.concatenate([predict(images[i:i + 256]) for i in range(0, len(images), 256)])
-    pred = restricted_argmax(probs, classes, bench.class_names)
+    pred = predict_among(probs, classes, bench.class_names)
     return compute_metrics(bench.split.labels, pred, bench.class_names)
 
 

@@ -71,3 +71,10 @@ def test_cli_bad_paths(tmp_path):
                            str(tmp_path / "none.npz")], capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert proc.returncode == 2
     assert proc.stderr.startswith("error:") and "Traceback" not in proc.stderr
+
+
+def test_predict_among_chooses_only_the_test_sets_classes():
+    from fer_core.evaluate import predict_among
+
+    probs = np.array([[0.1, 0.2, 0.7], [0.6, 0.3, 0.1]])  # model: happy, sad, contempt
+    assert predict_among(probs, ["happy", "sad", "contempt"], ["sad", "happy"]).tolist() == [0, 1]
