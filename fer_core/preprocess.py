@@ -33,11 +33,14 @@ def framed_square(image: np.ndarray, box: tuple[int, int, int, int],
     side = max(1, int(round(max(x1 - x0, y1 - y0))))
     sx, sy = int(round((x0 + x1 - side) / 2)), int(round((y0 + y1 - side) / 2))
     H, W = image.shape[:2]
-    pad = max(0, -sx, -sy, sx + side - W, sy + side - H)
-    if pad:
-        image = cv2.copyMakeBorder(np.ascontiguousarray(image), pad, pad, pad, pad, cv2.BORDER_REPLICATE)
-        sx, sy = sx + pad, sy + pad
-    return image[sy:sy + side, sx:sx + side]
+    x0c, y0c, x1c, y1c = max(0, sx), max(0, sy), min(W, sx + side), min(H, sy + side)
+    if x1c <= x0c or y1c <= y0c:
+        return image[0:1, 0:1]
+    crop = image[y0c:y1c, x0c:x1c]
+    pads = (y0c - sy, sy + side - y1c, x0c - sx, sx + side - x1c)  # top, bottom, left, right
+    if any(pads):  # pad only the crop, never the whole frame (this runs on every live frame)
+        crop = cv2.copyMakeBorder(np.ascontiguousarray(crop), *pads, cv2.BORDER_REPLICATE)
+    return crop
 
 
 def crop_face(image: np.ndarray, box: tuple[int, int, int, int], detector: object, margin: float) -> np.ndarray:
