@@ -139,17 +139,18 @@ def with_face_crops(ds: Dataset, detector: str | None = None) -> Dataset:
 
 
 def load_dataset(path: str | Path, crop_faces: bool = False, labels: str = "fer2013",
-                 targets: str = "crossentropy") -> Dataset:
+                 targets: str = "crossentropy", fer2013_weight: float = 0.0) -> Dataset:
     """Load a dataset from an ``.npz``, a Kaggle ``.csv`` or an image folder tree.
 
     With ``crop_faces`` each full-frame photo is cut to its largest face when read. ``labels``
     is ``fer2013`` (the file's own labels), ``ferplus`` (the FER+ votes beside FER2013) or the
-    path of a votes file; ``targets`` says how FER+ votes become training targets.
+    path of a votes file; ``targets`` says how FER+ votes become training targets, and
+    ``fer2013_weight`` what share of them FER2013's own label takes (``ferplus.blend_original``).
     """
     if crop_faces:
-        return with_face_crops(load_dataset(path, labels=labels, targets=targets))
+        return with_face_crops(load_dataset(path, labels=labels, targets=targets, fer2013_weight=fer2013_weight))
     if labels != "fer2013":
-        return with_ferplus_labels(load_dataset(path), labels, targets)
+        return with_ferplus_labels(load_dataset(path), labels, targets, fer2013_weight)
     p = Path(path).expanduser()
     if not p.exists():
         raise DatasetError(f"{p}: no such dataset file or folder")
@@ -163,14 +164,18 @@ def load_dataset(path: str | Path, crop_faces: bool = False, labels: str = "fer2
     raise DatasetError(f"{p}: not a dataset (expected .npz, .csv or a folder of class folders)")
 
 
-def with_ferplus_labels(ds: Dataset, labels: str, targets: str = "crossentropy") -> Dataset:
+def with_ferplus_labels(ds: Dataset, labels: str, targets: str = "crossentropy",
+                        fer2013_weight: float = 0.0) -> Dataset:
     """FER2013 relabelled by FER+ votes: eight classes; faces without a usable vote left out.
 
-    The training split takes ``targets`` (vote distributions or majority labels); every other
-    split takes the majority protocol, so validation and test figures match the paper's.
+    The training split takes ``targets`` (vote distributions or majority labels, blended with
+    ``fer2013_weight`` of the original label when that is above 0); every other split takes the
+    majority protocol, so validation and test figures match the paper's.
     """
     from fer_core import ferplus
 
+    if fer2013_weight and targets != "crossentropy":
+        raise DatasetError("FER2013's own labels blend into vote distributions only (targets 'crossentropy')")
     votes_file = ferplus.votes_path_beside(ds.source) if labels == "ferplus" else Path(labels)
     if any(s.rows is None or s.array is None for s in ds.splits.values()) or ds.class_names != list(FER2013_CLASSES):
         raise DatasetError(f"{ds.source}: FER+ votes are aligned to FER2013's .npz only, not to this dataset")
@@ -179,6 +184,9 @@ def with_ferplus_labels(ds: Dataset, labels: str, targets: str = "crossentropy")
     for name, split in ds.splits.items():
         assert split.rows is not None and split.array is not None
         keep, hard, soft = ferplus.ferplus_splits(votes[split.rows], name in ("Training", "all"), targets)
+        if soft is not None and fer2013_weight > 0:
+            soft = ferplus.blend_original(soft, split.labels[keep], fer2013_weight)
+            hard = soft.argmax(axis=1).astype(np.int64)
         out.splits[name] = Split(name, hard, array=split.array[keep], targets=soft, rows=split.rows[keep],
                                  left_out=len(split) - len(keep))
     return out

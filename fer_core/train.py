@@ -47,6 +47,7 @@ class TrainConfig:
     whole: bool = False  # with init_model: train every layer in one phase (a warm restart), not head + fine-tune
     labels: str = "fer2013"  # fer2013 (the data's own labels) | ferplus (FER+ votes beside it) | a votes file path
     targets: str = "crossentropy"  # with FER+ labels: vote distributions (crossentropy) or majority labels
+    fer2013_weight: float = 0.0  # with FER+ vote distributions: share of FER2013's own label in each target
     input_size: int = 0  # 0: the backbone's default
     width: int = 32
     train_split: str = "Training"
@@ -272,7 +273,8 @@ def train(cfg: TrainConfig, progress: ProgressFn | None = None) -> Path:
     else:
         keras.mixed_precision.set_global_policy("float32")
 
-    ds = load_dataset(cfg.data, crop_faces=cfg.crop_faces, labels=cfg.labels, targets=cfg.targets)
+    ds = load_dataset(cfg.data, crop_faces=cfg.crop_faces, labels=cfg.labels, targets=cfg.targets,
+                      fer2013_weight=cfg.fer2013_weight)
     train_split, val_split, test_split, how = pick_splits(ds, cfg)
     _emit(progress, {"event": "status", "message": f"loading {len(train_split)} training images"})
     skipped: list[str] = []
@@ -529,7 +531,8 @@ def export_model(net: Any, cfg: TrainConfig, out: Path, class_names: list[str], 
         backbone=cfg.backbone,
         weights=started,
         trained_on=(f"{cfg.data} [{cfg.train_split}; validation: {how if 'carved' in how else cfg.val_split}]"
-                    + ("" if cfg.labels == "fer2013" else f"; labels: FER+ votes ({cfg.targets})")),
+                    + ("" if cfg.labels == "fer2013" else f"; labels: FER+ votes ({cfg.targets})")
+                    + (f", {cfg.fer2013_weight:g} FER2013's own label" if cfg.fer2013_weight else "")),
         face_margin=get_settings().face_margin,
         tta=["hflip"] if cfg.tta else [],
         training={
@@ -588,8 +591,8 @@ def _load_state(ckpt: Path, cfg: TrainConfig, fingerprint: str | None = None) ->
         log.warning("checkpoint in %s was made from other images: starting afresh", ckpt)
         return None
     old = state.get("config", {})
-    for key in ("data", "labels", "targets", "backbone", "width", "input_size", "epochs", "finetune_epochs",
-                "batch_size", "lr"):
+    for key in ("data", "labels", "targets", "fer2013_weight", "backbone", "width", "input_size", "epochs",
+                "finetune_epochs", "batch_size", "lr"):
         if old.get(key) != getattr(cfg, key):
             log.warning("checkpoint in %s was made with %s=%r, not %r: starting afresh", ckpt, key, old.get(key),
                         getattr(cfg, key))
@@ -637,6 +640,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="fer2013 (the data's own labels), ferplus (FER+ votes beside fer2013.npz) or a votes file")
     p.add_argument("--targets", choices=("crossentropy", "majority"), default=d.targets,
                    help="with FER+ labels: train on vote distributions or on majority labels")
+    p.add_argument("--fer2013-weight", type=float, default=d.fer2013_weight,
+                   help="with FER+ vote distributions: share of FER2013's own label in each target (0-1)")
     p.add_argument("--input-size", type=int, default=0)
     p.add_argument("--width", type=int, default=d.width, help="fer_cnn base width")
     for key in ("train_split", "val_split", "test_split"):

@@ -107,6 +107,25 @@ def test_fer2013_relabelled_by_votes_beside_it(tmp_path):
     assert train.targets[first].max() == pytest.approx(0.7)  # 7 of 10 votes, soft
 
 
+def test_fer2013_labels_blend_into_the_vote_distributions(tmp_path):
+    data, _, y, _ = write_fer_npz_and_votes(tmp_path)
+    plain = load_dataset(data, labels="ferplus").split("Training")
+    mixed = load_dataset(data, labels="ferplus", fer2013_weight=0.3).split("Training")
+    assert plain.targets is not None and mixed.targets is not None
+    np.testing.assert_array_equal(mixed.rows, plain.rows)
+    own = np.zeros_like(plain.targets)
+    own[np.arange(len(own)), y[plain.rows]] = 1.0  # FER2013's seven classes lead our eight, same order
+    np.testing.assert_allclose(mixed.targets, 0.7 * plain.targets + 0.3 * own, atol=1e-6)
+    np.testing.assert_allclose(mixed.targets.sum(axis=1), 1.0, atol=1e-6)
+    np.testing.assert_array_equal(mixed.labels, mixed.targets.argmax(axis=1))
+    test = load_dataset(data, labels="ferplus", fer2013_weight=0.3).split("PrivateTest")
+    assert test.targets is None  # the test set keeps the majority protocol, unblended
+    with pytest.raises(DatasetError, match="must lie in"):
+        load_dataset(data, labels="ferplus", fer2013_weight=1.5)
+    with pytest.raises(DatasetError, match="vote distributions only"):
+        load_dataset(data, labels="ferplus", targets="majority", fer2013_weight=0.3)
+
+
 def test_majority_targets_and_bad_votes(tmp_path):
     data, votes, _, _ = write_fer_npz_and_votes(tmp_path)
     ds = load_dataset(data, labels=str(votes), targets="majority")

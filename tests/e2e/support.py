@@ -247,6 +247,15 @@ def wait_for_charts(page: Any, timeout: float = 20.0) -> None:
     page.wait_for_timeout(300)  # the first paint after the canvas appears
 
 
+def single(locator: Any, timeout: float = 15.0) -> Any:
+    """``locator`` once it matches exactly one element: right after a rerun Streamlit can briefly keep the
+    previous run's copy of a widget beside the new one, and a click on either is a strict-mode error."""
+    deadline = time.monotonic() + timeout
+    while locator.count() != 1 and time.monotonic() < deadline:
+        locator.page.wait_for_timeout(200)
+    return locator.first
+
+
 def open_app_page(page: Any, base_url: str, name: str = "", timeout: float = 90.0) -> None:
     """Navigate to an app page and wait until its script run is over."""
     page.goto(page_url(base_url, name), wait_until="domcontentloaded", timeout=timeout * 1000)

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from tests.captures import write_captures
-from tests.e2e.support import exception_texts, main_text, open_app_page, wait_for_app, wait_for_text
+from tests.e2e.support import exception_texts, main_text, open_app_page, single, wait_for_app, wait_for_text
 from tests.e2e.test_capture import _new_class
 
 TRAIN_TIMEOUT_S = 300  # a child process imports TensorFlow and fine-tunes the shipped model on a busy CPU
@@ -16,14 +16,15 @@ TRAIN_TIMEOUT_S = 300  # a child process imports TensorFlow and fine-tunes the s
 
 def _choose(page, label: str, option: str | re.Pattern) -> None:
     """Pick ``option`` in the selectbox labelled ``label``."""
-    page.get_by_label(label, exact=True).click()
-    page.get_by_role("option", name=option).click()
+    single(page.get_by_label(label, exact=True)).click()
+    single(page.get_by_role("option", name=option)).click()
     wait_for_app(page)
 
 
 def _tick(page, name: str) -> None:
-    page.locator('[data-testid="stCheckbox"]').filter(has_text=re.compile(rf"^{re.escape(name)}$")).locator(
-        "label").click()
+    wait_for_app(page)
+    box = page.locator('[data-testid="stCheckbox"]').filter(has_text=re.compile(rf"^{re.escape(name)}$"))
+    single(box.locator("label")).click()
     wait_for_app(page)
 
 
@@ -39,10 +40,7 @@ def _click_keyed(page, key: str, name: str, timeout: float = 15.0) -> None:
     wait_for_app(page)
     keyed = page.locator(f".st-key-{key} button")
     button = keyed if keyed.count() else page.get_by_role("button", name=name, exact=True)
-    deadline = time.monotonic() + timeout
-    while button.count() != 1 and time.monotonic() < deadline:
-        page.wait_for_timeout(200)
-    button.first.click()
+    single(button, timeout).click()
 
 
 def _no_problem(page) -> None:
