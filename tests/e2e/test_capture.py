@@ -7,7 +7,15 @@ import re
 from pathlib import Path
 
 from fer_core.imageio import read_image
-from tests.e2e.support import exception_texts, open_app_page, start_webrtc, stop_webrtc, wait_for_app, wait_for_text
+from tests.e2e.support import (
+    exception_texts,
+    open_app_page,
+    single,
+    start_webrtc,
+    stop_webrtc,
+    wait_for_app,
+    wait_for_text,
+)
 
 START_TIMEOUT_S = 60
 CAPTURE_TIMEOUT_S = 120  # ICE on loopback, first frames, 3 pictures 0.5 s apart on a busy CPU
@@ -23,8 +31,8 @@ def _set_number(page, label: str, value: str) -> None:
 
 def _new_class(page, name: str) -> None:
     """Choose 'New class…' in the Class selectbox and type ``name``."""
-    page.get_by_label("Class", exact=True).click()
-    page.get_by_role("option", name=re.compile("New class")).click()
+    single(page.get_by_label("Class", exact=True)).click()
+    single(page.get_by_role("option", name=re.compile("New class"))).click()
     wait_for_app(page)
     box = page.get_by_label("New class name", exact=True)
     box.fill(name)
@@ -44,7 +52,7 @@ def test_capture_saves_face_crops_from_the_camera(page, app_server, screenshot):
     start_webrtc(page, timeout=START_TIMEOUT_S)
     try:
         wait_for_text(page, r"Suggestion: \w+ \(\d+%\)", timeout=CAPTURE_TIMEOUT_S)
-        page.get_by_role("button", name="Start capturing").click()
+        single(page.get_by_role("button", name="Start capturing")).click()
         wait_for_text(page, rf"Saved: {N_PICTURES} / {N_PICTURES}", timeout=CAPTURE_TIMEOUT_S)
     except TimeoutError as exc:
         raise AssertionError(f"{exc}\n--- server log ---\n{app_server.log_tail()}") from None

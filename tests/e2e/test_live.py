@@ -8,7 +8,7 @@ import re
 import time
 from pathlib import Path
 
-from tests.e2e.support import exception_texts, open_app_page, start_webrtc, stop_webrtc, wait_for_text
+from tests.e2e.support import exception_texts, open_app_page, single, start_webrtc, stop_webrtc, wait_for_text
 
 START_TIMEOUT_S = 60  # iframe + START button (the page loads the model first)
 STREAM_TIMEOUT_S = 90  # ICE on loopback, first frames, first classification on a busy CPU
@@ -53,7 +53,7 @@ def test_live_webcam_classifies_the_fake_camera(page, app_server, model_classes,
     text = page.inner_text('[data-testid="stApp"]')
     assert "Expression: —" in text and "FPS:" not in text
     with page.expect_download(timeout=30_000) as download:
-        page.get_by_role("button", name="Download this session (CSV)").click()
+        single(page.get_by_role("button", name="Download this session (CSV)")).click()
     csv_text = Path(download.value.path()).read_text()
     header, *rows = csv_text.splitlines()
     assert header.startswith("time_s,frame,x,y,w,h,label,score") and len(rows) >= 1

@@ -110,7 +110,7 @@ def test_train_a_tiny_model_then_delete_it(page, app_server, astronaut, screensh
     name.fill("e2e_tiny")
     _slider_to_min(page, "Head epochs")
     _slider_to_min(page, "Fine-tune epochs")
-    page.get_by_role("button", name="Start training").click()
+    single(page.get_by_role("button", name="Start training")).click()
     # the status line moves while it trains (it stayed at "starting (2 s)")
     lines: set[str] = set()
     deadline = time.monotonic() + TRAIN_TIMEOUT_S
@@ -137,9 +137,9 @@ def test_train_a_tiny_model_then_delete_it(page, app_server, astronaut, screensh
     screenshot(page, "teach_trained")  # the curves: legends on top, nothing drawn over the text below
     # delete it: the panel above must not offer it any more
     assert _shown(page, "Delete a model") == "e2e_tiny"  # the only model of one's own
-    page.get_by_text("Yes, delete e2e_tiny for good").click()
+    single(page.get_by_text("Yes, delete e2e_tiny for good")).click()
     wait_for_app(page)
-    page.get_by_role("button", name="Delete model").click()
+    single(page.get_by_role("button", name="Delete model")).click()
     wait_for_text(page, r"Deleted the model e2e_tiny", timeout=30)
     wait_for_text(page, r"That model has been deleted since", timeout=30)
     assert page.get_by_role("button", name="Use e2e_tiny now").count() == 0

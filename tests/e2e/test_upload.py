@@ -10,7 +10,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from tests.e2e.support import exception_texts, open_app_page, wait_for_app, wait_for_text
+from tests.e2e.support import exception_texts, open_app_page, single, wait_for_app, wait_for_text
 
 RESULT_TIMEOUT_S = 60
 
@@ -43,7 +43,7 @@ def test_upload_labels_a_face_photo(page, app_server, model_classes, astronaut, 
 
     # The CSV the page offers holds both files: the face's row and the broken file's error row.
     with page.expect_download(timeout=30_000) as download:
-        page.get_by_text("Download results (CSV)").click()
+        single(page.get_by_text("Download results (CSV)")).click()
     rows = list(csv.DictReader(io.StringIO(Path(download.value.path()).read_text(encoding="utf-8-sig"))))
     by_file = {r["file"]: r for r in rows}
     assert set(by_file) == {"astronaut.jpg", "broken.jpg"}, rows
