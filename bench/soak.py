@@ -1,8 +1,8 @@
 """Soak test: N live sessions at 30 fps plus a stream of photo uploads for a fixed time, on loopback.
 
-Each live session is a ``fer_core.live.LiveProcessor`` (what the live page runs) driven directly
+Each live session is a ``fer_core.inference.live.LiveProcessor`` (what the live page runs) driven directly
 at ``--fps`` with 640x480 frames made from a real face photo (scikit-image's astronaut, moved and
-scaled); no browser and no WebRTC are involved. Uploads go through ``fer_core.batch.analyze_upload``
+scaled); no browser and no WebRTC are involved. Uploads go through ``fer_core.inference.batch.analyze_upload``
 (what the upload page runs) with real JPEG bytes. All share one cached pipeline, as the app's
 sessions do. With ``--server`` a real Streamlit server is started on 127.0.0.1 and its
 ``/_stcore/health`` is polled every second meanwhile, to see that it stays responsive.
@@ -73,7 +73,7 @@ class SessionResult:
 def run_session(pipe, frames: list[np.ndarray], fps: float, stop: threading.Event, counting: threading.Event,
                 result: SessionResult, offset: int) -> None:
     """Feed frames at ``fps`` until ``stop``; count only while ``counting`` (after warm-up)."""
-    from fer_core.live import LiveProcessor
+    from fer_core.inference.live import LiveProcessor
 
     proc = LiveProcessor(pipe)
     period = 1.0 / fps
@@ -120,7 +120,7 @@ class UploadResult:
 
 def run_uploads(pipe, uploads: list[tuple[str, bytes]], interval: float, stop: threading.Event,
                 counting: threading.Event, result: UploadResult) -> None:
-    from fer_core.batch import analyze_upload
+    from fer_core.inference.batch import analyze_upload
 
     i = 0
     while not stop.is_set():
@@ -236,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import psutil
 
-    from fer_core.pipeline import get_pipeline
+    from fer_core.inference.pipeline import get_pipeline
 
     me = psutil.Process()
     frames = make_frames()
@@ -244,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"live: {args.sessions} sessions, each a LiveProcessor driven directly at {args.fps:g} fps with "
           f"{frames[0].shape[1]}x{frames[0].shape[0]} frames made from a real face photo (skimage astronaut); "
           "no browser or WebRTC")
-    print(f"uploads: fer_core.batch.analyze_upload of real JPEG bytes ({', '.join(n for n, _ in uploads)}), "
+    print(f"uploads: fer_core.inference.batch.analyze_upload of real JPEG bytes ({', '.join(n for n, _ in uploads)}), "
           f"one every {args.upload_interval:g} s")
     t = time.perf_counter()
     pipe = get_pipeline(args.model, args.detector)

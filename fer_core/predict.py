@@ -49,8 +49,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from fer_core.imageio import display_name, read_image
-    from fer_core.pipeline import get_pipeline
+    from fer_core.data.imageio import display_name, read_image
+    from fer_core.inference.pipeline import get_pipeline
 
     try:
         pipe = get_pipeline(args.model, args.detector)

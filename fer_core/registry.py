@@ -11,8 +11,8 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from fer_core.card import CARD_FILE, ModelCard, load_card
 from fer_core.errors import FerError, ModelError
+from fer_core.inference.card import CARD_FILE, ModelCard, load_card
 from fer_core.paths import is_within, safe_join
 
 log = logging.getLogger(__name__)
@@ -94,7 +94,7 @@ def delete_model(models_dir: str | Path, name: str) -> Path:
         raise ModelError(f"{name}: has no {CARD_FILE}, so it is not a model folder; not deleted")
     shutil.rmtree(target)
     try:
-        from fer_core.classifier import forget_classifier
+        from fer_core.inference.classifier import forget_classifier
 
         forget_classifier(target)
     except Exception:  # pragma: no cover - cache cleanup must not turn a done delete into an error

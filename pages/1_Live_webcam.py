@@ -12,9 +12,9 @@ import time
 
 import streamlit as st
 
-from fer_core.live import LiveOptions, LiveStats
+from fer_core.inference.live import LiveOptions, LiveStats
+from fer_core.inference.timeline import FrameRow, timeline_csv
 from fer_core.settings import get_settings
-from fer_core.timeline import FrameRow, timeline_csv
 from webui.common import (
     DETECTOR_LABELS,
     detector_choices,

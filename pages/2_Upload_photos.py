@@ -1,6 +1,6 @@
 """Upload photos: every face found and its expression, per photo, with a table and CSV for the batch.
 
-Analysis lives in ``fer_core.batch``; this page lays out the results. Results are kept per
+Analysis lives in ``fer_core.inference.batch``; this page lays out the results. Results are kept per
 uploaded file in the session, so a rerun (a widget click, the download) does not analyse again.
 """
 
@@ -8,8 +8,8 @@ import streamlit_webrtc  # noqa: F401  (must precede anything that may import te
 
 import streamlit as st
 
-from fer_core.batch import UploadResult, analyze_upload, results_csv, results_table, table_columns
-from fer_core.imageio import ACCEPTED_TEXT, UPLOAD_EXTENSIONS
+from fer_core.data.imageio import ACCEPTED_TEXT, UPLOAD_EXTENSIONS
+from fer_core.inference.batch import UploadResult, analyze_upload, results_csv, results_table, table_columns
 from fer_core.settings import get_settings
 from webui.common import (
     DETECTOR_LABELS,

@@ -10,7 +10,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from fer_core.dataset_view import (
+from fer_core.data.dataset_view import (
     GET_A_DATASET,
     DatasetSummary,
     check_within_roots,
@@ -20,7 +20,7 @@ from fer_core.dataset_view import (
     summarize,
     thumbnails,
 )
-from fer_core.datasets import Dataset, load_dataset
+from fer_core.data.datasets import Dataset, load_dataset
 from fer_core.errors import DatasetError
 from fer_core.settings import get_settings
 from webui.common import setup_page, sidebar_model_picker

@@ -9,7 +9,8 @@ from typing import Any
 import streamlit as st
 
 from fer_core.registry import list_models
-from fer_core.reports import (
+from fer_core.settings import get_settings
+from fer_core.training.reports import (
     ModelReports,
     confusion_frame,
     load_model_reports,
@@ -17,7 +18,6 @@ from fer_core.reports import (
     report_title,
     trained_key,
 )
-from fer_core.settings import get_settings
 from webui.charts import confusion_chart, learning_curve_chart, per_class_chart
 from webui.common import setup_page, sidebar_model_picker
 

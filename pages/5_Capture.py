@@ -12,8 +12,8 @@ import time
 
 import streamlit as st
 
-from fer_core.curation import UNSORTED, class_folder_name, class_names, counts
-from fer_core.labels import spelling_of
+from fer_core.data.curation import UNSORTED, class_folder_name, class_names, counts
+from fer_core.data.labels import spelling_of
 from fer_core.settings import get_settings
 from webui.common import pipeline_or_stop, rtc_configuration, setup_page, sidebar_model_picker
 from webui.live import make_frame_callback

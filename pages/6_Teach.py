@@ -1,7 +1,7 @@
 """Teach: review your captured pictures, train a model on them in the background, manage your models.
 
-Reviewing moves or deletes files under the capture root (``fer_core.curation``); training runs
-as a process-wide background job (``fer_core.jobs``), so it goes on across reruns, pages and
+Reviewing moves or deletes files under the capture root (``fer_core.data.curation``); training runs
+as a process-wide background job (``fer_core.training.jobs``), so it goes on across reruns, pages and
 browser tabs; the new model lands in ``models/<name>/`` and appears in the sidebar picker.
 """
 
@@ -13,11 +13,12 @@ from pathlib import Path
 
 import streamlit as st
 
-from fer_core import curation, jobs
-from fer_core.dataset_view import short_name
+from fer_core.data import curation
+from fer_core.data.dataset_view import short_name
 from fer_core.errors import FerError
 from fer_core.registry import PROTECTED_MODELS, delete_model, inspect_model, list_models
 from fer_core.settings import get_settings
+from fer_core.training import jobs
 from webui.common import MODEL_KEY, PICKER_KEY, clear_model_caches, setup_page, sidebar_model_picker
 from webui.model_text import SMALL_TEST, accuracy_text, headline_metric, small_test_warning
 from webui.teach import (

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import streamlit as st
 
-from fer_core.frames import VideoOptions
+from fer_core.inference.frames import VideoOptions
+from fer_core.inference.videoio import VIDEO_EXTENSIONS
 from fer_core.settings import get_settings
-from fer_core.videoio import VIDEO_EXTENSIONS
 from webui.common import (
     DETECTOR_LABELS,
     detector_choices,

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from fer_core.detection import largest, make_detector
-from fer_core.preprocess import crop_with_margin
+from fer_core.inference.detection import largest, make_detector
+from fer_core.inference.preprocess import crop_with_margin
 
 
 def face_crop(photo: np.ndarray) -> np.ndarray:

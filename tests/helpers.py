@@ -50,7 +50,7 @@ def write_folder(root: Path, n_per_class: int = 4, splits: tuple[str, ...] = (),
 
 def make_tiny_model(out_root: Path, epochs: int = 1) -> Path:
     """Train a real fer_cnn (width 4) for ``epochs`` on a synthetic npz; return its model directory."""
-    from fer_core.train import TrainConfig, train
+    from fer_core.training.trainer import TrainConfig, train
 
     data = write_npz(out_root / "tiny.npz", n_per_class=16)
     cfg = TrainConfig(data=str(data), out=str(out_root / "tiny"), backbone="fer_cnn", width=4, epochs=epochs,
@@ -59,7 +59,7 @@ def make_tiny_model(out_root: Path, epochs: int = 1) -> Path:
     out = train(cfg)
     # The trainer picks test-time views on validation data; pin the flip so tests of the tiny
     # model do not depend on what its noisy validation score preferred.
-    from fer_core.card import load_card
+    from fer_core.inference.card import load_card
 
     card = load_card(out)
     card.tta = ["hflip"]

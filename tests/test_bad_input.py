@@ -1,4 +1,4 @@
-"""Every file of the hostile corpus (tests/data/make_bad_corpus.py) through every way in:
+"""Every file of the hostile corpus (tests/corpus/make_bad_corpus.py) through every way in:
 ``imageio`` (bytes and path), the pipeline, ``python -m fer_core.predict``, and the batch path.
 
 A bad file gives a one-line ``ImageError``; a good one decodes to the right shape and is analysed;
@@ -16,13 +16,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fer_core.classifier import get_classifier
-from fer_core.detection import make_detector, yunet_available
+from fer_core.data.imageio import decode_image, display_name, read_image
 from fer_core.errors import ImageError
-from fer_core.imageio import decode_image, display_name, read_image
-from fer_core.pipeline import Pipeline
+from fer_core.inference.classifier import get_classifier
+from fer_core.inference.detection import make_detector, yunet_available
+from fer_core.inference.pipeline import Pipeline
 from tests.conftest import ROOT, YUNET, need_shared
-from tests.data.make_bad_corpus import Case, corpus_cases, make_corpus
+from tests.corpus.make_bad_corpus import Case, corpus_cases, make_corpus
 
 CASES: list[Case] = [c for c, _ in corpus_cases()]
 IDS = [f"{i:02d}-{display_name(c.name, 40)}" for i, c in enumerate(CASES)]
@@ -179,7 +179,7 @@ def haar_pipeline(tiny_model_dir):
 
 @pytest.mark.parametrize("case", FILE_CASES, ids=FILE_IDS)
 def test_batch_upload(case: Case, haar_pipeline: Pipeline):
-    from fer_core.batch import analyze_upload
+    from fer_core.inference.batch import analyze_upload
 
     payload = dict((c.name, p) for c, p in corpus_cases())[case.name] or b""
     result = analyze_upload(case.name, payload, haar_pipeline)
@@ -195,7 +195,7 @@ def test_batch_upload(case: Case, haar_pipeline: Pipeline):
 
 def test_batch_keeps_every_file_in_order(haar_pipeline: Pipeline):
     """A whole corpus in one batch: one result per file, in order, none lost; the CSV has them all."""
-    from fer_core.batch import analyze_uploads, results_csv, results_table
+    from fer_core.inference.batch import analyze_uploads, results_csv, results_table
 
     files = [(c.name, p or b"") for c, p in corpus_cases() if not c.is_dir]
     results = analyze_uploads(files, haar_pipeline)

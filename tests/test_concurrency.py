@@ -8,12 +8,12 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 
-from fer_core.classifier import get_classifier
-from fer_core.detection import make_detector
-from fer_core.imageio import decode_image
-from fer_core.pipeline import Pipeline
+from fer_core.data.imageio import decode_image
+from fer_core.inference.classifier import get_classifier
+from fer_core.inference.detection import make_detector
+from fer_core.inference.pipeline import Pipeline
 from tests.conftest import YUNET, need_shared
-from tests.data.make_bad_corpus import corpus_cases
+from tests.corpus.make_bad_corpus import corpus_cases
 
 
 def _images(astronaut: np.ndarray) -> list[np.ndarray]:

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from fer_core.classifier import MAX_MODEL_BYTES, Classifier
 from fer_core.errors import ModelError
+from fer_core.inference.classifier import MAX_MODEL_BYTES, Classifier
 from fer_core.registry import inspect_model
 
 

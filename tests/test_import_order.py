@@ -26,7 +26,7 @@ def test_entry_points_import_streamlit_webrtc_first():
 
 
 def test_engine_modules_do_not_import_tensorflow_at_top_level():
-    for path in sorted((ROOT / "fer_core").glob("*.py")):
+    for path in sorted((ROOT / "fer_core").rglob("*.py")):
         tree = ast.parse(path.read_text())
         for node in tree.body:
             names = [a.name for a in node.names] if isinstance(node, ast.Import) else (

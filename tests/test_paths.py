@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from fer_core.errors import ModelError, PathEscapeError
+from fer_core.inference.pipeline import resolve_model_dir
 from fer_core.paths import is_within, safe_join
-from fer_core.pipeline import resolve_model_dir
 from fer_core.registry import delete_model, list_models
 
 HOSTILE_NAMES = ["..", ".", "", "../x", "a/../../x", "/etc", "/", "a/b", "..\\x", "x\x00y", "~/../../etc"]

@@ -1,6 +1,6 @@
 """Altair charts of the metrics page (learning curves, per-class accuracy, confusion matrix).
 
-Why here: the shaping of the data is in ``fer_core.reports``; these only pick marks and
+Why here: the shaping of the data is in ``fer_core.training.reports``; these only pick marks and
 encodings, shared so both models of a comparison look the same.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 import altair as alt
 import pandas as pd
 
-from fer_core.reports import history_long, phase_spans
+from fer_core.training.reports import history_long, phase_spans
 
 SPLIT_COLORS = alt.Scale(domain=["train", "val"], range=["#4c78a8", "#f58518"])
 

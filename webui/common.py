@@ -21,9 +21,9 @@ from fer_core.settings import get_settings
 if TYPE_CHECKING:  # heavy or TF-adjacent types only for annotations
     import altair as alt
 
-    from fer_core.classifier import Classifier
-    from fer_core.detection import FaceDetector
-    from fer_core.pipeline import Pipeline
+    from fer_core.inference.classifier import Classifier
+    from fer_core.inference.detection import FaceDetector
+    from fer_core.inference.pipeline import Pipeline
 
 log = logging.getLogger(__name__)
 
@@ -127,7 +127,7 @@ def _stamp(model_dir: str | Path) -> tuple[float, float]:
 
 @st.cache_resource(show_spinner="Loading the expression model…", max_entries=6)
 def _classifier(model_dir: str, stamp: tuple[float, float]) -> Classifier:
-    from fer_core.classifier import get_classifier
+    from fer_core.inference.classifier import get_classifier
 
     clf = get_classifier(model_dir)
     clf.warm_up()
@@ -136,7 +136,7 @@ def _classifier(model_dir: str, stamp: tuple[float, float]) -> Classifier:
 
 @st.cache_resource(show_spinner=False, max_entries=16)
 def _detector(kind: str, haar: tuple[tuple[str, float], ...]) -> FaceDetector:
-    from fer_core.detection import make_detector
+    from fer_core.inference.detection import make_detector
 
     return make_detector(kind, **dict(haar))
 
@@ -144,7 +144,7 @@ def _detector(kind: str, haar: tuple[tuple[str, float], ...]) -> FaceDetector:
 @st.cache_resource(show_spinner=False, max_entries=16)
 def _pipeline(model_dir: str, detector: str, stamp: tuple[float, float],
               haar: tuple[tuple[str, float], ...]) -> Pipeline:
-    from fer_core.pipeline import Pipeline
+    from fer_core.inference.pipeline import Pipeline
 
     return Pipeline(_classifier(model_dir, stamp), _detector(detector, haar))
 
@@ -180,7 +180,7 @@ def clear_model_caches() -> None:
 
 def detector_choices() -> list[str]:
     """Detector kinds to offer: YuNet only when its ONNX file is present."""
-    from fer_core.detection import yunet_available
+    from fer_core.inference.detection import yunet_available
 
     return ["auto", "yunet", "haar"] if yunet_available() else ["auto", "haar"]
 
@@ -323,7 +323,7 @@ def preload_model(model_dir: str | Path) -> None:
 
     def work() -> None:
         try:
-            from fer_core.classifier import get_classifier
+            from fer_core.inference.classifier import get_classifier
 
             get_classifier(key).warm_up()
             log.info("model %s preloaded", key)

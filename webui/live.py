@@ -14,9 +14,9 @@ from typing import Any
 import av
 import numpy as np
 
-from fer_core.draw import mark_error
-from fer_core.live import LiveOptions, LiveProcessor, LiveStats
-from fer_core.timeline import FrameRow
+from fer_core.inference.draw import mark_error
+from fer_core.inference.live import LiveOptions, LiveProcessor, LiveStats
+from fer_core.inference.timeline import FrameRow
 from webui.common import label_line
 
 log = logging.getLogger(__name__)

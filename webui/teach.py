@@ -10,8 +10,8 @@ import math
 from pathlib import Path
 from typing import Any
 
-from fer_core.capture import CaptureConfig, CaptureSession, CaptureStatus
-from fer_core.jobs import CANCELLED, DONE, FAILED, JobInfo
+from fer_core.data.capture import CaptureConfig, CaptureSession, CaptureStatus
+from fer_core.training.jobs import CANCELLED, DONE, FAILED, JobInfo
 from webui.common import label_line
 
 SESSION_KEY = "capture_session"

@@ -22,9 +22,9 @@ from fer_core.errors import FerError, one_line
 if TYPE_CHECKING:
     import altair as alt
 
-    from fer_core.frames import VideoOptions
-    from fer_core.pipeline import Pipeline
-    from fer_core.video import VideoResult
+    from fer_core.inference.frames import VideoOptions
+    from fer_core.inference.pipeline import Pipeline
+    from fer_core.inference.video import VideoResult
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +77,7 @@ class VideoJob:
         self.done_frames, self.total_frames = done, total
 
     def _run(self, data: bytes, pipeline: Pipeline, options: VideoOptions) -> None:
-        from fer_core.video import AnalysisCancelled, analyze_video
+        from fer_core.inference.video import AnalysisCancelled, analyze_video
 
         work = Path(tempfile.mkdtemp(prefix="fer-video-"))
         try:

@@ -16,8 +16,8 @@ import av
 import numpy as np
 import pytest
 
-from fer_core import jobs
-from fer_core.curation import UNSORTED, counts
+from fer_core.data.curation import UNSORTED, counts
+from fer_core.training import jobs
 from tests.app.apptest import StreamContext as _Ctx
 from tests.app.apptest import no_exceptions, page, texts
 from tests.app.test_live_callback import frame_640x480

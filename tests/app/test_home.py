@@ -42,7 +42,7 @@ def test_model_summary_is_a_plain_sentence_with_details_folded(app_env: Path) ->
     """What it recognises, how well and on how many pictures first; the jargon in an expander (issue 13)."""
     at = page("streamlit_app.py").run()
     no_exceptions(at)
-    from fer_core.card import load_card
+    from fer_core.inference.card import load_card
 
     card = load_card(app_env / "default")
     head = next(iter(card.metrics.values()))
@@ -124,7 +124,7 @@ def test_home_preloads_the_model_in_the_background(app_env: Path) -> None:
         f"at = AppTest.from_file({str(ROOT / 'streamlit_app.py')!r}, default_timeout=120).run()\n"
         "assert not at.exception, [e.value for e in at.exception]\n"
         "import threading\n"
-        "from fer_core import classifier\n"
+        "from fer_core.inference import classifier\n"
         "for t in [t for t in threading.enumerate() if t.name == 'fer-preload']:\n"
         "    t.join(timeout=180)\n"
         "print('LOADED' if classifier._cache else 'NOT_LOADED')\n"

@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
-from fer_core.live import LiveOptions, LiveProcessor
+from fer_core.inference.live import LiveOptions, LiveProcessor
 from webui.live import ProcessorSlot, expression_line, make_frame_callback, session_processor, stats_lines
 
 
@@ -31,9 +31,9 @@ def wait_classified(proc: LiveProcessor, timeout: float = 60.0) -> None:
 
 @pytest.fixture(scope="module")
 def pipeline(tiny_model_dir: Path):
-    from fer_core.classifier import get_classifier
-    from fer_core.detection import make_detector
-    from fer_core.pipeline import Pipeline
+    from fer_core.inference.classifier import get_classifier
+    from fer_core.inference.detection import make_detector
+    from fer_core.inference.pipeline import Pipeline
 
     return Pipeline(get_classifier(tiny_model_dir), make_detector("haar"))
 
@@ -80,7 +80,7 @@ def test_pipeline_failure_passes_frame_through(pipeline, astronaut: np.ndarray) 
         def detect(self, image):
             raise RuntimeError("detector exploded")
 
-    from fer_core.pipeline import Pipeline
+    from fer_core.inference.pipeline import Pipeline
 
     proc = LiveProcessor(Pipeline(pipeline.classifier, BrokenDetector()))
     rgb = frame_640x480(astronaut)

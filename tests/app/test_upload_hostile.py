@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fer_core.imageio import display_name
+from fer_core.data.imageio import display_name
 from tests.app.apptest import no_exceptions, page, texts
-from tests.data.make_bad_corpus import corpus_cases
+from tests.corpus.make_bad_corpus import corpus_cases
 
 HOSTILE = ("bomb_50000x50000.png", "truncated.jpg", "page.png", "tiff_named.jpg", "zero_bytes.jpg",
            "evil\nname\r.jpg", "huge_header.jpg")

@@ -57,7 +57,7 @@ def test_uploader_takes_every_format_the_error_names(app_env: Path, astronaut_jp
 
     from PIL import Image
 
-    from fer_core.imageio import ACCEPTED_TEXT
+    from fer_core.data.imageio import ACCEPTED_TEXT
 
     at = page("pages/2_Upload_photos.py").run()
     up = at.file_uploader[0]

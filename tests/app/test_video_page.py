@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.app.apptest import no_exceptions, page, texts
-from tests.data.make_bad_videos import FRAMES, NO_FACE, make_video_corpus
+from tests.corpus.make_bad_videos import FRAMES, NO_FACE, make_video_corpus
 
 PAGE = "pages/7_Video.py"
 DEFAULT_CLASSES = {"angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"}

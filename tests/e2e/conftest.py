@@ -93,7 +93,7 @@ def app_server(browser_ready: None, tmp_path_factory: pytest.TempPathFactory) ->
 @pytest.fixture(scope="session")
 def model_classes() -> list[str]:
     """The shipped default model's class names (a placeholder model may say any of them)."""
-    from fer_core.card import load_card
+    from fer_core.inference.card import load_card
 
     return list(load_card(support.ROOT / "models" / "default").class_names)
 

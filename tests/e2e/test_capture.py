@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from fer_core.imageio import read_image
+from fer_core.data.imageio import read_image
 from tests.e2e.support import (
     exception_texts,
     open_app_page,

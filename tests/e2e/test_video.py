@@ -9,7 +9,7 @@ import io
 import re
 from pathlib import Path
 
-from tests.data.make_bad_videos import FPS, FRAMES, NO_FACE, face_frames, write_video
+from tests.corpus.make_bad_videos import FPS, FRAMES, NO_FACE, face_frames, write_video
 from tests.e2e.support import exception_texts, main_text, open_app_page, single, wait_for_app, wait_for_text
 
 RESULT_TIMEOUT_S = 300  # the server loads TensorFlow and traces the model's batch sizes on a busy CPU

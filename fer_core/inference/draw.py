@@ -1,0 +1,123 @@
+"""Drawing faces on a picture: a box per face and a label tag, the largest face highlighted.
+
+Why: the upload page, the live video and any script show results the same way; one
+drawing routine keeps the colours and the label placement consistent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import cv2
+import numpy as np
+
+from fer_core.inference.detection import Box
+
+GREEN = (60, 220, 60)  # the largest face
+GREY = (170, 170, 170)  # other faces
+RED = (230, 40, 40)  # errors
+
+
+def line_width(height: int) -> int:
+    """Box line thickness that stays visible on small and large pictures."""
+    return max(1, height // 240)
+
+
+MIN_SCALE = 0.3  # below this OpenCV's Hershey text is unreadable; such tags are clipped instead
+
+
+def tag_layout(shape: tuple[int, ...], text: str, box: Box
+               ) -> tuple[tuple[int, int, int, int], tuple[int, int], float, int]:
+    """Where a label tag goes: its rectangle ``(x0, y0, x1, y1)`` (inclusive), the text origin, scale, thickness.
+
+    Why: a face near an edge (or a long tag on a small picture) must not push its label off the
+    picture: the tag goes above the box, else below it, else inside at the bottom, is shifted left
+    from the right edge, and its text shrinks until the tag fits the picture's width.
+    """
+    h, w = shape[:2]
+    scale = max(0.45, min(h, w) / 900 * 1.4)
+    thick = 1 + int(scale > 0.7)
+    (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thick)
+    while tw + 7 > w and scale > MIN_SCALE:
+        scale = max(MIN_SCALE, scale * 0.9)
+        thick = 1 + int(scale > 0.7)
+        (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thick)
+    tag_h = th + 4 + base  # rows from the tag's top to its bottom
+    if box.y - 6 + base - tag_h >= 0:  # above the box
+        y1 = box.y - 6 + base
+    else:  # below the box, or at the picture's bottom
+        y1 = min(h - 1, box.y + box.h + tag_h + 6)
+    y1 = max(y1, min(h - 1, tag_h))
+    x0 = max(0, min(box.x, w - tw - 7))
+    rect = (x0, max(0, y1 - tag_h), min(w - 1, x0 + tw + 6), y1)
+    return rect, (x0 + 3, y1 - base - 2), scale, thick
+
+
+def put_label(img: np.ndarray, text: str, box: Box, color: tuple[int, int, int]) -> None:
+    """A filled tag with black text above the box (below it when there is no room above), inside the picture."""
+    (x0, y0, x1, y1), origin, scale, thick = tag_layout(img.shape, text, box)
+    cv2.rectangle(img, (x0, y0), (x1, y1), color, -1)
+    cv2.putText(img, text, origin, cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), thick, cv2.LINE_AA)
+
+
+def draw_box(img: np.ndarray, box: Box, text: str | None = None, highlight: bool = True) -> None:
+    """Draw one face box (in place) with an optional label tag."""
+    color = GREEN if highlight else GREY
+    t = line_width(img.shape[0])
+    cv2.rectangle(img, (box.x, box.y), (box.x + box.w, box.y + box.h), color, t + int(highlight))
+    if text:
+        put_label(img, text, box, color)
+
+
+def face_text(face: Any) -> str | None:
+    """``happy 87%`` for a classified face, ``None`` for one without a label."""
+    if getattr(face, "label", None) is None:
+        return None
+    score = getattr(face, "score", None)
+    return face.label if score is None else f"{face.label} {score:.0%}"
+
+
+def draw_faces(rgb: np.ndarray, faces: Iterable[Any], numbered: bool = False) -> np.ndarray:
+    """A copy of ``rgb`` (RGB or gray) with every face's box and label; the largest in green.
+
+    ``faces`` are ``fer_core.inference.pipeline.Face`` objects (anything with ``box``, ``is_largest``,
+    ``label``, ``score``). With ``numbered`` each tag starts with the face's number (``#2 sad 40%``),
+    matching the rows of a results table.
+    """
+    out: np.ndarray = np.array(rgb, dtype=np.uint8, copy=True)
+    if out.ndim == 2:
+        out = cv2.cvtColor(out, cv2.COLOR_GRAY2RGB)
+    elif out.shape[2] == 4:
+        out = np.ascontiguousarray(out[:, :, :3])
+    faces = list(faces)
+    # draw the largest last so its tag is never hidden under another face's
+    order = sorted(range(len(faces)), key=lambda i: bool(getattr(faces[i], "is_largest", False)))
+    for i in order:
+        face = faces[i]
+        text = face_text(face)
+        if numbered:
+            text = f"#{i + 1} {text}" if text else f"#{i + 1}"
+        draw_box(out, face.box, text, highlight=bool(getattr(face, "is_largest", False)))
+    return out
+
+
+def mark_error(rgb: Any) -> np.ndarray:
+    """Pass a picture through with a small red corner mark (a frame that failed).
+
+    Always an HxWx3 uint8 array, so a video track can still send it; something that is no
+    image at all becomes a small black frame.
+    """
+    from fer_core.data.imageio import ensure_rgb
+
+    try:
+        out = np.array(ensure_rgb(rgb), dtype=np.uint8, copy=True)
+        if out.shape[0] >= 12 and out.shape[1] >= 12:
+            out[:10, :10] = RED
+        return out
+    except Exception:  # noqa: BLE001 - a thumbnail must never break a page
+        return np.zeros((48, 64, 3), np.uint8)
+
+
+__all__ = ["GREEN", "GREY", "RED", "draw_box", "draw_faces", "face_text", "line_width", "mark_error", "put_label",
+           "tag_layout"]

@@ -1,0 +1,316 @@
+"""The live-video processor: newest frame in, annotated frame out, never waiting for the model.
+
+Detection runs on a downscaled copy (and only every few frames, the boxes held between);
+classification of the faces runs in a worker thread that always takes the newest crop, so a
+slow model lowers the label refresh rate, never the frame rate. Results cross threads through
+a lock-guarded state that the page reads with ``snapshot()``.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import threading
+import time
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+
+from fer_core.data.imageio import ensure_rgb
+from fer_core.errors import one_line
+from fer_core.inference.detection import Box, largest
+from fer_core.inference.draw import draw_box, mark_error
+from fer_core.inference.pipeline import Pipeline, label_probs
+from fer_core.inference.smoothing import ProbabilitySmoother
+from fer_core.inference.timeline import FrameRow
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ClassifyJob:
+    """One frame's faces for the worker: crops in the order of ``boxes``, and which one is the largest.
+
+    Why a type: ``largest_pos`` indexes ``crops``/``boxes`` (not the detector's list), and only that
+    face feeds the smoothed readout; an anonymous tuple once fixed it at 0 for every frame.
+    """
+
+    crops: list[np.ndarray]
+    boxes: list[Box]
+    largest_pos: int
+    frame_no: int
+
+
+@dataclass
+class LiveOptions:
+    """What the live page's sidebar controls."""
+
+    smoothing: bool = True
+    label_all: bool = False
+    detect_every: int = 2  # run the detector on every n-th frame; hold boxes between
+    async_classify: bool = True
+    alpha: float = 0.35
+    lost_after: int = 6  # frames without a face before the smoothing resets
+
+
+@dataclass
+class LiveStats:
+    """A copy of the processor's state for the UI thread."""
+
+    label: str | None = None
+    score: float | None = None
+    probabilities: dict[str, float] = field(default_factory=dict)
+    faces: int = 0
+    frames: int = 0
+    classified: int = 0
+    fps: float = 0.0
+    latency_ms: float = 0.0
+    latency_p95_ms: float = 0.0
+    classify_ms: float = 0.0
+    result_age_ms: float | None = None
+    first_label_ms: float | None = None  # from the stream's first frame to its first label (where START time goes)
+    error: str | None = None
+
+
+def _iou(a: Box, b: Box) -> float:
+    x0, y0 = max(a.x, b.x), max(a.y, b.y)
+    x1, y1 = min(a.x + a.w, b.x + b.w), min(a.y + a.h, b.y + b.h)
+    inter = max(0, x1 - x0) * max(0, y1 - y0)
+    union = a.area + b.area - inter
+    return inter / union if union else 0.0
+
+
+class LiveProcessor:
+    """Runs the shared pipeline on a video stream. ``process`` is called from the video thread."""
+
+    def __init__(self, pipeline: Pipeline, options: LiveOptions | None = None) -> None:
+        self.pipeline = pipeline
+        self.options = options or LiveOptions()
+        self._lock = threading.Lock()
+        self._stats = LiveStats()
+        self._smoother = ProbabilitySmoother(self.options.alpha, reset_after=1)
+        self._boxes: list[Box] = []
+        self._largest: int | None = None
+        self._missing = 0
+        self._frame_no = 0
+        self._results: list[tuple[Box, str, float]] = []  # newest classification per face
+        self._result_time = 0.0
+        self._first_frame_time = 0.0  # 0: no stream yet, or the last one ended (the next frame starts one)
+        # the largest face over time since the stream's first frame (about an hour at 10 labels a second)
+        self._timeline: collections.deque[FrameRow] = collections.deque(maxlen=36_000)
+        self._frame_times: collections.deque[float] = collections.deque(maxlen=60)
+        self._latencies: collections.deque[float] = collections.deque(maxlen=120)
+        self._errors_logged: set[str] = set()
+        # worker mailbox: only the newest job is kept
+        self._job: ClassifyJob | None = None
+        self._job_cv = threading.Condition()
+        self._stop = False
+        self._busy = False  # the worker is classifying a job it took
+        self._worker: threading.Thread | None = None
+
+    # ---------------------------------------------------------------- options
+    def set_options(self, **changes: Any) -> None:
+        """Change options from the UI thread; takes effect on the next frame."""
+        with self._lock:
+            self.options = replace(self.options, **changes)
+            self._smoother.alpha = self.options.alpha
+
+    def snapshot(self) -> LiveStats:
+        with self._lock:
+            s = replace(self._stats, probabilities=dict(self._stats.probabilities))
+            if self._result_time:
+                s.result_age_ms = (time.perf_counter() - self._result_time) * 1000.0
+            return s
+
+    # ---------------------------------------------------------------- frames
+    def process(self, rgb: np.ndarray) -> np.ndarray:
+        """Annotate one RGB frame (same size, new array). Never raises: failures are marked on the frame."""
+        t0 = time.perf_counter()
+        try:
+            out = self._process(rgb, t0)
+        except Exception as exc:  # noqa: BLE001 - the video thread must survive anything
+            self._record_error(exc, "live frame failed (%s); frames pass through marked")
+            out = mark_error(rgb)
+        self._account(t0)
+        return out
+
+    def _record_error(self, exc: Exception, message: str) -> None:
+        """Log the first error of each kind with its traceback; always show the newest on the stats."""
+        kind = type(exc).__name__
+        if kind not in self._errors_logged:
+            self._errors_logged.add(kind)
+            log.exception(message, kind)
+        with self._lock:
+            self._stats.error = one_line(f"{kind}: {exc}", 160)
+
+    def _process(self, rgb: np.ndarray, t0: float) -> np.ndarray:
+        rgb = ensure_rgb(rgb)  # gray/RGBA/float frames become RGB uint8; anything else raises ImageError
+        if not self._first_frame_time:
+            self._first_frame_time = t0
+            with self._lock:
+                self._timeline.clear()  # a new stream: the last one's timeline was kept until now
+        opts = self.options
+        self._frame_no += 1
+        if self._frame_no % max(1, opts.detect_every) == 1 or opts.detect_every <= 1 or not self._boxes:
+            boxes = self.pipeline.detector.detect(rgb)
+            self._boxes = boxes
+            self._largest = largest(boxes)
+            if boxes:
+                self._missing = 0
+                self._submit(rgb, boxes, self._largest or 0)
+            else:
+                self._missing += 1
+                if self._missing >= opts.lost_after:
+                    self._lose_face()
+        return self._draw(rgb)
+
+    def reset(self) -> None:
+        """End the stream: label, smoothing, boxes and counters cleared (a new START begins clean).
+
+        The timeline stays, for a download after STOP, until the next stream's first frame.
+        """
+        with self._lock:
+            self._stats = LiveStats()
+            self._smoother.reset()
+            self._results, self._boxes, self._largest = [], [], None
+            self._missing, self._result_time, self._first_frame_time = 0, 0.0, 0.0
+            self._frame_times.clear()
+            self._latencies.clear()
+
+    def timeline(self) -> list[FrameRow]:
+        """The largest face's label and probabilities at each classification since the stream began."""
+        with self._lock:
+            return list(self._timeline)
+
+    def _lose_face(self) -> None:
+        with self._lock:
+            if self._timeline and self._timeline[-1].box is not None:
+                self._timeline.append(FrameRow(time=self._stream_time(), frame=self._frame_no, faces=0))
+            self._smoother.reset()
+            self._results = []
+            self._stats.label, self._stats.score, self._stats.probabilities = None, None, {}
+            self._stats.faces = 0
+
+    def _submit(self, rgb: np.ndarray, boxes: list[Box], big: int) -> None:
+        targets = list(range(len(boxes))) if self.options.label_all else [big]
+        crops = [self.pipeline.crop(rgb, _face(boxes[i])) for i in targets]
+        job = ClassifyJob(crops, [boxes[i] for i in targets], targets.index(big), self._frame_no)
+        if not self.options.async_classify:
+            self._classify(job)
+            return
+        self._ensure_worker()
+        with self._job_cv:
+            self._job = job  # replaces any job not yet started: only the newest matters
+            self._job_cv.notify()
+
+    def _ensure_worker(self) -> None:
+        if self._worker is None or not self._worker.is_alive():
+            self._stop = False
+            self._worker = threading.Thread(target=self._work, name="fer-classify", daemon=True)
+            self._worker.start()
+
+    def _work(self) -> None:
+        while True:
+            with self._job_cv:
+                while self._job is None and not self._stop:
+                    self._job_cv.wait(timeout=1.0)
+                if self._stop:
+                    return
+                job, self._job = self._job, None
+                if job is None:
+                    continue
+                self._busy = True
+            try:
+                self._classify(job)
+            except Exception as exc:  # noqa: BLE001 - the worker must outlive one bad job
+                self._record_error(exc, "live classification failed (%s)")
+            finally:
+                self._busy = False
+
+    def _classify(self, job: ClassifyJob) -> None:
+        boxes, big_pos = job.boxes, job.largest_pos
+        t = time.perf_counter()
+        probs = self.pipeline.classifier.predict(job.crops)
+        dt = (time.perf_counter() - t) * 1000.0
+        names = self.pipeline.classifier.class_names
+        with self._lock:
+            results = []
+            for i, (box, p) in enumerate(zip(boxes, probs)):
+                if i == big_pos:
+                    p = self._smoother.update(p) if self.options.smoothing else p
+                    label, score, dist = label_probs(names, np.asarray(p))
+                    self._stats.label, self._stats.score, self._stats.probabilities = label, score, dist
+                else:
+                    label, score, _ = label_probs(names, p)
+                results.append((box, label, score))
+            self._results = results
+            if self._first_frame_time:
+                self._timeline.append(FrameRow(
+                    time=self._stream_time(), frame=job.frame_no, faces=len(boxes), classified=True,
+                    box=boxes[big_pos].as_tuple(), label=self._stats.label, score=self._stats.score,
+                    probabilities=dict(self._stats.probabilities)))
+            self._result_time = time.perf_counter()
+            if self._stats.first_label_ms is None and self._first_frame_time:
+                self._stats.first_label_ms = (self._result_time - self._first_frame_time) * 1000.0
+            self._stats.classified += 1
+            self._stats.classify_ms = dt
+            self._stats.error = None
+
+    def _stream_time(self) -> float:
+        return time.perf_counter() - self._first_frame_time if self._first_frame_time else 0.0
+
+    def _draw(self, rgb: np.ndarray) -> np.ndarray:
+        out = np.array(rgb, dtype=np.uint8, copy=True)
+        with self._lock:
+            results = list(self._results)
+            label, score = self._stats.label, self._stats.score
+            self._stats.faces = len(self._boxes)
+        for i, box in enumerate(self._boxes):
+            is_big = i == self._largest
+            text = None
+            if is_big and label is not None:
+                text = f"{label} {score:.0%}"
+            elif self.options.label_all and results:
+                match = max(results, key=lambda r: _iou(r[0], box))
+                if _iou(match[0], box) > 0.3:
+                    text = f"{match[1]} {match[2]:.0%}"
+            draw_box(out, box, text, highlight=is_big)
+        return out
+
+    def _account(self, t0: float) -> None:
+        now = time.perf_counter()
+        with self._lock:
+            self._frame_times.append(now)
+            self._latencies.append((now - t0) * 1000.0)
+            self._stats.frames += 1
+            if len(self._frame_times) >= 2:
+                span = self._frame_times[-1] - self._frame_times[0]
+                self._stats.fps = (len(self._frame_times) - 1) / span if span > 0 else 0.0
+            lat = sorted(self._latencies)
+            self._stats.latency_ms = lat[len(lat) // 2]
+            self._stats.latency_p95_ms = lat[min(len(lat) - 1, int(0.95 * len(lat)))]
+
+    def close(self) -> None:
+        """Stop the worker thread (the page calls this when the stream ends)."""
+        with self._job_cv:
+            self._stop = True
+            self._job_cv.notify_all()
+        if self._worker is not None:
+            self._worker.join(timeout=2.0)
+
+    def wait_idle(self, timeout: float = 5.0) -> bool:
+        """Block until the worker has no pending or running job (for tests and benchmarks)."""
+        end = time.perf_counter() + timeout
+        while time.perf_counter() < end:
+            with self._job_cv:
+                if self._job is None and not self._busy:
+                    return True
+            time.sleep(0.002)
+        return False
+
+
+def _face(box: Box) -> Any:
+    from fer_core.inference.pipeline import Face
+
+    return Face(box=box, is_largest=True)

@@ -1,0 +1,149 @@
+"""The one pipeline: detect faces, mark the largest, classify crops. Used by every page and CLI.
+
+Composed of small parts (a detector, a cropper, a classifier), in the spirit of
+oarriaga/paz processors, so a page or benchmark can swap any of them.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from fer_core.data.imageio import ensure_rgb
+from fer_core.errors import FerError, ModelError
+from fer_core.inference.detection import Box, FaceDetector, largest, make_detector
+from fer_core.inference.preprocess import crop_face
+from fer_core.settings import get_settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Face:
+    """One detected face and, when classified, its expression."""
+
+    box: Box
+    is_largest: bool
+    probabilities: dict[str, float] = field(default_factory=dict)
+    label: str | None = None
+    score: float | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "box": list(self.box.as_tuple()),
+            "detector_score": round(self.box.score, 4),
+            "is_largest": self.is_largest,
+            "label": self.label,
+            "score": None if self.score is None else round(self.score, 4),
+            "probabilities": {k: round(v, 4) for k, v in self.probabilities.items()},
+        }
+
+
+def label_probs(class_names: list[str], probs: np.ndarray) -> tuple[str, float, dict[str, float]]:
+    """Top label, its probability and the whole distribution as a dict."""
+    idx = int(np.argmax(probs))
+    return class_names[idx], float(probs[idx]), {c: float(p) for c, p in zip(class_names, probs)}
+
+
+class Pipeline:
+    """Detector + classifier. ``analyze`` is safe to call from several threads at once."""
+
+    def __init__(self, classifier: Any, detector: FaceDetector | None = None, margin: float | None = None) -> None:
+        self.classifier = classifier
+        self.detector = detector or make_detector()
+        self.margin = margin if margin is not None else float(getattr(classifier.card, "face_margin", 0.15))
+
+    def detect(self, image: np.ndarray) -> list[Face]:
+        """Faces without classification, the largest marked."""
+        boxes = self.detector.detect(image)
+        big = largest(boxes)
+        faces = [Face(box=b, is_largest=(i == big)) for i, b in enumerate(boxes)]
+        faces.sort(key=lambda f: (not f.is_largest, -f.box.area))
+        return faces
+
+    def crop(self, image: np.ndarray, face: Face) -> np.ndarray:
+        """The face as the model should see it (see ``preprocess.crop_face``)."""
+        return crop_face(image, face.box.as_tuple(), self.detector, self.margin)
+
+    def classify(self, image: np.ndarray, faces: list[Face]) -> list[Face]:
+        """Fill label, score and probabilities of ``faces`` in one batched model call."""
+        if not faces:
+            return faces
+        probs = self.classifier.predict([self.crop(image, f) for f in faces])
+        for face, p in zip(faces, probs):
+            face.label, face.score, face.probabilities = label_probs(self.classifier.class_names, p)
+        return faces
+
+    def analyze(self, image: np.ndarray, classify: str = "all") -> list[Face]:
+        """Detect and classify. ``classify``: ``all`` faces, only the ``largest``, or ``none``."""
+        rgb = ensure_rgb(image)
+        faces = self.detect(rgb)
+        if classify == "all":
+            self.classify(rgb, faces)
+        elif classify == "largest":
+            self.classify(rgb, [f for f in faces if f.is_largest])
+        elif classify != "none":
+            raise ValueError("classify must be all, largest or none")
+        return faces
+
+
+_default: dict[tuple[str, str], Pipeline] = {}
+_default_lock = threading.Lock()
+
+
+def resolve_model_dir(model: str | Path | None = None, *, names_only: bool = False) -> Path:
+    """A model name (a folder under ``settings.models_dir``) or a directory path; ``ModelError`` if absent.
+
+    A plain name always means a folder under the models folder (never ``..``, ``.`` or a symlink
+    leading out of it). A path (a ``Path``, or a string with a separator) is the operator's own
+    choice (command line, code) and is taken as given, unless ``names_only``: then it is refused,
+    which is what anything fed by a browser must use.
+    """
+    from fer_core.paths import safe_join
+
+    settings = get_settings()
+    if model is None:
+        model = settings.default_model
+    text = str(model)
+    is_path = isinstance(model, Path) or Path(text).is_absolute() or "/" in text or "\\" in text
+    if is_path:
+        if names_only:
+            raise ModelError(f"{text!r} is not a model name (no paths allowed)")
+        p = Path(model)
+    else:
+        try:
+            p = safe_join(settings.models_dir, text)
+        except FerError as exc:
+            raise ModelError(f"{text!r} is not an allowed model name ({exc})") from None
+        local = Path(text)
+        if not p.is_dir() and not names_only and local.is_dir():
+            p = local  # a folder in the working directory, as a command line user means it
+    if not p.is_dir():
+        raise ModelError(f"model {text} not found (looked in {p})")
+    return p
+
+
+def get_pipeline(model: str | Path | None = None, detector: str | None = None) -> Pipeline:
+    """A cached pipeline for a model directory and detector kind, shared by all callers."""
+    from fer_core.inference.classifier import get_classifier
+
+    model_dir = resolve_model_dir(model)
+    key = (str(model_dir.resolve()), detector or get_settings().detector)
+    clf = get_classifier(model_dir)
+    with _default_lock:
+        pipe = _default.get(key)
+        if pipe is None or pipe.classifier is not clf:
+            pipe = Pipeline(clf, make_detector(detector))
+            _default[key] = pipe
+        return pipe
+
+
+def analyze(image: np.ndarray, model: str | Path | None = None, detector: str | None = None,
+            classify: str = "all") -> list[Face]:
+    """Detect every face in an RGB (or gray) image and classify them with ``model``."""
+    return get_pipeline(model, detector).analyze(image, classify=classify)

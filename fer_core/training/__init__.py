@@ -1,0 +1,1 @@
+"""Training: networks, the training loop, evaluation, ensembles, background jobs and reports."""

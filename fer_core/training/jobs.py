@@ -1,0 +1,460 @@
+"""Background jobs (model training) that outlive a page run: a process-wide registry by job id.
+
+Why: a training takes minutes, a Streamlit script run must not; and a rerun, a second tab or
+another page must still see the training's progress. So jobs live here, at module level in
+the server process (never in ``st.session_state``), and pages only read ``get_job(id)``.
+
+A training runs ``fer_core.training.trainer.train(cfg, progress=...)`` in a child process
+(``python -m fer_core.training.jobs``): TensorFlow's global state (precision policy, seeds, memory)
+stays out of the app serving live video, the child runs at lower CPU priority, and it can
+be cancelled. Its progress events come back as JSON lines on its stdout. A failure (an
+exception in the child, a crash, a kill) always ends the job as ``failed`` with a message.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import json
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fer_core.errors import FerError
+from fer_core.settings import PROJECT_ROOT, get_settings
+
+log = logging.getLogger(__name__)
+
+ProgressFn = Callable[[dict[str, Any]], None]
+EVENT_PREFIX = "@@fer-progress "
+RUNNING, DONE, FAILED, CANCELLED = "running", "done", "failed", "cancelled"
+MAX_JOBS_KEPT = 20
+
+
+class JobError(FerError):
+    """A job that cannot start (another one runs, the model name is taken)."""
+
+
+@dataclass
+class JobInfo:
+    """A copy of a job's state for a page (safe to keep; the job goes on changing its own)."""
+
+    id: str
+    kind: str
+    name: str
+    state: str = RUNNING
+    started: float = 0.0
+    finished: float | None = None
+    progress: float = 0.0  # 0..1
+    message: str = "starting"
+    phase: str = ""
+    history: list[dict[str, Any]] = field(default_factory=list)  # epoch rows (train.py's history format)
+    result: str | None = None  # the model directory for a finished training
+    error: str | None = None
+    log_tail: list[str] = field(default_factory=list)
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def running(self) -> bool:
+        return self.state == RUNNING
+
+    @property
+    def elapsed(self) -> float:
+        return (self.finished or time.time()) - self.started
+
+
+class _Job:
+    """The live job: its info under a lock, plus the means to cancel it."""
+
+    def __init__(self, info: JobInfo) -> None:
+        self.info = info
+        self.lock = threading.Lock()
+        self.proc: subprocess.Popen | None = None
+        self.cancel_requested = False
+        self.done = threading.Event()
+        self.log: collections.deque[str] = collections.deque(maxlen=60)
+
+    def update(self, **changes: Any) -> None:
+        with self.lock:
+            for key, value in changes.items():
+                setattr(self.info, key, value)
+
+    def snapshot(self) -> JobInfo:
+        with self.lock:
+            return dataclasses.replace(self.info, history=[dict(h) for h in self.info.history],
+                                       log_tail=list(self.log), meta=dict(self.info.meta))
+
+
+_jobs: dict[str, _Job] = {}
+_lock = threading.Lock()
+
+
+# ----------------------------------------------------------------------------- registry
+
+
+def get_job(job_id: str | None) -> JobInfo | None:
+    """The job's current state, or None for an unknown id."""
+    with _lock:
+        job = _jobs.get(job_id or "")
+    return job.snapshot() if job else None
+
+
+def list_jobs(kind: str | None = None) -> list[JobInfo]:
+    """Every kept job (newest first), optionally of one kind."""
+    with _lock:
+        jobs = list(_jobs.values())
+    infos = [j.snapshot() for j in jobs]
+    return sorted((i for i in infos if kind is None or i.kind == kind), key=lambda i: -i.started)
+
+
+def active_job(kind: str | None = None) -> JobInfo | None:
+    """The running job (of ``kind``), if any."""
+    return next((i for i in list_jobs(kind) if i.running), None)
+
+
+def wait(job_id: str, timeout: float | None = None) -> JobInfo:
+    """Block until the job ends (or ``timeout`` passes); return its state."""
+    with _lock:
+        job = _jobs.get(job_id)
+    if job is None:
+        raise KeyError(job_id)
+    job.done.wait(timeout)
+    return job.snapshot()
+
+
+def cancel(job_id: str) -> bool:
+    """Ask a running job to stop (a training child is terminated); True if it was running."""
+    with _lock:
+        job = _jobs.get(job_id)
+    if job is None or not job.info.running:
+        return False
+    job.cancel_requested = True
+    proc = job.proc
+    if proc is not None and proc.poll() is None:
+        proc.terminate()
+    return True
+
+
+def _register(kind: str, name: str, meta: dict[str, Any] | None = None) -> _Job:
+    job = _Job(JobInfo(id=uuid.uuid4().hex[:10], kind=kind, name=name, started=time.time(), meta=meta or {}))
+    with _lock:
+        finished = sorted((j for j in _jobs.values() if not j.info.running), key=lambda j: j.info.started)
+        for old in finished[: max(0, len(_jobs) - MAX_JOBS_KEPT + 1)]:
+            _jobs.pop(old.info.id, None)
+        _jobs[job.info.id] = job
+    return job
+
+
+def _finish(job: _Job, state: str, error: str | None = None, result: str | None = None, message: str = "") -> None:
+    with job.lock:
+        info = job.info
+        info.state, info.finished = state, time.time()
+        info.error = error
+        if result is not None:
+            info.result = result
+        if state == DONE:
+            info.progress = 1.0
+        info.message = message or {DONE: "finished", FAILED: f"failed: {error}", CANCELLED: "cancelled"}[state]
+    job.done.set()
+    (log.info if state == DONE else log.warning)("job %s (%s %s) %s%s", job.info.id, job.info.kind,
+                                                 job.info.name, state, f": {error}" if error else "")
+
+
+def start_thread_job(kind: str, name: str, target: Callable[[ProgressFn], Any],
+                     meta: dict[str, Any] | None = None) -> str:
+    """Run ``target(progress)`` in a daemon thread as a job; its return value becomes ``result``.
+
+    ``progress`` takes the same events as ``train``'s (status/phase/epoch/done); an exception
+    ends the job as failed with the exception's message.
+    """
+    job = _register(kind, name, meta)
+
+    def run() -> None:
+        try:
+            result = target(lambda event: _apply_event(job, event))
+        except BaseException as exc:  # noqa: BLE001 - reported, never lost
+            _finish(job, FAILED, error=_one_line(exc))
+            if not isinstance(exc, Exception):
+                raise
+            return
+        _finish(job, DONE, result=None if result is None else str(result))
+
+    threading.Thread(target=run, name=f"job-{job.info.id}", daemon=True).start()
+    return job.info.id
+
+
+# ----------------------------------------------------------------------------- progress events
+
+
+def planned_epochs(cfg: Any) -> int:
+    """Epochs a training plans (early stopping may end it sooner): head + fine-tune, or one phase."""
+    if cfg.backbone == "fer_cnn" and not cfg.init_model:
+        return max(1, cfg.epochs)
+    return max(1, cfg.epochs + max(0, cfg.finetune_epochs))
+
+
+def _apply_event(job: _Job, event: dict[str, Any]) -> None:
+    kind = event.get("event")
+    with job.lock:
+        info = job.info
+        if kind == "status":
+            info.message = str(event.get("message", ""))
+        elif kind == "phase":
+            info.phase = str(event.get("phase", ""))
+            # kept for "stopped after 4 of 5"
+            info.meta.setdefault("phase_epochs", {})[info.phase] = event.get("epochs")
+            info.message = f"{info.phase}: {event.get('epochs', '?')} epochs"
+        elif kind == "epoch":
+            keys = ("phase", "epoch", "loss", "accuracy", "val_loss", "val_accuracy", "lr", "seconds")
+            row: dict[str, Any] = {k: event[k] for k in keys if k in event}
+            info.history.append(row)
+            planned = int(info.meta.get("planned_epochs") or 0)
+            if planned:
+                info.progress = min(0.99, len(info.history) / planned)
+            acc = row.get("val_accuracy")
+            info.message = (f"{row.get('phase', '')} epoch {row.get('epoch')}/{event.get('total_epochs', '?')}"
+                            + (f", validation accuracy {acc:.0%}" if isinstance(acc, float) and acc == acc else ""))
+        elif kind == "batch":
+            _apply_batch(info, event)
+        elif kind == "done":
+            info.result = str(event.get("model_dir", "")) or info.result
+            info.message = "writing the model"
+        elif kind == "error":
+            info.error = str(event.get("message", "failed"))
+
+
+def _apply_batch(info: JobInfo, event: dict[str, Any]) -> None:
+    """Progress inside an epoch: the bar moves and the line says which batch, during a long epoch too."""
+    try:
+        batch, steps = int(event["batch"]), int(event["steps"])
+    except (KeyError, TypeError, ValueError):
+        return
+    if steps <= 0:
+        return
+    planned = int(info.meta.get("planned_epochs") or 0)
+    if planned:
+        info.progress = min(0.99, max(info.progress, (len(info.history) + min(batch, steps) / steps) / planned))
+    phase = str(event.get("phase") or info.phase)
+    info.message = f"{phase} epoch {event.get('epoch', '?')}/{event.get('epochs', '?')}, batch {batch}/{steps}"
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    first = text.splitlines()[0] if text else type(exc).__name__
+    return first if isinstance(exc, FerError) or type(exc) in (ValueError, FileNotFoundError) else \
+        f"{type(exc).__name__}: {first}"
+
+
+# ----------------------------------------------------------------------------- training
+
+
+def start_training(cfg: Any, *, overwrite: bool = False, python: str | None = None) -> str:
+    """Start ``train(cfg)`` in a child process as a ``train`` job; return the job id.
+
+    Refuses (``JobError``) while another training runs (two cores do not train two models
+    well) and when ``cfg.out`` already holds a model, unless ``overwrite``.
+    """
+    out = Path(cfg.out)
+    if (out / "model.json").exists() and not overwrite:
+        raise JobError(f"a model named {out.name!r} already exists; pick another name or delete it first")
+    running = active_job("train")
+    if running is not None:
+        raise JobError(f"a training is already running ({running.name}); wait for it or cancel it")
+    ckpt = Path(tempfile.mkdtemp(prefix="fer-train-"))
+    cfg = dataclasses.replace(cfg, checkpoint_dir=str(ckpt), resume=False, verbose=0)
+    job = _register("train", cfg.name or out.name,
+                    {"planned_epochs": planned_epochs(cfg), "out": str(out), "config": dataclasses.asdict(cfg)})
+    threading.Thread(target=_watch_child, args=(job, cfg, ckpt, python or sys.executable),
+                     name=f"job-{job.info.id}", daemon=True).start()
+    return job.info.id
+
+
+def _watch_child(job: _Job, cfg: Any, ckpt: Path, python: str) -> None:
+    """Run the training child, relay its progress, and always end the job."""
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONUNBUFFERED": "1"}
+    try:
+        proc = subprocess.Popen([python, "-m", "fer_core.training.jobs"], cwd=PROJECT_ROOT, env=env, text=True,
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    except OSError as exc:
+        _finish(job, FAILED, error=f"the training process could not start ({exc})")
+        shutil.rmtree(ckpt, ignore_errors=True)
+        return
+    job.proc = proc
+    if job.cancel_requested:
+        proc.terminate()
+    stderr_thread = threading.Thread(target=_pump_stderr, args=(job, proc), daemon=True)
+    stderr_thread.start()
+    try:
+        assert proc.stdin is not None and proc.stdout is not None
+        proc.stdin.write(json.dumps(dataclasses.asdict(cfg)))
+        proc.stdin.close()
+        for line in proc.stdout:
+            if line.startswith(EVENT_PREFIX):
+                try:
+                    _apply_event(job, json.loads(line[len(EVENT_PREFIX):]))
+                except json.JSONDecodeError:
+                    job.log.append(line.rstrip())
+            elif line.strip():
+                job.log.append(line.rstrip())
+        rc = proc.wait()
+        stderr_thread.join(5)
+    except Exception as exc:  # noqa: BLE001 - the job must end, whatever happened here
+        proc.kill()
+        _finish(job, FAILED, error=f"lost the training process ({_one_line(exc)})")
+        return
+    finally:
+        shutil.rmtree(ckpt, ignore_errors=True)
+    with job.lock:
+        error, result = job.info.error, job.info.result
+    if job.cancel_requested:
+        _finish(job, CANCELLED)
+    elif rc == 0 and result and Path(result, "model.json").is_file():
+        try:
+            from fer_core.inference.classifier import forget_classifier
+
+            forget_classifier(result)
+        except Exception:  # noqa: BLE001 - a stale cache entry reloads by itself
+            pass
+        _finish(job, DONE, result=result)
+    else:
+        if not error:
+            tail = [line for line in job.log if line.strip()]
+            error = (f"the training process exited with code {rc}"
+                     + (f": {tail[-1][:300]}" if tail else ""))
+        _finish(job, FAILED, error=error)
+
+
+def _pump_stderr(job: _Job, proc: subprocess.Popen) -> None:
+    assert proc.stderr is not None
+    for line in proc.stderr:
+        text = line.rstrip()
+        if text and not text.startswith(("I0000", "WARNING: All log messages", "E0000", "W0000")):
+            job.log.append(text)
+
+
+# ----------------------------------------------------------------------------- configs for personal data
+
+
+def personal_config(data: str | Path, name: str, start: str = "model", init_model: str | Path | None = None,
+                    epochs: int = 20, finetune_epochs: int = 4, **overrides: Any) -> Any:
+    """A ``TrainConfig`` sized for a few hundred own images on a CPU (minutes, not hours).
+
+    ``start``: ``model`` fine-tunes ``init_model`` (its backbone and the classes both share),
+    ``imagenet`` starts a MobileNetV2 from ImageNet weights (the shared file when present).
+    The model goes to ``<models folder>/<name>``; ``name`` must be a plain folder name.
+    Head epochs are many because they are nearly free (cached backbone features) and a small
+    set needs them for the head's batch-norm statistics to settle; fine-tune epochs cost more.
+    """
+    from fer_core.data.labels import validate_class_name
+    from fer_core.paths import safe_join
+    from fer_core.training.trainer import TrainConfig
+
+    clean = validate_class_name(name)
+    if " " in clean:
+        raise ValueError(f"model name {name!r}: use letters, digits, dash or underscore (no spaces)")
+    out = safe_join(get_settings().models_dir, clean)
+    base: dict[str, Any] = dict(data=str(data), out=str(out), name=clean, epochs=epochs,
+                                finetune_epochs=finetune_epochs, batch_size=32, patience=max(3, epochs // 2),
+                                val_fraction=0.2, class_weight="balanced", verbose=0,
+                                notes="fine-tuned on own captures")
+    if start == "model":
+        if not init_model:
+            raise ValueError("no model to start from")
+        base.update(init_model=str(init_model), unfreeze=30)
+    elif start == "imagenet":
+        base.update(backbone="mobilenet_v2", weights="auto", unfreeze=30)
+    else:
+        raise ValueError("start must be 'model' or 'imagenet'")
+    base.update(overrides)
+    return TrainConfig(**base)
+
+
+# ----------------------------------------------------------------------------- child process
+
+
+def _die_with_parent() -> None:
+    """Linux: end this training when the app that started it ends (no orphaned trainings)."""
+    try:
+        import ctypes
+        import signal
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, int(signal.SIGTERM))  # PR_SET_PDEATHSIG
+        if os.getppid() == 1:  # the parent is already gone
+            sys.exit(1)
+    except (OSError, AttributeError):
+        pass
+
+
+BATCH_EVENT_SECONDS = 0.5  # at most two batch events a second reach the page
+
+
+def _report_batches(emit: ProgressFn, every: float = BATCH_EVENT_SECONDS) -> None:
+    """Make every ``keras.Model.fit`` in this (child) process report its batches through ``emit``.
+
+    Why: an epoch on a CPU can take a minute; epoch events alone leave the page at "starting"
+    with a still bar. The trainer's own callbacks report epochs; this adds batches without the
+    trainer knowing, by passing one more callback to each ``fit``.
+    """
+    import keras
+
+    class BatchProgress(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
+            self._epoch, self._last = epoch + 1, 0.0
+
+        def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
+            now = time.monotonic()
+            steps = int((self.params or {}).get("steps") or 0)
+            if steps and (now - self._last >= every or batch + 1 == steps):
+                self._last = now
+                emit({"event": "batch", "batch": batch + 1, "steps": steps, "epoch": self._epoch,
+                      "epochs": (self.params or {}).get("epochs")})
+
+    fit = keras.Model.fit
+
+    def fit_reporting_batches(self: Any, *args: Any, callbacks: Any = None, **kwargs: Any) -> Any:
+        return fit(self, *args, callbacks=[*(callbacks or []), BatchProgress()], **kwargs)
+
+    keras.Model.fit = fit_reporting_batches
+
+
+def _child_main() -> int:
+    """``python -m fer_core.training.jobs``: read a TrainConfig as JSON on stdin, train, report on stdout."""
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    try:
+        os.nice(10)  # the app's live video comes first
+    except OSError:
+        pass
+    _die_with_parent()
+    out = sys.stdout
+
+    def emit(event: dict[str, Any]) -> None:
+        out.write(EVENT_PREFIX + json.dumps(event, default=str) + "\n")
+        out.flush()
+
+    sys.stdout = sys.stderr  # anything else printed (Keras) stays out of the event channel
+    try:
+        from fer_core.training.trainer import TrainConfig, train
+
+        cfg = TrainConfig(**json.loads(sys.stdin.read()))
+        _report_batches(emit)
+        train(cfg, progress=emit)
+    except BaseException as exc:  # noqa: BLE001 - reported to the parent, then a failing exit code
+        log.exception("training failed")
+        emit({"event": "error", "message": _one_line(exc)})
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_child_main())

@@ -1,0 +1,105 @@
+"""fer_core.inference.batch: uploads analysed with a real model; bad files give one-line errors, the rest go on."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from fer_core.inference.batch import analyze_upload, analyze_uploads, results_csv, results_table
+
+
+@pytest.fixture(scope="module")
+def pipeline(tiny_model_dir: Path):
+    from fer_core.inference.classifier import get_classifier
+    from fer_core.inference.detection import make_detector
+    from fer_core.inference.pipeline import Pipeline
+
+    return Pipeline(get_classifier(tiny_model_dir), make_detector("haar"))
+
+
+def _jpeg(rgb: np.ndarray, **kw) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(rgb).save(buf, format="JPEG", **kw)
+    return buf.getvalue()
+
+
+def test_face_photo_gets_label_and_annotation(pipeline, astronaut: np.ndarray) -> None:
+    r = analyze_upload("astronaut.jpg", _jpeg(astronaut), pipeline)
+    assert r.ok, r.error
+    assert (r.width, r.height) == (512, 512)
+    assert r.faces and r.largest is not None
+    assert r.label in pipeline.classifier.class_names
+    assert r.annotated.shape == astronaut.shape and not np.array_equal(r.annotated, astronaut)
+    assert r.caption().startswith("astronaut.jpg: ") and r.label in r.caption()
+
+
+def test_exif_rotation_is_honoured(pipeline, astronaut: np.ndarray) -> None:
+    wide = np.ascontiguousarray(astronaut[:, :400])  # 400 wide, 512 high
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90° clockwise on display
+    r = analyze_upload("phone.jpg", _jpeg(wide, exif=exif), pipeline)
+    assert r.ok and (r.width, r.height) == (512, 400)
+
+
+def test_bad_files_become_errors(pipeline) -> None:
+    bad = analyze_upload("broken.jpg", b"this is not an image", pipeline)
+    assert not bad.ok and bad.annotated is None
+    assert bad.error.startswith("broken.jpg: ") and "\n" not in bad.error
+    empty = analyze_upload("empty.png", b"", pipeline)
+    assert "empty" in empty.error
+    big = analyze_upload("big.png", b"x" * 2000, pipeline, max_bytes=1000)
+    assert "larger than the limit" in big.error
+
+
+def test_no_face(pipeline) -> None:
+    r = analyze_upload("wall.png", _png(np.full((120, 160, 3), 200, np.uint8)), pipeline)
+    assert r.ok and r.faces == [] and r.label is None
+    assert r.caption() == "wall.png: no face found"
+
+
+def _png(rgb: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(rgb).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def test_batch_table_and_csv(pipeline, astronaut: np.ndarray) -> None:
+    seen = []
+    results = analyze_uploads([("a.jpg", _jpeg(astronaut)), ("bad.png", b"junk"),
+                               ("wall.png", _png(np.zeros((64, 64, 3), np.uint8)))],
+                              pipeline, progress=lambda i, n, r: seen.append((i, n, r.name)))
+    assert seen == [(1, 3, "a.jpg"), (2, 3, "bad.png"), (3, 3, "wall.png")]
+    names = pipeline.classifier.class_names
+    rows = results_table(results, names)
+    face_rows = [r for r in rows if r["file"] == "a.jpg"]
+    assert face_rows and face_rows[0]["largest"] is True and face_rows[0]["label"] in names
+    assert abs(sum(face_rows[0][f"p_{c}"] for c in names) - 1.0) < 0.01
+    bad = next(r for r in rows if r["file"] == "bad.png")
+    assert bad["label"] is None and bad["error"].startswith("bad.png: ")
+    assert next(r for r in rows if r["file"] == "wall.png")["error"] == "no face found"
+
+    parsed = list(csv.DictReader(io.StringIO(results_csv(results, names).decode("utf-8"))))
+    assert [r["file"] for r in parsed][:1] == ["a.jpg"] and len(parsed) == len(rows)
+    assert parsed[0]["label"] in names and parsed[-1]["error"] == "no face found"
+    assert f"p_{names[0]}" in parsed[0]
+
+
+def test_pipeline_failure_is_contained(astronaut: np.ndarray, pipeline) -> None:
+    class Exploding:
+        def analyze(self, image, classify="all"):
+            raise RuntimeError("boom")
+
+    r = analyze_upload("a.jpg", _jpeg(astronaut), Exploding())
+    assert not r.ok and "RuntimeError: boom" in r.error
+
+
+def test_csv_neutralises_formula_file_names(pipeline) -> None:
+    results = analyze_uploads([("=HYPERLINK(\"x\").png", b"junk"), ("@sum.jpg", b"junk"), ("plain.jpg", b"junk")],
+                              pipeline)
+    parsed = list(csv.DictReader(io.StringIO(results_csv(results).decode("utf-8"))))
+    assert [r["file"] for r in parsed] == ["'=HYPERLINK(\"x\").png", "'@sum.jpg", "plain.jpg"]

@@ -1,0 +1,71 @@
+import numpy as np
+import pytest
+
+from fer_core.inference.detection import Box, HaarDetector, YuNetDetector, largest, make_detector
+from fer_core.settings import get_settings
+from tests.conftest import YUNET, need_shared
+
+# the astronaut's face lies around x 170-280, y 60-180 in the 512x512 photo
+FACE_CENTER = (225, 120)
+
+
+def _hits_face(box: Box) -> bool:
+    cx, cy = box.x + box.w / 2, box.y + box.h / 2
+    return abs(cx - FACE_CENTER[0]) < 40 and abs(cy - FACE_CENTER[1]) < 40
+
+
+def test_haar_finds_the_astronaut(astronaut):
+    boxes = HaarDetector(max_side=320).detect(astronaut)
+    assert any(_hits_face(b) for b in boxes)
+
+
+def test_haar_maps_boxes_back_from_the_downscaled_copy(astronaut):
+    import cv2
+
+    big = cv2.resize(astronaut, (1024, 1024))
+    boxes = HaarDetector(max_side=320).detect(big)
+    assert any(abs(b.x + b.w / 2 - 2 * FACE_CENTER[0]) < 80 and abs(b.y + b.h / 2 - 2 * FACE_CENTER[1]) < 80
+               for b in boxes)
+    assert all(b.x + b.w <= 1024 and b.y + b.h <= 1024 for b in boxes)
+
+
+def test_haar_on_blank_frame_finds_nothing():
+    assert HaarDetector().detect(np.full((240, 320, 3), 128, np.uint8)) == []
+
+
+def test_haar_settings_validated():
+    with pytest.raises(ValueError):
+        HaarDetector(scale_factor=1.0)
+
+
+def test_yunet_finds_the_astronaut(astronaut):
+    need_shared(YUNET)
+    boxes = YuNetDetector(YUNET).detect(astronaut)
+    assert len(boxes) >= 1 and _hits_face(boxes[largest(boxes)])
+    assert 0.5 < boxes[0].score <= 1.0
+
+
+def test_auto_falls_back_to_haar_when_yunet_missing(monkeypatch, tmp_path, caplog):
+    monkeypatch.setenv("FER_YUNET_PATH", str(tmp_path / "absent.onnx"))
+    det = make_detector("auto")
+    assert det.name == "haar"
+    assert "using the Haar cascade" in caplog.text
+
+
+def test_auto_prefers_yunet_when_configured(monkeypatch):
+    need_shared(YUNET)
+    monkeypatch.setenv("FER_YUNET_PATH", str(YUNET))
+    assert make_detector("auto").name == "yunet"
+    assert make_detector("haar").name == "haar"
+
+
+def test_unknown_detector():
+    with pytest.raises(ValueError):
+        make_detector("magic")
+
+
+def test_largest_choice():
+    boxes = [Box(0, 0, 10, 10), Box(5, 5, 30, 20), Box(50, 50, 20, 30), Box(1, 1, 5, 5)]
+    assert largest(boxes) == 1  # 600 px, ties go to the first
+    assert largest([]) is None
+    assert get_settings().haar_min_size == 30

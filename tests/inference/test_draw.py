@@ -1,0 +1,75 @@
+"""fer_core.inference.draw: boxes and labels land on a copy, the largest face in green."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from fer_core.inference.detection import Box
+from fer_core.inference.draw import GREEN, GREY, draw_faces, face_text, mark_error
+from fer_core.inference.pipeline import Face
+
+
+def _faces() -> list[Face]:
+    big = Face(Box(100, 100, 120, 120), True, {"happy": 0.9, "sad": 0.1}, "happy", 0.9)
+    small = Face(Box(10, 300, 50, 50), False, {"happy": 0.2, "sad": 0.8}, "sad", 0.8)
+    return [big, small]
+
+
+def test_draw_faces_copies_and_colours() -> None:
+    img = np.zeros((400, 400, 3), np.uint8)
+    out = draw_faces(img, _faces())
+    assert out.shape == img.shape and out.dtype == np.uint8
+    assert not img.any(), "the input must not be drawn on"
+    # box edges: the largest green, the other grey
+    assert tuple(out[160, 100]) == GREEN
+    assert tuple(out[330, 10]) == GREY
+    # a label tag above the large box is filled green
+    tag = out[70:98, 100:160].reshape(-1, 3)
+    assert (tag == GREEN).all(axis=1).sum() > 200
+
+
+def test_draw_faces_gray_input_and_no_faces() -> None:
+    gray = np.full((60, 80), 128, np.uint8)
+    out = draw_faces(gray, [])
+    assert out.shape == (60, 80, 3)
+    assert (out == 128).all()
+
+
+def test_numbered_tags_and_unlabelled_faces() -> None:
+    faces = _faces()
+    faces[1].label = None
+    faces[1].score = None
+    assert face_text(faces[0]) == "happy 90%"
+    assert face_text(faces[1]) is None
+    out = draw_faces(np.zeros((400, 400, 3), np.uint8), faces, numbered=True)
+    assert out.any()
+
+
+def test_mark_error_marks_corner() -> None:
+    out = mark_error(np.zeros((50, 50, 3), np.uint8))
+    assert out[:10, :10].any() and not out[20:, 20:].any()
+    assert mark_error(None).shape == (48, 64, 3)
+
+
+def test_tags_near_an_edge_stay_on_the_picture() -> None:
+    """A long tag on a small picture, and faces in every corner: the text ends inside its tag (issue 13)."""
+    import cv2
+
+    from fer_core.inference.draw import tag_layout
+
+    text = "#1 surprise 100%"
+    for h, w in ((120, 120), (90, 200), (480, 640), (1600, 1200)):
+        for bx, by, bw, bh in ((0, 0, w, h), (w - 30, 0, 30, 30), (0, h - 30, 30, 30), (w - 30, h - 30, 30, 30),
+                               (w // 2, 2, 20, 20), (2, h // 2, 10, 10)):
+            box = Box(bx, by, bw, bh)
+            (x0, y0, x1, y1), (ox, oy), scale, thick = tag_layout((h, w, 3), text, box)
+            (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thick)
+            assert 0 <= x0 < x1 <= w - 1 and 0 <= y0 < y1 <= h - 1, (h, w, box)
+            assert x0 <= ox and ox + tw <= x1 and y0 <= oy - th and oy + base <= y1 + 1, (h, w, box)
+    # the drawn pixels: a full-picture face on a small white photo; no black text at its right edge
+    out = draw_faces(np.full((120, 120, 3), 255, np.uint8),
+                     [Face(Box(0, 0, 120, 120), True, {"surprise": 1.0}, "surprise", 1.0)], numbered=True)
+    tag_rows = np.flatnonzero((out == GREEN).all(axis=2)[:, 10:100].all(axis=1))
+    assert len(tag_rows) >= 2
+    band = out[tag_rows[0]:tag_rows[-1] + 1, 114:119]
+    assert not (band < 60).all(axis=2).any(), "the text runs off the right edge"

@@ -1,0 +1,157 @@
+"""Behaviour of the live processor: never waits for the model, draws the newest result, resets on loss."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import cv2
+import numpy as np
+import pytest
+
+from fer_core.inference.classifier import get_classifier
+from fer_core.inference.detection import HaarDetector
+from fer_core.inference.live import LiveOptions, LiveProcessor
+from fer_core.inference.pipeline import Pipeline
+
+
+class SlowClassifier:
+    """The real classifier behind a gate: each predict waits until the test opens it."""
+
+    def __init__(self, real):
+        self.real = real
+        self.class_names = real.class_names
+        self.card = real.card
+        self.gate = threading.Event()
+        self.calls = 0
+
+    def predict(self, crops):
+        self.gate.wait(timeout=10)
+        self.calls += 1
+        return self.real.predict(crops)
+
+
+@pytest.fixture()
+def frame(astronaut):
+    canvas = np.full((480, 640, 3), 80, np.uint8)
+    canvas[40:440, 120:520] = cv2.resize(astronaut, (400, 400))
+    return canvas
+
+
+def test_frames_never_wait_for_the_model(tiny_model_dir, frame):
+    slow = SlowClassifier(get_classifier(tiny_model_dir))
+    proc = LiveProcessor(Pipeline(slow, HaarDetector()), LiveOptions(detect_every=1))
+    t = time.perf_counter()
+    for _ in range(5):
+        out = proc.process(frame)
+    elapsed = time.perf_counter() - t
+    assert slow.calls == 0  # the model is still blocked ...
+    assert proc.snapshot().frames == 5  # ... yet every frame came back
+    assert elapsed < 5  # (the gate would hold a waiting frame for 10 s)
+    assert out.shape == frame.shape
+    assert proc.snapshot().label is None  # nothing classified yet: no label drawn
+    slow.gate.set()
+    assert proc.wait_idle(10)
+    assert proc.snapshot().label in slow.class_names
+    proc.close()
+
+
+def test_only_the_newest_job_is_classified(tiny_model_dir, frame):
+    slow = SlowClassifier(get_classifier(tiny_model_dir))
+    proc = LiveProcessor(Pipeline(slow, HaarDetector()), LiveOptions(detect_every=1))
+    for _ in range(8):
+        proc.process(frame)
+    slow.gate.set()
+    assert proc.wait_idle(10)
+    # the worker took at most one job before the gate opened and then only the newest: never 8 queued
+    assert 1 <= slow.calls <= 2
+    proc.close()
+
+
+def test_result_drawn_is_the_newest(tiny_model_dir, frame):
+    proc = LiveProcessor(Pipeline(get_classifier(tiny_model_dir), HaarDetector()),
+                         LiveOptions(detect_every=1, async_classify=False, smoothing=False))
+    out = proc.process(frame)
+    snap = proc.snapshot()
+    assert snap.label is not None and snap.classified == 1
+    expected = get_classifier(tiny_model_dir).predict([proc.pipeline.crop(frame, proc.pipeline.detect(frame)[0])])[0]
+    assert snap.score == pytest.approx(float(expected.max()), abs=1e-4)
+    assert not np.array_equal(out, frame)  # box and label drawn
+
+
+def test_lost_face_resets_smoothing(tiny_model_dir, frame):
+    proc = LiveProcessor(Pipeline(get_classifier(tiny_model_dir), HaarDetector()),
+                         LiveOptions(detect_every=1, async_classify=False, lost_after=3))
+    proc.process(frame)
+    assert proc.snapshot().label is not None
+    blank = np.full_like(frame, 80)
+    proc.process(blank)
+    assert proc.snapshot().label is not None  # one missed frame keeps the label
+    proc.process(blank)
+    proc.process(blank)
+    snap = proc.snapshot()
+    assert snap.label is None and snap.faces == 0
+    assert proc._smoother.value is None
+
+
+class ListedDetector:
+    """Returns fixed boxes in a fixed order: the detector's order is what the test is about."""
+
+    def __init__(self, boxes):
+        self.boxes = boxes
+
+    def detect(self, rgb):
+        return list(self.boxes)
+
+
+def test_all_faces_readout_follows_the_largest_face_not_the_first_listed(default_model_dir, astronaut):
+    from fer_core.inference.detection import Box
+
+    frame = np.full((480, 640, 3), 80, np.uint8)
+    frame[300:380, 20:100] = np.random.default_rng(0).integers(0, 255, (80, 80, 3), dtype=np.uint8)
+    frame[40:440, 220:620] = cv2.resize(astronaut, (400, 400))
+    small, big = Box(20, 300, 80, 80), Box(220, 40, 400, 400)
+    clf = get_classifier(default_model_dir)  # a trained model: noise and a face get different answers
+    pipe = Pipeline(clf, ListedDetector([small, big]))  # the largest face is listed second
+    proc = LiveProcessor(pipe, LiveOptions(detect_every=1, async_classify=False, smoothing=False, label_all=True))
+    proc.process(frame)
+    snap = proc.snapshot()
+    p_big, p_small = clf.predict([pipe.crop(frame, f) for f in pipe.detect(frame)])  # sorted: largest first
+    # the two faces really get different answers
+    assert abs(float(p_small.max()) - float(p_big.max())) > 0.01 or p_small.argmax() != p_big.argmax()
+    assert snap.score == pytest.approx(float(p_big.max()), abs=1e-4)
+    assert snap.label == clf.class_names[int(p_big.argmax())]
+    assert snap.faces == 2
+
+
+def test_first_label_time_is_measured_from_the_first_frame(default_model_dir, frame):
+    proc = LiveProcessor(Pipeline(get_classifier(default_model_dir), HaarDetector()),
+                         LiveOptions(detect_every=1, async_classify=False))
+    assert proc.snapshot().first_label_ms is None
+    proc.process(np.full_like(frame, 80))  # the stream starts on a frame without a face
+    time.sleep(0.05)
+    proc.process(frame)
+    first = proc.snapshot().first_label_ms
+    assert first is not None and first >= 50  # counted from the first frame, not the first face
+    proc.process(frame)
+    assert proc.snapshot().first_label_ms == first  # set once per stream
+    proc.reset()
+    assert proc.snapshot().first_label_ms is None
+
+
+def test_timeline_since_start_kept_after_stop_until_the_next_stream(default_model_dir, frame):
+    proc = LiveProcessor(Pipeline(get_classifier(default_model_dir), HaarDetector()),
+                         LiveOptions(detect_every=1, async_classify=False, lost_after=2))
+    for _ in range(3):
+        proc.process(frame)
+    blank = np.full_like(frame, 80)
+    proc.process(blank)
+    proc.process(blank)  # the face is lost: one row without a face
+    rows = proc.timeline()
+    assert [r.box is not None for r in rows] == [True, True, True, False]
+    assert rows[0].label in proc.pipeline.classifier.class_names and rows[0].probabilities
+    assert all(a.time <= b.time for a, b in zip(rows, rows[1:])) and rows[0].time >= 0
+    proc.reset()  # STOP: the readout clears, the timeline stays for the download
+    assert proc.snapshot().label is None and len(proc.timeline()) == 4
+    proc.process(frame)  # the next stream's first frame starts a new timeline
+    assert len(proc.timeline()) == 1

@@ -1,0 +1,179 @@
+"""Background jobs: progress and failures of thread jobs, and real trainings in a child process."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fer_core.inference.card import load_card
+from fer_core.inference.classifier import Classifier
+from fer_core.training import jobs
+from fer_core.training.jobs import CANCELLED, DONE, FAILED, JobError, personal_config, start_thread_job, start_training
+from tests.captures import write_captures
+from tests.conftest import need_shared
+
+
+@pytest.fixture()
+def models_dir(tmp_path, monkeypatch) -> Path:
+    d = tmp_path / "models"
+    d.mkdir()
+    monkeypatch.setenv("FER_MODELS_DIR", str(d))  # the child process inherits it
+    return d
+
+
+def _no_running_jobs() -> None:
+    for info in jobs.list_jobs():
+        if info.running:
+            jobs.cancel(info.id)
+            jobs.wait(info.id, 30)
+
+
+@pytest.fixture(autouse=True)
+def _clean_jobs():
+    _no_running_jobs()
+    yield
+    _no_running_jobs()
+
+
+def test_thread_job_reports_progress_and_result():
+    def work(progress):
+        for e in range(1, 4):
+            progress({"event": "epoch", "phase": "train", "epoch": e, "total_epochs": 3, "loss": 1.0 / e,
+                      "accuracy": 0.3 * e, "val_loss": 1.1 / e, "val_accuracy": 0.25 * e, "lr": 0.001,
+                      "seconds": 0.01})
+        progress({"event": "status", "message": "almost"})
+        return "the result"
+
+    job_id = start_thread_job("demo", "three epochs", work, meta={"planned_epochs": 3})
+    info = jobs.wait(job_id, 10)
+    assert info.state == DONE and info.result == "the result" and info.error is None
+    assert [h["epoch"] for h in info.history] == [1, 2, 3] and info.progress == 1.0
+    assert info.history[-1]["val_accuracy"] == pytest.approx(0.75)
+    assert jobs.get_job(job_id).state == DONE  # readable again by id (another rerun, another tab)
+    assert any(i.id == job_id for i in jobs.list_jobs("demo"))
+    assert jobs.get_job("nope") is None
+
+
+def test_batches_move_the_bar_and_the_line_inside_an_epoch():
+    """A 60 s epoch must not leave the page at "starting" with a still bar (issue 13): batches report."""
+    seen = []
+    release = __import__("threading").Event()
+
+    def work(progress):
+        progress({"event": "phase", "phase": "finetune", "epochs": 2})
+        progress({"event": "batch", "batch": 5, "steps": 20, "epoch": 1, "epochs": 2})
+        seen.append("sent")
+        release.wait(10)
+
+    job_id = start_thread_job("demo", "long epoch", work, meta={"planned_epochs": 4})
+    for _ in range(100):
+        if seen:
+            break
+        time.sleep(0.05)
+    info = jobs.get_job(job_id)
+    release.set()
+    jobs.wait(job_id, 10)
+    assert info.message == "finetune epoch 1/2, batch 5/20"
+    assert info.progress == pytest.approx(0.25 / 4)
+
+
+def test_fit_in_the_training_child_reports_batches(monkeypatch):
+    """The child's ``fit`` calls carry a batch reporter (the trainer's callbacks stay as they were)."""
+    import keras
+
+    monkeypatch.setattr(keras.Model, "fit", keras.Model.fit)  # restored after the test
+    events = []
+    jobs._report_batches(events.append, every=0.0)
+    net = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2, activation="softmax")])
+    net.compile(optimizer="sgd", loss="categorical_crossentropy")
+    x = np.zeros((64, 3), np.float32)
+    y = keras.utils.to_categorical(np.arange(64) % 2, 2)
+    ends = []
+    net.fit(x, y, batch_size=16, epochs=2, verbose=0,
+            callbacks=[keras.callbacks.LambdaCallback(on_epoch_end=lambda e, logs: ends.append(e))])
+    assert ends == [0, 1]
+    assert [(e["epoch"], e["batch"], e["steps"], e["epochs"]) for e in events] == [
+        (ep, b, 4, 2) for ep in (1, 2) for b in (1, 2, 3, 4)]
+
+
+def test_thread_job_failure_is_kept():
+    def work(progress):
+        progress({"event": "status", "message": "working"})
+        raise ValueError("the data folder is empty")
+
+    info = jobs.wait(start_thread_job("demo", "fails", work), 10)
+    assert info.state == FAILED and info.error == "the data folder is empty"
+    assert "failed" in info.message and not info.running
+
+
+def test_personal_config_checks_names(models_dir, tmp_path):
+    cfg = personal_config(tmp_path, "mine", init_model="models/default")
+    assert Path(cfg.out) == models_dir / "mine" and cfg.init_model == "models/default" and cfg.finetune_epochs <= 6
+    assert personal_config(tmp_path, "net", start="imagenet").backbone == "mobilenet_v2"
+    for bad in ("../x", "/abs", "", "two words"):
+        with pytest.raises(ValueError):
+            personal_config(tmp_path, bad, init_model="models/default")
+
+
+def test_training_a_tiny_captured_set_in_a_child_process(models_dir, tmp_path, tiny_model_dir, astronaut):
+    data = write_captures(tmp_path / "captures", astronaut)  # 3 classes x 6 RGB crops of varied sizes
+    cfg = personal_config(data, "mine", init_model=str(tiny_model_dir), epochs=2, finetune_epochs=1,
+                          unfreeze=4, precision="float32")
+    job_id = start_training(cfg)
+    with pytest.raises(JobError, match="already running"):
+        start_training(personal_config(data, "other", init_model=str(tiny_model_dir)))
+    seen_running = jobs.get_job(job_id).running
+    info = jobs.wait(job_id, 240)
+    assert seen_running
+    assert info.state == DONE, (info.error, info.log_tail[-10:])
+    out = models_dir / "mine"
+    assert info.result == str(out)
+    card = load_card(out)
+    assert card.class_names == ["happy", "sad", "wink"] and card.weights.startswith("model ")
+    assert card.backbone == "fer_cnn"  # taken from the model it started from
+    history = json.loads((out / "history.json").read_text())["epochs"]
+    assert [(h["phase"], h["epoch"]) for h in info.history] == [(h["phase"], h["epoch"]) for h in history]
+    assert {h["phase"] for h in history} == {"head", "finetune"}
+    report = json.loads((out / "report.json").read_text())
+    assert report["split"] == "validation" and report["class_names"] == card.class_names
+    probs = Classifier(out).predict([np.zeros((70, 50, 3), np.uint8)])
+    assert probs.shape == (1, 3) and np.isclose(probs.sum(), 1, atol=1e-3)
+    assert not list(models_dir.glob(".*"))  # no checkpoint litter in the models folder
+    with pytest.raises(JobError, match="already exists"):
+        start_training(cfg)
+
+
+def test_a_failing_training_is_reported(models_dir, tmp_path):
+    cfg = personal_config(tmp_path / "missing", "broken", start="imagenet")
+    info = jobs.wait(start_training(cfg), 120)
+    assert info.state == FAILED
+    assert "no such dataset" in info.error
+    assert not (models_dir / "broken").exists()
+
+
+def test_cancel_stops_the_child(models_dir, tmp_path, astronaut):
+    data = write_captures(tmp_path / "captures", astronaut, per_class=3)
+    job_id = start_training(personal_config(data, "stopped", start="imagenet"))
+    time.sleep(0.5)
+    assert jobs.cancel(job_id)
+    info = jobs.wait(job_id, 60)
+    assert info.state == CANCELLED and not (models_dir / "stopped").exists()
+    assert not jobs.cancel(job_id)
+
+
+def test_training_from_imagenet_mobilenet(models_dir, tmp_path, astronaut):
+    from fer_core.settings import get_settings
+
+    need_shared(get_settings().mobilenet_weights)
+    data = write_captures(tmp_path / "captures", astronaut, per_class=5)
+    cfg = personal_config(data, "from_imagenet", start="imagenet", epochs=1, finetune_epochs=1, unfreeze=5,
+                          input_size=64, precision="float32")
+    info = jobs.wait(start_training(cfg), 300)
+    assert info.state == DONE, (info.error, info.log_tail[-10:])
+    card = load_card(models_dir / "from_imagenet")
+    assert card.backbone == "mobilenet_v2" and card.color_mode == "rgb" and "mobilenet_v2" in card.weights
+    assert (models_dir / "from_imagenet" / "report.json").is_file()

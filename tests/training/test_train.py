@@ -1,0 +1,116 @@
+import json
+
+import numpy as np
+
+from fer_core.inference.card import load_card
+from fer_core.inference.classifier import Classifier
+from fer_core.training.trainer import TrainConfig, class_weights, main, train
+from tests.helpers import write_folder
+
+
+def test_tiny_training_writes_a_loadable_model_dir(tiny_model_dir):
+    names = {p.name for p in tiny_model_dir.iterdir()}
+    assert {"model.keras", "model.json", "history.json", "report.json"} <= names
+    card = load_card(tiny_model_dir)
+    assert card.backbone == "fer_cnn" and card.input_size == (48, 48) and card.color_mode == "grayscale"
+    assert "PrivateTest" in card.metrics
+    history = json.loads((tiny_model_dir / "history.json").read_text())["epochs"]
+    keys = {"phase", "epoch", "loss", "accuracy", "val_loss", "val_accuracy", "lr", "seconds"}
+    assert history and keys <= set(history[0])
+    clf = Classifier(tiny_model_dir)
+    assert clf.predict([np.zeros((48, 48), np.uint8)]).shape == (1, 3)
+
+
+def test_class_weights():
+    labels = np.array([0] * 90 + [1] * 10)
+    bal = class_weights(labels, 2, "balanced")
+    assert bal[1] / bal[0] == np.float64(9.0)
+    sq = class_weights(labels, 2, "sqrt")
+    assert abs(sq[1] / sq[0] - 3.0) < 1e-9
+    assert class_weights(labels, 2, "none") is None
+    # weighted mean over samples stays 1, so the loss scale is unchanged
+    assert abs((90 * bal[0] + 10 * bal[1]) / 100 - 1.0) < 1e-9
+
+
+def test_resume_continues_from_checkpoint(tmp_path):
+    data = write_folder(tmp_path / "d", n_per_class=6)
+    common = dict(data=str(data), out=str(tmp_path / "m"), width=4, batch_size=8, precision="float32", verbose=0,
+                  checkpoint_dir=str(tmp_path / "ck"), patience=10)
+    train(TrainConfig(epochs=2, **common))
+    state = json.loads((tmp_path / "ck" / "state.json").read_text())
+    assert [h["epoch"] for h in state["history"]] == [1, 2]
+    # a run that asks for the same schedule resumes and trains nothing again
+    train(TrainConfig(epochs=2, **common))
+    state2 = json.loads((tmp_path / "ck" / "state.json").read_text())
+    assert [h["epoch"] for h in state2["history"]] == [1, 2]
+    # carved validation split from a folder without splits is recorded on the card
+    assert "carved" in load_card(tmp_path / "m").trained_on
+
+
+def test_fine_tune_from_an_existing_model(tiny_model_dir, tmp_path):
+    data = write_folder(tmp_path / "own", n_per_class=5, class_dirs=["happy", "sad", "scream"])
+    out = train(TrainConfig(data=str(data), out=str(tmp_path / "own_model"), init_model=str(tiny_model_dir),
+                            epochs=2, finetune_epochs=1, unfreeze=4, batch_size=8, precision="float32", verbose=0,
+                            checkpoint_dir=str(tmp_path / "ck2")))
+    card = load_card(out)
+    assert card.class_names == ["happy", "sad", "scream"]
+    assert card.weights.startswith("model ")
+    phases = {h["phase"] for h in json.loads((out / "history.json").read_text())["epochs"]}
+    assert phases == {"head", "finetune"}
+    assert Classifier(out).predict([np.zeros((30, 30, 3), np.uint8)]).shape == (1, 3)
+
+
+def test_cli_reports_bad_data(tmp_path, capsys):
+    assert main(["--data", str(tmp_path / "missing.npz"), "--out", str(tmp_path / "m")]) == 2
+    assert "error:" in capsys.readouterr().err
+
+
+def test_refuses_to_overwrite_the_model_it_starts_from(tiny_model_dir, tmp_path):
+    import pytest
+
+    data = write_folder(tmp_path / "own", n_per_class=2)
+    with pytest.raises(ValueError, match="starts from"):
+        train(TrainConfig(data=str(data), out=str(tiny_model_dir), init_model=str(tiny_model_dir), verbose=0))
+
+
+def test_choose_tta_keeps_the_best_validation_views(tiny_model_dir, tmp_path):
+    import shutil
+
+    from fer_core.training.trainer import TTA_CANDIDATES, choose_tta
+    from tests.helpers import write_npz
+
+    d = tmp_path / "m"
+    shutil.copytree(tiny_model_dir, d)
+    data = np.load(write_npz(tmp_path / "v.npz", n_per_class=10))
+    x, y = data["images"][..., None], data["labels"].astype(np.int64)
+    chosen = choose_tta(d, x, y)
+    card = load_card(d)
+    assert card.tta == chosen and tuple(chosen) in TTA_CANDIDATES
+    scores = card.training["tta_validation_accuracy"]
+    assert set(scores) == {"+".join(c) or "none" for c in TTA_CANDIDATES}
+    # the kept list scores highest; on a tie the cheaper (earlier) list wins
+    best = max(scores.values())
+    first_best = next(c for c in TTA_CANDIDATES if scores["+".join(c) or "none"] == best)
+    assert chosen == list(first_best)
+    # the score is the real accuracy of that list
+    clf = Classifier(d)
+    probs = clf.predict_batch(clf.card.normalization.apply(x), tta=chosen)
+    assert abs(float((probs.argmax(1) == y).mean()) - scores["+".join(chosen) or "none"]) < 1e-3
+
+
+def test_whole_warm_restart_trains_every_layer_in_one_phase(tiny_model_dir, tmp_path):
+    from tests.helpers import write_npz
+
+    data = write_npz(tmp_path / "d.npz", n_per_class=6)
+    before = Classifier(tiny_model_dir).model.get_layer("backbone").get_weights()
+    out = train(TrainConfig(data=str(data), out=str(tmp_path / "wr"), init_model=str(tiny_model_dir), whole=True,
+                            epochs=1, batch_size=8, lr=1e-3, precision="float32", verbose=0,
+                            checkpoint_dir=str(tmp_path / "ck3")))
+    phases = {h["phase"] for h in json.loads((out / "history.json").read_text())["epochs"]}
+    assert phases == {"train"}
+    card = load_card(out)
+    assert card.weights.startswith("model ") and card.training["config"]["width"] == 4
+    after = Classifier(out).model.get_layer("backbone").get_weights()
+    # every conv kernel moved (a head-only phase would leave them as they were)
+    kernels = [(a, b) for a, b in zip(before, after) if a.ndim == 4]
+    assert kernels and all(not np.allclose(a, b) for a, b in kernels)
