@@ -67,6 +67,12 @@ class Settings:
     smoothing_alpha: float = 0.35
     ice_servers_json: str = ""
     preload: bool = True  # load TensorFlow and the default model in the background at start
+    owner_mode: str = "auto"  # auto | single | private: who owns captures and models (fer_core.owners)
+    owner_root: Path = PROJECT_ROOT / "owners"  # signed-in users' and visitors' own folders
+    capture_quota_mb: int = 200  # per owner; 0: no limit
+    model_quota_mb: int = 100  # per owner, shipped models not counted; 0: no limit
+    visitor_ttl_hours: float = 24.0  # a visitor's captures are swept after this long unseen (0: never)
+    dataset_roots: tuple[Path, ...] = ()  # extra folders the Dataset page may read (FER_DATASET_ROOTS)
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -95,6 +101,13 @@ class Settings:
             smoothing_alpha=_env_float("FER_SMOOTHING_ALPHA", base.smoothing_alpha),
             ice_servers_json=os.environ.get("FER_ICE_SERVERS", base.ice_servers_json),
             preload=os.environ.get("FER_PRELOAD", "1").strip().lower() not in ("0", "false", "no", "off"),
+            owner_mode=os.environ.get("FER_OWNERS", base.owner_mode).strip().lower() or base.owner_mode,
+            owner_root=_env_path("FER_OWNER_ROOT", base.owner_root) or base.owner_root,
+            capture_quota_mb=_env_int("FER_CAPTURE_QUOTA_MB", base.capture_quota_mb),
+            model_quota_mb=_env_int("FER_MODEL_QUOTA_MB", base.model_quota_mb),
+            visitor_ttl_hours=_env_float("FER_VISITOR_TTL_HOURS", base.visitor_ttl_hours),
+            dataset_roots=tuple(Path(p).expanduser() for p in os.environ.get("FER_DATASET_ROOTS", "").split(os.pathsep)
+                                if p.strip()),
         )
 
 

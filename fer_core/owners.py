@@ -1,0 +1,192 @@
+"""Who owns captures, trained models and training jobs, and where each owner's files live.
+
+Why: served to a group, every visitor would otherwise see, relabel and delete every other
+visitor's face pictures and models. The rule, decided once here for every page:
+
+* **local** (one owner, today's layout): a single user on the machine itself. Captures live in
+  ``settings.capture_root``, trained models beside the shipped ones in ``settings.models_dir``.
+* **user**: someone signed in through Streamlit's login (``st.login``, OIDC); the owner is the
+  account, the same in every browser.
+* **visitor**: anyone else; the owner is the browser (a random token, nothing guessable). A
+  visitor's captures are swept after ``settings.visitor_ttl_hours`` unless a model was trained.
+
+Users' and visitors' files live under ``settings.owner_root/<key>/``, ``key`` a hash of the
+identity (never a name a visitor typed). The shipped models are read-only for everyone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import logging
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from fer_core.errors import FerError
+from fer_core.paths import safe_join
+from fer_core.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+OWNER_MODES: tuple[str, ...] = ("auto", "single", "private")
+CAPTURES = "captures"
+MODELS = "models"
+SEEN_FILE = ".last_seen"  # touched on each visit: the sweep's clock
+
+
+class QuotaError(FerError):
+    """An owner's disk quota for captures or models is used up."""
+
+
+@dataclass(frozen=True)
+class Owner:
+    """One owner: ``kind`` is local, user or visitor; ``key`` names its folder; ``label`` is shown."""
+
+    kind: str
+    key: str
+    label: str
+
+    @property
+    def is_local(self) -> bool:
+        return self.kind == "local"
+
+
+@dataclass(frozen=True)
+class Space:
+    """Where one owner's files live: its captures, its own models, and the shipped (read-only) models."""
+
+    owner: Owner
+    captures: Path
+    models: Path
+    shipped: Path
+
+    def owns_model(self, path: str | Path) -> bool:
+        """True for a model folder this owner trained (never a shipped one in a private space)."""
+        p = Path(path).resolve()
+        return p.parent == self.models.resolve()
+
+
+LOCAL = Owner("local", "local", "this machine's user")
+
+
+def is_loopback(address: str | None) -> bool:
+    """True when ``address`` is this machine (Streamlit reports no address for a local visit)."""
+    if not address:
+        return True
+    try:
+        return ipaddress.ip_address(address.split("%")[0]).is_loopback
+    except ValueError:
+        return address == "localhost"
+
+
+def identify(mode: str, *, user: str | None = None, browser_token: str | None = None,
+             remote_ip: str | None = None, forwarded: bool = False) -> Owner:
+    """The owner of a visit.
+
+    ``mode`` ``single`` gives everyone the local owner; ``private`` never does; ``auto`` gives it
+    to a visit from this machine that did not come through a proxy (``forwarded`` says an
+    ``X-Forwarded-For``/``X-Real-IP`` header was present), so ``make run`` keeps one owner while
+    a server reached over the network or behind nginx is private. A signed-in ``user`` always
+    owns their files; otherwise the ``browser_token`` does (``FerError`` when there is none).
+    """
+    if mode not in OWNER_MODES:
+        raise FerError(f"setting FER_OWNERS must be one of {', '.join(OWNER_MODES)}, not {mode!r}")
+    if mode == "single" or (mode == "auto" and not user and not forwarded and is_loopback(remote_ip)):
+        return LOCAL
+    if user:
+        return Owner("user", _key("user", user), user)
+    if not browser_token:
+        raise FerError("this visit has no browser token: cannot keep its files private")
+    return Owner("visitor", _key("visitor", browser_token), "this browser")
+
+
+def _key(kind: str, identity: str) -> str:
+    return hashlib.sha256(f"{kind}:{identity}".encode()).hexdigest()[:20]
+
+
+def space_for(owner: Owner, settings: Settings | None = None) -> Space:
+    """The folders of ``owner``; a private owner's are made on first use."""
+    s = settings or get_settings()
+    if owner.is_local:
+        return Space(owner, s.capture_root, s.models_dir, s.models_dir)
+    home = safe_join(s.owner_root, owner.key)
+    space = Space(owner, home / CAPTURES, home / MODELS, s.models_dir)
+    for folder in (space.captures, space.models):
+        folder.mkdir(parents=True, exist_ok=True)
+    (home / SEEN_FILE).touch()
+    (home / "owner.txt").write_text(f"{owner.kind}\n")
+    return space
+
+
+def folder_bytes(path: Path) -> int:
+    """Bytes of every file under ``path`` (links not followed); 0 when it does not exist."""
+    if not path.exists():
+        return 0
+    return sum(f.lstat().st_size for f in path.rglob("*") if f.is_file() and not f.is_symlink())
+
+
+def check_quota(space: Space, what: str, adding: int = 0, settings: Settings | None = None) -> None:
+    """Refuse (``QuotaError``, one line) when ``what`` (captures or models) would exceed its quota.
+
+    The shipped models never count; a quota of 0 means no limit.
+    """
+    s = settings or get_settings()
+    quota_mb = {CAPTURES: s.capture_quota_mb, MODELS: s.model_quota_mb}[what]
+    if quota_mb <= 0:
+        return
+    folder = space.captures if what == CAPTURES else space.models
+    used = folder_bytes(folder) if not (what == MODELS and space.models == space.shipped) else _own_models_bytes(space)
+    if used + adding > quota_mb * 1024 * 1024:
+        hint = "delete some pictures on Teach" if what == CAPTURES else "delete a model you trained on Teach"
+        raise QuotaError(f"your {what} use {used / 2**20:.0f} MB of your {quota_mb} MB: {hint} first")
+
+
+def _own_models_bytes(space: Space) -> int:
+    """In the local layout own and shipped models share a folder: count all but the shipped ones."""
+    from fer_core.registry import PROTECTED_MODELS
+
+    if not space.models.is_dir():
+        return 0
+    return sum(folder_bytes(d) for d in space.models.iterdir() if d.is_dir() and d.name not in PROTECTED_MODELS)
+
+
+def sweep_visitors(settings: Settings | None = None, now: float | None = None) -> list[Path]:
+    """Delete the captures of visitors unseen for ``visitor_ttl_hours`` who trained no model.
+
+    Why: a visitor's face pictures should not outlive their visit; a trained model shows they
+    meant to keep working, and their captures are its training data. Returns what was removed.
+    """
+    s = settings or get_settings()
+    root = Path(s.owner_root)
+    if s.visitor_ttl_hours <= 0 or not root.is_dir():
+        return []
+    now = time.time() if now is None else now
+    removed: list[Path] = []
+    for home in sorted(p for p in root.iterdir() if p.is_dir() and not p.is_symlink()):
+        if _kind(home) != "visitor" or _has_models(home):
+            continue
+        seen = home / SEEN_FILE
+        last = seen.stat().st_mtime if seen.exists() else home.stat().st_mtime
+        if now - last > s.visitor_ttl_hours * 3600 and (home / CAPTURES).exists():
+            shutil.rmtree(home / CAPTURES, ignore_errors=True)
+            removed.append(home / CAPTURES)
+            log.info("swept the captures of a visitor unseen for %.0f h", (now - last) / 3600)
+    return removed
+
+
+def _kind(home: Path) -> str:
+    try:
+        return (home / "owner.txt").read_text().strip()
+    except OSError:
+        return ""
+
+
+def _has_models(home: Path) -> bool:
+    models = home / MODELS
+    return models.is_dir() and any(d.is_dir() for d in models.iterdir())
+
+
+__all__ = ["LOCAL", "OWNER_MODES", "Owner", "QuotaError", "Space", "check_quota", "folder_bytes", "identify",
+           "is_loopback", "space_for", "sweep_visitors"]
