@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fer_core.errors import FerError, ModelError
-from fer_core.inference.card import CARD_FILE, ModelCard, load_card
+from fer_core.inference.card import ModelCard, load_card
+from fer_core.model_folder import CARD_FILE, has_history, has_report
 from fer_core.paths import is_within, safe_join
 
 log = logging.getLogger(__name__)
@@ -35,11 +36,11 @@ class ModelInfo:
 
     @property
     def has_history(self) -> bool:
-        return (self.path / "history.json").is_file()
+        return has_history(self.path)
 
     @property
     def has_report(self) -> bool:
-        return (self.path / "report.json").is_file()
+        return has_report(self.path)
 
 
 def inspect_model(path: str | Path) -> ModelInfo:
@@ -81,10 +82,29 @@ def usable_models(models_dir: str | Path, default: str = "default") -> list[Mode
     return [m for m in list_models(models_dir, default) if m.usable]
 
 
-def delete_model(models_dir: str | Path, name: str) -> Path:
-    """Remove ``models_dir/name``. Refuses protected names, paths, and folders that are not models."""
+def deletion_refusal(name: str, default: str | None = None) -> str | None:
+    """Why the model ``name`` must not be deleted, or None when it may be: the one rule of every page.
+
+    The shipped models (``PROTECTED_MODELS``) and the app's default model (``default``, from
+    ``FER_DEFAULT_MODEL``) stay; any other model folder may go.
+    """
     if name in PROTECTED_MODELS:
-        raise ModelError(f"the model {name!r} is shipped with the app and cannot be deleted")
+        return f"the model {name!r} is shipped with the app and cannot be deleted"
+    if default is not None and name == default:
+        return f"the model {name!r} is the app's default model (FER_DEFAULT_MODEL) and cannot be deleted"
+    return None
+
+
+def can_delete(name: str, default: str | None = None) -> bool:
+    """Whether ``deletion_refusal`` lets the model ``name`` be deleted."""
+    return deletion_refusal(name, default) is None
+
+
+def delete_model(models_dir: str | Path, name: str, default: str | None = None) -> Path:
+    """Remove ``models_dir/name``. Refuses what ``deletion_refusal`` keeps, paths, and folders that are not models."""
+    refusal = deletion_refusal(name, default)
+    if refusal is not None:
+        raise ModelError(refusal)
     target = safe_join(models_dir, name)  # PathEscapeError for '..', '/x', symlinks out
     if target.is_symlink():
         raise ModelError(f"{name}: is a link, not a model folder; not deleted")
@@ -103,4 +123,5 @@ def delete_model(models_dir: str | Path, name: str) -> Path:
     return target
 
 
-__all__ = ["ModelInfo", "PROTECTED_MODELS", "delete_model", "inspect_model", "list_models", "usable_models"]
+__all__ = ["ModelInfo", "PROTECTED_MODELS", "can_delete", "delete_model", "deletion_refusal", "inspect_model",
+           "list_models", "usable_models"]

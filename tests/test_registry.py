@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from fer_core.errors import ModelError, PathEscapeError
-from fer_core.registry import delete_model, list_models, usable_models
+from fer_core.registry import can_delete, delete_model, deletion_refusal, list_models, usable_models
 
 
 def _card(name: str) -> dict:
@@ -77,6 +77,17 @@ def test_delete_refuses_default_missing_and_non_models(models_root: Path) -> Non
     with pytest.raises(ModelError, match="not a model folder"):
         delete_model(models_root, "empty")
     assert (models_root / "default").is_dir() and (models_root / "empty").is_dir()
+
+
+def test_one_deletion_rule_keeps_shipped_and_configured_default(models_root: Path) -> None:
+    assert not can_delete("default") and not can_delete("fer2013") and can_delete("alpha")
+    assert not can_delete("alpha", default="alpha") and can_delete("zeta", default="alpha")
+    reason = deletion_refusal("alpha", default="alpha")
+    assert reason is not None and "default model" in reason
+    with pytest.raises(ModelError) as refused:
+        delete_model(models_root, "alpha", default="alpha")
+    assert str(refused.value) == reason  # a refused deletion says exactly what the rule says
+    assert (models_root / "alpha").is_dir()
 
 
 def test_delete_refuses_symlink_out(models_root: Path, tmp_path: Path) -> None:
