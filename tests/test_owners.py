@@ -1,0 +1,117 @@
+"""fer_core.owners: who owns a visit's files, where they live, quotas and the visitor sweep."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+
+from fer_core.errors import FerError
+from fer_core.owners import (
+    CAPTURES,
+    LOCAL,
+    MODELS,
+    QuotaError,
+    check_quota,
+    identify,
+    is_loopback,
+    space_for,
+    sweep_visitors,
+)
+from fer_core.settings import Settings
+
+
+def settings(tmp_path, **kw) -> Settings:
+    return Settings(models_dir=tmp_path / "models", capture_root=tmp_path / "captures",
+                    owner_root=tmp_path / "owners", **kw)
+
+
+def test_a_visit_from_this_machine_is_the_local_owner_in_auto_mode():
+    assert identify("auto", remote_ip=None) is LOCAL
+    assert identify("auto", remote_ip="127.0.0.1") is LOCAL
+    assert identify("auto", remote_ip="::1") is LOCAL
+    assert identify("single", remote_ip="203.0.113.9", browser_token="t") is LOCAL
+
+
+def test_a_visit_over_the_network_or_through_a_proxy_is_private():
+    a = identify("auto", remote_ip="203.0.113.9", browser_token="token-a")
+    b = identify("auto", remote_ip="127.0.0.1", forwarded=True, browser_token="token-b")
+    assert a.kind == b.kind == "visitor" and a.key != b.key
+    assert identify("private", remote_ip=None, browser_token="token-a") == a  # same browser, same owner
+    assert identify("private", browser_token="token-a").key != "token-a"  # the folder name is not the token
+
+
+def test_a_signed_in_user_owns_the_files_in_every_browser():
+    one = identify("auto", user="ada@example.org", browser_token="x", remote_ip="127.0.0.1")
+    two = identify("private", user="ada@example.org", browser_token="y")
+    assert one == two and one.kind == "user" and one.label == "ada@example.org"
+    assert identify("private", user="bob@example.org").key != one.key
+
+
+def test_private_without_a_token_and_bad_modes_are_refused():
+    with pytest.raises(FerError, match="no browser token"):
+        identify("private", remote_ip="203.0.113.9")
+    with pytest.raises(FerError, match="FER_OWNERS"):
+        identify("public", browser_token="t")
+
+
+def test_loopback_addresses():
+    assert is_loopback("127.0.0.2") and is_loopback("localhost") and is_loopback("")
+    assert not is_loopback("192.168.1.4") and not is_loopback("example.org")
+
+
+def test_spaces_keep_owners_apart(tmp_path):
+    s = settings(tmp_path)
+    local = space_for(LOCAL, s)
+    assert local.captures == s.capture_root and local.models == local.shipped == s.models_dir
+    a = space_for(identify("private", browser_token="a"), s)
+    b = space_for(identify("private", browser_token="b"), s)
+    assert a.captures != b.captures and a.models != b.models and a.shipped == b.shipped == s.models_dir
+    for space in (a, b):
+        assert space.captures.is_dir() and space.models.is_dir()
+        assert space.captures.is_relative_to(s.owner_root)
+    (a.models / "mine").mkdir()
+    assert a.owns_model(a.models / "mine") and not b.owns_model(a.models / "mine")
+    assert not a.owns_model(s.models_dir / "default")
+
+
+def test_quota_refuses_with_one_line(tmp_path):
+    s = settings(tmp_path, capture_quota_mb=1, model_quota_mb=0)
+    space = space_for(identify("private", browser_token="a"), s)
+    (space.captures / "happy").mkdir()
+    (space.captures / "happy" / "a.jpg").write_bytes(b"x" * 700_000)
+    check_quota(space, CAPTURES, adding=100_000, settings=s)
+    with pytest.raises(QuotaError, match="1 MB") as err:
+        check_quota(space, CAPTURES, adding=400_000, settings=s)
+    assert "\n" not in str(err.value)
+    check_quota(space, MODELS, adding=10**12, settings=s)  # 0: no limit
+
+
+def test_local_model_quota_leaves_the_shipped_models_out(tmp_path):
+    s = settings(tmp_path, model_quota_mb=1)
+    for name, size in (("default", 5_000_000), ("mine", 300_000)):
+        (s.models_dir / name).mkdir(parents=True)
+        (s.models_dir / name / "model.keras").write_bytes(b"x" * size)
+    space = space_for(LOCAL, s)
+    check_quota(space, MODELS, settings=s)
+    with pytest.raises(QuotaError):
+        check_quota(space, MODELS, adding=800_000, settings=s)
+
+
+def test_sweep_removes_only_stale_visitors_without_models(tmp_path):
+    s = settings(tmp_path, visitor_ttl_hours=1)
+    stale, trained, fresh = (space_for(identify("private", browser_token=t), s) for t in ("s", "t", "f"))
+    user = space_for(identify("private", user="ada@example.org"), s)
+    for space in (stale, trained, fresh, user):
+        (space.captures / "happy").mkdir()
+        (space.captures / "happy" / "a.jpg").write_bytes(b"x")
+    (trained.models / "mine").mkdir()
+    old = time.time() - 2 * 3600
+    for space in (stale, trained, user):
+        os.utime(space.captures.parent / ".last_seen", (old, old))
+    removed = sweep_visitors(s)
+    assert removed == [stale.captures]
+    assert not stale.captures.exists()
+    assert all((sp.captures / "happy" / "a.jpg").exists() for sp in (trained, fresh, user))
+    assert sweep_visitors(settings(tmp_path, visitor_ttl_hours=0), now=time.time() + 10**6) == []
