@@ -12,8 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fer_core.errors import FerError, ModelError
-from fer_core.inference.card import ModelCard, load_card
-from fer_core.model_folder import CARD_FILE, has_history, has_report
+from fer_core.inference.card import CARD_FILE, ModelCard, load_card
 from fer_core.paths import is_within, safe_join
 
 log = logging.getLogger(__name__)
@@ -36,11 +35,11 @@ class ModelInfo:
 
     @property
     def has_history(self) -> bool:
-        return has_history(self.path)
+        return (self.path / "history.json").is_file()
 
     @property
     def has_report(self) -> bool:
-        return has_report(self.path)
+        return (self.path / "report.json").is_file()
 
 
 def inspect_model(path: str | Path) -> ModelInfo:
