@@ -26,6 +26,7 @@ from pathlib import Path
 
 from fer_core.errors import FerError
 from fer_core.paths import safe_join
+from fer_core.registry import PROTECTED_MODELS, ModelInfo, list_models
 from fer_core.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -120,6 +121,26 @@ def space_for(owner: Owner, settings: Settings | None = None) -> Space:
     return space
 
 
+def visible_models(space: Space, default: str = "default") -> list[ModelInfo]:
+    """The models this owner may use: the shipped ones, then their own (a private space's own
+    folder; in the local layout both share one folder). An own model never hides a shipped one."""
+    shipped = list_models(space.shipped, default)
+    if space.models == space.shipped:
+        return shipped
+    taken = {m.name for m in shipped}
+    return shipped + [m for m in list_models(space.models, default) if m.name not in taken]
+
+
+def free_model_name(space: Space, base: str = "mine") -> str:
+    """``base``, or ``base-2``, ``base-3``… whichever names no shipped model and none of the owner's."""
+    taken = {p.name for folder in {space.shipped, space.models} if folder.is_dir() for p in folder.iterdir()}
+    name, n = base, 1
+    while name in taken:
+        n += 1
+        name = f"{base}-{n}"
+    return name
+
+
 def folder_bytes(path: Path) -> int:
     """Bytes of every file under ``path`` (links not followed); 0 when it does not exist."""
     if not path.exists():
@@ -145,8 +166,6 @@ def check_quota(space: Space, what: str, adding: int = 0, settings: Settings | N
 
 def _own_models_bytes(space: Space) -> int:
     """In the local layout own and shipped models share a folder: count all but the shipped ones."""
-    from fer_core.registry import PROTECTED_MODELS
-
     if not space.models.is_dir():
         return 0
     return sum(folder_bytes(d) for d in space.models.iterdir() if d.is_dir() and d.name not in PROTECTED_MODELS)
@@ -188,5 +207,5 @@ def _has_models(home: Path) -> bool:
     return models.is_dir() and any(d.is_dir() for d in models.iterdir())
 
 
-__all__ = ["LOCAL", "OWNER_MODES", "Owner", "QuotaError", "Space", "check_quota", "folder_bytes", "identify",
-           "is_loopback", "space_for", "sweep_visitors"]
+__all__ = ["LOCAL", "OWNER_MODES", "Owner", "QuotaError", "Space", "check_quota", "folder_bytes", "free_model_name",
+           "identify", "is_loopback", "space_for", "sweep_visitors", "visible_models"]

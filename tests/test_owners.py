@@ -14,10 +14,12 @@ from fer_core.owners import (
     MODELS,
     QuotaError,
     check_quota,
+    free_model_name,
     identify,
     is_loopback,
     space_for,
     sweep_visitors,
+    visible_models,
 )
 from fer_core.settings import Settings
 
@@ -115,3 +117,26 @@ def test_sweep_removes_only_stale_visitors_without_models(tmp_path):
     assert not stale.captures.exists()
     assert all((sp.captures / "happy" / "a.jpg").exists() for sp in (trained, fresh, user))
     assert sweep_visitors(settings(tmp_path, visitor_ttl_hours=0), now=time.time() + 10**6) == []
+
+
+def _model(folder, name):
+    from fer_core.inference.card import ModelCard
+
+    (folder / name).mkdir(parents=True)
+    ModelCard(name=name, class_names=["happy", "sad"], input_size=(48, 48)).save(folder / name)
+
+
+def test_each_owner_sees_the_shipped_models_and_only_their_own(tmp_path):
+    s = settings(tmp_path)
+    _model(s.models_dir, "default")
+    a = space_for(identify("private", browser_token="a"), s)
+    b = space_for(identify("private", browser_token="b"), s)
+    _model(a.models, "mine")
+    _model(a.models, "default")  # an own model never hides the shipped one of the same name
+    assert [(m.name, m.path.parent) for m in visible_models(a)] == [("default", s.models_dir), ("mine", a.models)]
+    assert [m.name for m in visible_models(b)] == ["default"]
+    assert free_model_name(a) == "mine-2" and free_model_name(b) == "mine"
+    assert free_model_name(b, "default") == "default-2"
+    local = space_for(LOCAL, s)
+    _model(s.models_dir, "mine")
+    assert [m.name for m in visible_models(local)] == ["default", "mine"]
