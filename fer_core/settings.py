@@ -32,6 +32,19 @@ def _env_float(name: str, default: float) -> float:
         raise ValueError(f"setting {name} must be a number, not {value!r}") from None
 
 
+def _env_cap(name: str, default: int | None) -> int | None:
+    """A whole number >= 0, or ``auto``/empty for ``None`` (the code decides)."""
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    if value.strip().lower() in ("", "auto"):
+        return None
+    number = _env_int(name, 0)
+    if number < 0:
+        raise ValueError(f"setting {name} must be 0 or more (0: no limit), or auto, not {value!r}")
+    return number
+
+
 def _env_int(name: str, default: int) -> int:
     value = os.environ.get(name)
     if value in (None, ""):
@@ -66,6 +79,8 @@ class Settings:
     max_video_pixels: int = 3840 * 2160
     smoothing_alpha: float = 0.35
     ice_servers_json: str = ""
+    # live streams one server process runs at once; None (auto): 2 per CPU core; 0: no limit
+    max_live_sessions: int | None = None
     preload: bool = True  # load TensorFlow and the default model in the background at start
     owner_mode: str = "auto"  # auto | single | private: who owns captures and models (fer_core.owners)
     owner_root: Path = PROJECT_ROOT / "owners"  # signed-in users' and visitors' own folders
@@ -100,6 +115,7 @@ class Settings:
             max_video_pixels=_env_int("FER_MAX_VIDEO_PIXELS", base.max_video_pixels),
             smoothing_alpha=_env_float("FER_SMOOTHING_ALPHA", base.smoothing_alpha),
             ice_servers_json=os.environ.get("FER_ICE_SERVERS", base.ice_servers_json),
+            max_live_sessions=_env_cap("FER_MAX_LIVE_SESSIONS", base.max_live_sessions),
             preload=os.environ.get("FER_PRELOAD", "1").strip().lower() not in ("0", "false", "no", "off"),
             owner_mode=os.environ.get("FER_OWNERS", base.owner_mode).strip().lower() or base.owner_mode,
             owner_root=_env_path("FER_OWNER_ROOT", base.owner_root) or base.owner_root,

@@ -27,6 +27,8 @@ from fer_core.inference.timeline import FrameRow
 
 log = logging.getLogger(__name__)
 
+SKIP_WINDOW_S = 2.0  # the readout's "frames skipped lately" looks this far back
+
 
 @dataclass(frozen=True)
 class ClassifyJob:
@@ -70,6 +72,8 @@ class LiveStats:
     classify_ms: float = 0.0
     result_age_ms: float | None = None
     first_label_ms: float | None = None  # from the stream's first frame to its first label (where START time goes)
+    skipped: int = 0  # frames that arrived while the server was busy and were dropped unseen (since START)
+    skipped_share: float = 0.0  # of the frames that arrived in the last SKIP_WINDOW_S, the share dropped
     error: str | None = None
 
 
@@ -101,6 +105,7 @@ class LiveProcessor:
         self._timeline: collections.deque[FrameRow] = collections.deque(maxlen=36_000)
         self._frame_times: collections.deque[float] = collections.deque(maxlen=60)
         self._latencies: collections.deque[float] = collections.deque(maxlen=120)
+        self._skips: collections.deque[tuple[float, int]] = collections.deque(maxlen=256)  # (when, how many)
         self._errors_logged: set[str] = set()
         # worker mailbox: only the newest job is kept
         self._job: ClassifyJob | None = None
@@ -121,7 +126,27 @@ class LiveProcessor:
             s = replace(self._stats, probabilities=dict(self._stats.probabilities))
             if self._result_time:
                 s.result_age_ms = (time.perf_counter() - self._result_time) * 1000.0
+            s.skipped_share = self._skipped_share(time.perf_counter())
             return s
+
+    def note_skipped(self, count: int) -> None:
+        """``count`` frames arrived while the last one was processed and were dropped unseen.
+
+        Why: the video stack keeps only the newest frame when processing falls behind (the machine is
+        saturated); counting them lets the page say so instead of just looking slow.
+        """
+        if count > 0:
+            with self._lock:
+                self._stats.skipped += count
+                self._skips.append((time.perf_counter(), count))
+
+    def _skipped_share(self, now: float) -> float:
+        """Of the frames that arrived in the last ``SKIP_WINDOW_S`` seconds, the share dropped (lock held)."""
+        skipped = sum(n for t, n in self._skips if now - t <= SKIP_WINDOW_S)
+        if not skipped:
+            return 0.0
+        done = sum(1 for t in self._frame_times if now - t <= SKIP_WINDOW_S)
+        return skipped / (skipped + done)
 
     # ---------------------------------------------------------------- frames
     def process(self, rgb: np.ndarray) -> np.ndarray:
@@ -177,6 +202,7 @@ class LiveProcessor:
             self._missing, self._result_time, self._first_frame_time = 0, 0.0, 0.0
             self._frame_times.clear()
             self._latencies.clear()
+            self._skips.clear()
 
     def timeline(self) -> list[FrameRow]:
         """The largest face's label and probabilities at each classification since the stream began."""
