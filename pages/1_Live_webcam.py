@@ -26,8 +26,10 @@ from webui.common import (
 )
 from webui.live import (
     expression_line,
-    make_frame_callback,
+    live_gate,
+    make_queued_callback,
     recent_timeline,
+    saturation_note,
     session_processor,
     session_slot,
     stats_lines,
@@ -67,12 +69,13 @@ haar = {"scale_factor": scale_factor, "min_neighbors": min_neighbors, "min_size"
 options = LiveOptions(smoothing=smoothing, label_all=label_all, detect_every=detect_every,
                       alpha=settings.smoothing_alpha)
 slot = session_slot(st.session_state)
+gate = live_gate(st.session_state)  # a place under FER_MAX_LIVE_SESSIONS while the stream plays
 
 # ---------------------------------------------------------------- the page first, the model after
 # The streamer is drawn before the model loads, so START is there at once on a cold server and the
 # WebRTC connection is made while TensorFlow and the model load; frames that arrive before the
 # processor is installed pass through unannotated.
-video_frame_callback = make_frame_callback(slot)
+frames_callback = make_queued_callback(slot, gate.lease)  # counts frames skipped while the server is busy
 
 st.title("🎥 Live webcam")
 st.caption("Press **START** and allow the camera. The largest face is boxed in green with its expression; "
@@ -85,9 +88,11 @@ with left:
         mode=WebRtcMode.SENDRECV,
         rtc_configuration=rtc_configuration(),
         media_stream_constraints=MEDIA_STREAM_CONSTRAINTS,
-        video_frame_callback=video_frame_callback,
+        queued_video_frames_callback=frames_callback,
         async_processing=True,
+        desired_playing_state=gate.desired_playing_state(),
     )
+    full_notice = st.empty()  # "The server is full" goes under the video
     with st.expander("Camera and connection help"):
         st.markdown(
             "- **Choosing a camera:** press **SELECT DEVICE** under the video (before START) and pick the "
@@ -110,6 +115,10 @@ with right:
     session_processor(st.session_state, pipeline, options,
                       config=(str(model_dir), detector, tuple(sorted(haar.items()))))
 
+admitted = gate.admit(ctx)  # over FER_MAX_LIVE_SESSIONS the stream is told to stop: a message, not a frozen video
+if gate.message():
+    full_notice.error(gate.message())
+
 
 def show(stats: LiveStats) -> None:
     """Fill the readout placeholder with the latest stats (called at least once a second)."""
@@ -119,6 +128,8 @@ def show(stats: LiveStats) -> None:
             st.text(line)
         if stats.probabilities:
             st.altair_chart(probability_chart(stats.probabilities), width="stretch")
+        if note := saturation_note(stats):
+            st.warning(note)
         if stats.error:
             st.warning(f"Last frame problem: {stats.error}")
 
@@ -149,7 +160,7 @@ def show_stopped(rows: list[FrameRow]) -> None:
 
 # ---------------------------------------------------------------- UI loop while the stream plays
 notice = st.empty()  # same slot in both branches, so the "stopped" notice never lingers while playing
-if ctx.state.playing:
+if ctx.state.playing and admitted:
     turn = 0
     while ctx.state.playing:
         show(slot.snapshot())
@@ -161,4 +172,5 @@ else:
     slot.close()  # stop the classification thread while nothing streams
     slot.reset()  # the next START begins with no stale label; the timeline stays for the download
     show_stopped(slot.timeline())
-    notice.info("The stream is stopped. Press START to begin.")
+    if not gate.message():
+        notice.info("The stream is stopped. Press START to begin.")

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import av
@@ -16,6 +17,7 @@ import numpy as np
 
 from fer_core.inference.draw import mark_error
 from fer_core.inference.live import LiveOptions, LiveProcessor, LiveStats
+from fer_core.inference.sessions import LiveLease, LiveSessions, live_sessions
 from fer_core.inference.timeline import FrameRow
 from webui.common import label_line
 
@@ -50,6 +52,11 @@ class ProcessorSlot:
     def snapshot(self) -> LiveStats:
         proc = self.processor
         return LiveStats() if proc is None else proc.snapshot()
+
+    def note_skipped(self, count: int) -> None:
+        proc = self.processor
+        if proc is not None:
+            proc.note_skipped(count)
 
     def close(self) -> None:
         """Stop the processor's worker thread (it restarts by itself on the next frame)."""
@@ -102,6 +109,32 @@ def make_frame_callback(processor: Any) -> Callable[[av.VideoFrame], av.VideoFra
     return callback
 
 
+def make_queued_callback(processor: Any, lease: LiveLease | None = None
+                          ) -> Callable[[list[av.VideoFrame]], Awaitable[list[av.VideoFrame]]]:
+    """A ``queued_video_frames_callback``: every frame that arrived since the last call comes in; the newest
+    is annotated as ``make_frame_callback`` does, the others are counted as skipped (``note_skipped``).
+
+    Why: streamlit-webrtc keeps only the newest frame when processing falls behind; with a plain callback
+    those drops are silent, so a saturated server just looked slow. Each call also tells ``lease`` the
+    stream is alive. Never raises.
+    """
+    one = make_frame_callback(processor)
+
+    async def callback(frames: list[av.VideoFrame]) -> list[av.VideoFrame]:
+        if not frames:
+            return []
+        try:
+            if lease is not None:
+                lease.touch()
+            if len(frames) > 1:
+                processor.note_skipped(len(frames) - 1)
+        except Exception:  # noqa: BLE001 - counting must never stop the video
+            log.exception("live frame bookkeeping failed")
+        return [one(frames[-1])]
+
+    return callback
+
+
 def session_slot(state: Any) -> ProcessorSlot:
     """The browser session's slot (``state`` is ``st.session_state``)."""
     slot = state.get(SESSION_KEY)
@@ -118,6 +151,85 @@ def session_processor(state: Any, pipeline: Any, options: LiveOptions, config: t
     proc.set_options(smoothing=options.smoothing, label_all=options.label_all,
                      detect_every=options.detect_every, alpha=options.alpha)
     return proc
+
+
+GATE_KEY = "live_gate"
+
+
+@dataclass
+class Refusal:
+    """A START that found the server full: how full, and whether that stream is still being stopped."""
+
+    active: int
+    cap: int
+    stopping: bool = True
+
+
+class LiveGate:
+    """Lets a session's stream play only while the server has a place (``FER_MAX_LIVE_SESSIONS``).
+
+    One per browser session (``live_gate``). Call ``admit(ctx)`` right after ``webrtc_streamer``: a stream
+    that starts (signalling or playing) takes a place; over the cap the run is repeated with
+    ``desired_playing_state()`` False, which stops the stream in the browser, and ``message()`` says why
+    until the next START. A stopped stream gives its place back.
+    """
+
+    def __init__(self, sessions: LiveSessions | None = None) -> None:
+        self.sessions = sessions or live_sessions()
+        self.lease = self.sessions.lease()
+        self.refusal: Refusal | None = None
+
+    def desired_playing_state(self) -> bool | None:
+        """False while a refused stream is being stopped, else None (the user's START and STOP decide)."""
+        return False if self.refusal is not None and self.refusal.stopping else None
+
+    def admit(self, ctx: Any) -> bool:
+        """True when the stream is on (signalling or playing) and holds a place."""
+        state = ctx.state
+        if not (state.playing or getattr(state, "signalling", False)):
+            self.lease.release()
+            if self.refusal is not None:
+                self.refusal.stopping = False  # stopped: START is offered again, the message stays
+            return False
+        if self.refusal is not None and self.refusal.stopping:
+            return False
+        if self.lease.acquire():
+            self.refusal = None
+            return True
+        self.refusal = Refusal(active=self.sessions.active(), cap=self.sessions.cap)
+        log.info("live session refused: %d of %d places taken", self.refusal.active, self.refusal.cap)
+        import streamlit as st
+
+        st.rerun()  # draw the streamer again, told to stop
+        return False  # not reached outside Streamlit
+
+    def message(self) -> str | None:
+        """What the page says instead of a frozen video while the last START was refused."""
+        r = self.refusal
+        if r is None:
+            return None
+        n = max(r.active, r.cap)
+        return f"The server is full ({n} live session{'s' if n != 1 else ''}): try again in a minute."
+
+
+def live_gate(state: Any) -> LiveGate:
+    """The browser session's gate (``state`` is ``st.session_state``)."""
+    gate = state.get(GATE_KEY)
+    if not isinstance(gate, LiveGate):
+        gate = LiveGate()
+        state[GATE_KEY] = gate
+    return gate
+
+
+SATURATED_SHARE = 0.2  # the readout warns when this share of the camera's frames was skipped lately
+
+
+def saturation_note(stats: LiveStats) -> str | None:
+    """A warning while the server drops a noticeable share of this session's frames, else None."""
+    if stats.skipped_share < SATURATED_SHARE:
+        return None
+    return (f"The server is saturated: {stats.skipped_share:.0%} of your camera's frames in the last 2 s were "
+            "skipped unseen, so the video and the label update less often.")
 
 
 TIMELINE_SECONDS = 60.0  # the live page charts the last minute
@@ -146,8 +258,10 @@ def stats_lines(stats: LiveStats) -> list[str]:
         f"Faces in view: {stats.faces}",
         f"Model runs: {stats.classified} ({stats.classify_ms:.0f} ms each)",
     ] + ([f"First label: {stats.first_label_ms / 1000:.1f} s after the first frame"]
-         if stats.first_label_ms is not None else [])
+         if stats.first_label_ms is not None else []) + (
+        [f"Frames skipped (server busy): {stats.skipped}"] if stats.skipped else [])
 
 
-__all__ = ["ProcessorSlot", "SESSION_KEY", "TIMELINE_SECONDS", "expression_line", "make_frame_callback",
-           "recent_timeline", "session_processor", "session_slot", "stats_lines"]
+__all__ = ["GATE_KEY", "LiveGate", "ProcessorSlot", "Refusal", "SESSION_KEY", "TIMELINE_SECONDS", "expression_line",
+           "live_gate", "make_frame_callback", "make_queued_callback", "recent_timeline", "saturation_note",
+           "session_processor", "session_slot", "stats_lines"]

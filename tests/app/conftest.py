@@ -28,6 +28,9 @@ def app_env(monkeypatch: pytest.MonkeyPatch, models_root: Path) -> Path:
     monkeypatch.setenv("FER_MODELS_DIR", str(models_root))
     monkeypatch.setenv("FER_DEFAULT_MODEL", "default")
     monkeypatch.delenv("FER_ICE_SERVERS", raising=False)
+    # no cap on live sessions unless a test sets one: earlier tests' AppTest sessions may hold places
+    # until they are garbage-collected (tests/app/test_live_capacity.py sets it)
+    monkeypatch.setenv("FER_MAX_LIVE_SESSIONS", "0")
     return models_root
 
 

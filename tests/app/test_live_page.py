@@ -1,6 +1,9 @@
 """Live page in AppTest. ``webrtc_streamer`` cannot run in AppTest, so it is replaced by a stand-in
 that feeds real frames through the page's real callback (real model, real detector) and reports
-"playing" for a few loop turns; the browser test covers the real WebRTC path."""
+"playing" for a few loop turns; the browser test covers the real WebRTC path.
+
+The page's callback is a ``queued_video_frames_callback`` (a coroutine taking the frames that arrived
+since the last call); ``deliver`` runs it without an event loop, as it never awaits."""
 
 from __future__ import annotations
 
@@ -20,6 +23,17 @@ from tests.app.apptest import StreamState, no_exceptions, page, texts
 from tests.app.test_live_callback import frame_640x480
 
 
+def deliver(callback: Any, frames: list[av.VideoFrame]) -> list[av.VideoFrame]:
+    """Run the page's queued-frames callback on ``frames`` (one batch) and return what it sends back."""
+    coro = callback(frames)
+    try:
+        coro.send(None)
+    except StopIteration as done:
+        return done.value
+    coro.close()
+    raise AssertionError("the frames callback awaited something")
+
+
 class FakeStreamer:
     """Records the call and plays ``frames`` through the page's ``video_frame_callback`` once the page
     first asks whether the stream plays (as in a browser, frames arrive after the page has run)."""
@@ -32,14 +46,14 @@ class FakeStreamer:
     def __call__(self, *args: Any, **kwargs: Any) -> _Ctx:
         self.calls.append(kwargs)
         ctx = _Ctx(self.turns)
-        ctx.state = FeedingState(self.turns, lambda: self._feed(kwargs["video_frame_callback"]))
+        ctx.state = FeedingState(self.turns, lambda: self._feed(kwargs["queued_video_frames_callback"]))
         return ctx
 
     def _feed(self, callback: Any) -> None:
         import streamlit as st
 
         for i, rgb in enumerate(self.frames):
-            self.outputs.append(callback(av.VideoFrame.from_ndarray(rgb, format="rgb24")))
+            self.outputs.extend(deliver(callback, [av.VideoFrame.from_ndarray(rgb, format="rgb24")]))
             if i == 0:  # let the worker thread classify the first face before the next frames
                 slot = st.session_state["live_slot"]
                 end = time.monotonic() + 60
@@ -75,7 +89,8 @@ def test_stopped_stream_shows_widgets_and_help(app_env: Path, monkeypatch: pytes
     assert call["key"] == "live" and call["mode"] == streamlit_webrtc.WebRtcMode.SENDRECV
     assert call["rtc_configuration"] == {"iceServers": []}
     assert call["media_stream_constraints"] == {"video": {"width": 640, "height": 480}, "audio": False}
-    assert call["async_processing"] is True and callable(call["video_frame_callback"])
+    assert call["async_processing"] is True and callable(call["queued_video_frames_callback"])
+    assert call["desired_playing_state"] is None, "START and STOP are the user's while the server has room"
     sb = at.sidebar
     assert sb.selectbox(key="live_detector").value == "auto"
     assert {s.label for s in sb.slider} >= {"scaleFactor", "minNeighbors", "minSize (pixels)",

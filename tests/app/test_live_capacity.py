@@ -1,0 +1,101 @@
+"""The live page under load, in AppTest: beyond FER_MAX_LIVE_SESSIONS a START gets "The server is full"
+(the stream is told to stop, no frozen video), the place comes back when another session stops; frames
+skipped while the server is busy show in the readout. The stand-in streamer is test_live_page's, made
+to honour ``desired_playing_state`` as streamlit-webrtc's component does."""
+
+from __future__ import annotations
+
+import streamlit_webrtc
+
+from pathlib import Path
+from typing import Any
+
+import av
+import numpy as np
+import pytest
+
+from fer_core.inference.sessions import live_sessions
+from tests.app.apptest import StreamContext, no_exceptions, page, texts
+from tests.app.test_live_callback import frame_640x480
+from tests.app.test_live_page import FakeStreamer, deliver
+
+FULL = "The server is full (1 live session): try again in a minute."
+
+
+class GatedStreamer(FakeStreamer):
+    """Plays (``turns`` loop turns) after START; told ``desired_playing_state=False`` it reports stopped."""
+
+    def __init__(self, frames: list[np.ndarray], turns: int, batch: int = 1) -> None:
+        super().__init__(frames, turns)
+        self.batch = batch  # frames per callback call: more than one means the server fell behind
+
+    def __call__(self, *args: Any, **kwargs: Any) -> StreamContext:
+        if kwargs.get("desired_playing_state") is False:
+            self.calls.append(kwargs)
+            return StreamContext(0)
+        return super().__call__(*args, **kwargs)
+
+    def _feed(self, callback: Any) -> None:
+        frames = [av.VideoFrame.from_ndarray(rgb, format="rgb24") for rgb in self.frames]
+        for i in range(0, len(frames), self.batch):
+            self.outputs.extend(deliver(callback, frames[i:i + self.batch]))
+
+
+@pytest.fixture()
+def one_place(app_env: Path, monkeypatch: pytest.MonkeyPatch):
+    """A cap of one live session, taken by another browser session; yields that session's lease."""
+    monkeypatch.setenv("FER_MAX_LIVE_SESSIONS", "1")
+    monkeypatch.setenv("FER_DEFAULT_MODEL", "tiny")
+    other = live_sessions().lease()
+    assert other.acquire(), "no other test may hold a place here"
+    yield other
+    other.release()
+
+
+def test_a_session_beyond_the_cap_is_told_the_server_is_full(one_place, monkeypatch: pytest.MonkeyPatch,
+                                                              astronaut: np.ndarray) -> None:
+    fake = GatedStreamer([frame_640x480(astronaut)] * 2, turns=2)
+    monkeypatch.setattr(streamlit_webrtc, "webrtc_streamer", fake)
+    at = page("pages/1_Live_webcam.py").run()  # START pressed: the stream signals/plays
+    no_exceptions(at)
+    assert [c.get("desired_playing_state") for c in fake.calls] == [None, False], "the stream is told to stop"
+    assert FULL in [e.value for e in at.error]
+    body = texts(at)
+    assert "Frames processed" not in body and "Press START" not in body
+    gate = at.session_state["live_gate"]
+    assert not gate.lease.held and live_sessions().active() == 1
+
+    fake.turns = 0
+    at.run()  # the browser stopped the stream: START is offered again, the message stays
+    no_exceptions(at)
+    assert fake.calls[-1].get("desired_playing_state") is None
+    assert FULL in [e.value for e in at.error]
+
+    one_place.release()  # the other session pressed STOP
+    fake.frames, fake.turns = [frame_640x480(astronaut)] * 2, 3
+    at.run()  # START again
+    no_exceptions(at)
+    assert fake.calls[-1].get("desired_playing_state") is None
+    assert not at.error and "Frames processed: 2" in texts(at)
+    assert gate.lease.held and live_sessions().active() == 1
+    at.session_state["live_slot"].close()
+
+    fake.frames, fake.turns = [], 0
+    at.run()  # STOP: the place is given back
+    assert not gate.lease.held and live_sessions().active() == 0
+
+
+def test_frames_skipped_while_busy_show_in_the_readout(app_env: Path, monkeypatch: pytest.MonkeyPatch,
+                                                        astronaut: np.ndarray) -> None:
+    monkeypatch.setenv("FER_DEFAULT_MODEL", "tiny")
+    fake = GatedStreamer([frame_640x480(astronaut)] * 9, turns=3, batch=3)  # 2 of every 3 frames dropped
+    monkeypatch.setattr(streamlit_webrtc, "webrtc_streamer", fake)
+    at = page("pages/1_Live_webcam.py").run()
+    no_exceptions(at)
+    body = texts(at)
+    assert "Frames processed: 3" in body and "Frames skipped (server busy): 6" in body, body
+    warnings = [w.value for w in at.warning]
+    assert any(w.startswith("The server is saturated: 67% of your camera's frames") for w in warnings), warnings
+    assert len(fake.outputs) == 3, "one frame goes back per batch"
+    at.session_state["live_slot"].close()
+
