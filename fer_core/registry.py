@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fer_core.errors import FerError, ModelError
-from fer_core.inference.card import CARD_FILE, ModelCard, load_card
+from fer_core.inference.card import ModelCard, load_card
+from fer_core.model_folder import CARD_FILE, has_history, has_report
 from fer_core.paths import is_within, safe_join
 
 log = logging.getLogger(__name__)
@@ -35,11 +36,11 @@ class ModelInfo:
 
     @property
     def has_history(self) -> bool:
-        return (self.path / "history.json").is_file()
+        return has_history(self.path)
 
     @property
     def has_report(self) -> bool:
-        return (self.path / "report.json").is_file()
+        return has_report(self.path)
 
 
 def inspect_model(path: str | Path) -> ModelInfo:

@@ -16,6 +16,7 @@ import streamlit as st
 from fer_core.data import curation
 from fer_core.data.dataset_view import short_name
 from fer_core.errors import FerError
+from fer_core.model_folder import is_model_folder, report_file
 from fer_core.registry import PROTECTED_MODELS, delete_model, inspect_model, list_models
 from fer_core.settings import get_settings
 from fer_core.training import jobs
@@ -212,7 +213,7 @@ def _use_model(name: str) -> None:
 
 def _model_exists(result: str | None) -> bool:
     """Whether a finished training's model folder is still there (it may have been deleted below)."""
-    return bool(result) and (Path(result) / "model.json").is_file()
+    return bool(result) and is_model_folder(str(result))
 
 
 def _show_job(job_id: str) -> None:
@@ -250,7 +251,7 @@ def _show_job(job_id: str) -> None:
 
 
 def _show_report(model: Path) -> None:
-    path = model / "report.json"
+    path = report_file(model)
     if not path.is_file():
         return
     try:

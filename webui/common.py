@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import streamlit as st
 
 from fer_core.errors import FerError
+from fer_core.model_folder import CARD_FILE, MODEL_FILE
 from fer_core.registry import ModelInfo, list_models
 from fer_core.settings import get_settings
 
@@ -117,7 +118,7 @@ def _stamp(model_dir: str | Path) -> tuple[float, float]:
     """Changes when the model or its card is rewritten, so the cache reloads it."""
     d = Path(model_dir)
     out = []
-    for name in ("model.keras", "model.json"):
+    for name in (MODEL_FILE, CARD_FILE):
         try:
             out.append((d / name).stat().st_mtime)
         except OSError:

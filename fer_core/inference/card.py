@@ -1,4 +1,4 @@
-"""The model card (``model.json``): everything needed to feed and describe a model.
+"""The model card (``model_folder.CARD_FILE``): everything needed to feed and describe a model.
 
 Why: the classifier must never assume an input size, colour mode or normalisation;
 a model directory carries them, so any model trained here or elsewhere plugs in.
@@ -6,7 +6,6 @@ a model directory carries them, so any model trained here or elsewhere plugs in.
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,13 +13,10 @@ from typing import Any
 import numpy as np
 
 from fer_core.errors import ModelError
-from fer_core.paths import is_within
+from fer_core.model_folder import CARD_FILE, MODEL_FILE, read_card_data, write_card
 
-CARD_FILE = "model.json"
-MODEL_FILE = "model.keras"
 COLOR_MODES = ("grayscale", "rgb", "bgr")
 TTA_CHOICES = ("hflip", "zoom:F")  # zoom:F views the input scaled by F about its centre, 0.5 <= F <= 2
-MAX_CARD_BYTES = 1_000_000
 
 
 def _valid_tta(entry: str) -> bool:
@@ -56,7 +52,7 @@ class Normalization:
 
 @dataclass
 class ModelCard:
-    """What ``model.json`` holds; see README 'Model directories'."""
+    """What the card file holds; see README 'Model directories'."""
 
     name: str
     class_names: list[str]
@@ -85,9 +81,7 @@ class ModelCard:
         return data
 
     def save(self, directory: str | Path) -> Path:
-        path = Path(directory) / CARD_FILE
-        path.write_text(json.dumps(self.to_json(), indent=2, sort_keys=False) + "\n", encoding="utf-8")
-        return path
+        return write_card(directory, self)
 
     @classmethod
     def from_json(cls, data: Any, source: str = CARD_FILE) -> ModelCard:
@@ -174,25 +168,9 @@ def _int_field(data: dict[str, Any], key: str, default: int, source: str) -> int
 
 
 def load_card(directory: str | Path) -> ModelCard:
-    """Read and validate ``<directory>/model.json``; raise ``ModelError`` with the reason."""
+    """Read and validate the card in ``directory``; raise ``ModelError`` with the reason."""
     d = Path(directory)
-    path = d / CARD_FILE
-    if not d.is_dir():
-        raise ModelError(f"{d}: no such model folder")
-    if not path.is_file():
-        raise ModelError(f"{d}: no {CARD_FILE} (not a model folder)")
-    if not is_within(d, path):
-        raise ModelError(f"{path}: is a link that leads outside the model folder; refused")
-    try:
-        if path.stat().st_size > MAX_CARD_BYTES:
-            raise ModelError(f"{path}: the card is too large")
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ModelError(f"{path}: not valid JSON ({exc})") from None
-    except RecursionError:
-        raise ModelError(f"{path}: not valid JSON (nested too deeply)") from None
-    except OSError as exc:
-        raise ModelError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    path, data = read_card_data(d)
     card = ModelCard.from_json(data, source=str(path))
     if not card.name:
         card.name = d.name

@@ -19,6 +19,7 @@ import numpy as np
 from fer_core.errors import ModelError
 from fer_core.inference.card import ModelCard, load_card, tta_zooms
 from fer_core.inference.preprocess import convert_face, zoom_batch
+from fer_core.model_folder import card_path
 from fer_core.paths import is_within
 
 log = logging.getLogger(__name__)
@@ -155,6 +156,6 @@ def forget_classifier(directory: str | Path) -> None:
 
 def _stamp(directory: Path, card: ModelCard) -> tuple[float, float]:
     try:
-        return ((directory / card.model_file).stat().st_mtime, (directory / "model.json").stat().st_mtime)
+        return ((directory / card.model_file).stat().st_mtime, card_path(directory).stat().st_mtime)
     except OSError:
         return (0.0, 0.0)

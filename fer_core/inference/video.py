@@ -200,7 +200,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--classify-interval", type=float, default=VideoOptions.classify_interval,
                    help="seconds of video between two classifications of the face, the result held between "
                         "(default 0.1, as on the live page; 0: classify every analysed frame)")
-    p.add_argument("--no-smoothing", action="store_true", help="report each frame's own probabilities")
+    p.add_argument("--no-smoothing", action="store_true", help="show each frame's own probabilities")
     return p
 
 

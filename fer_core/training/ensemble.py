@@ -13,15 +13,15 @@ file (the members side by side, then an ``Average`` layer, no custom code, so it
 from __future__ import annotations
 
 import argparse
-import json
 import logging
-import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from fer_core.inference.card import MODEL_FILE, ModelCard, load_card
+from fer_core.errors import ModelError
+from fer_core.inference.card import ModelCard, load_card
+from fer_core.model_folder import read_history, write_model_folder
 
 log = logging.getLogger(__name__)
 
@@ -73,11 +73,6 @@ def build_ensemble(members: list[str | Path], out: str | Path, name: str = "", n
     mean = keras.layers.Average(name="mean_probabilities", dtype="float32")(outputs)
     net = keras.Model(inputs, mean, name="fer_ensemble")
 
-    out.mkdir(parents=True, exist_ok=True)
-    tmp = out / (MODEL_FILE + ".tmp.keras")
-    net.save(str(tmp))
-    os.replace(tmp, out / MODEL_FILE)
-
     member_info = []
     history: list[dict[str, Any]] = []
     for i, (d, card) in enumerate(zip(dirs, cards)):
@@ -108,18 +103,16 @@ def build_ensemble(members: list[str | Path], out: str | Path, name: str = "", n
         notes=notes,
         created=datetime.now(UTC).isoformat(timespec="seconds"),
     )
-    card.save(out)
-    (out / "history.json").write_text(json.dumps({"epochs": history}, indent=1) + "\n")
+    write_model_folder(out, net, card, history)
     log.info("ensemble of %d models written to %s", len(dirs), out)
     return out
 
 
 def _history(model_dir: Path) -> list[dict[str, Any]]:
     try:
-        rows = json.loads((model_dir / "history.json").read_text()).get("epochs", [])
-    except (OSError, ValueError, AttributeError):
+        return read_history(model_dir) or []
+    except (OSError, ModelError):
         return []
-    return [r for r in rows if isinstance(r, dict)]
 
 
 def first_member(model: Any) -> Any:

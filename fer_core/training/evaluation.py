@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from fer_core import model_folder
 from fer_core.data.datasets import Split, load_dataset
 from fer_core.errors import FerError, ImageError
 
@@ -146,20 +147,20 @@ def write_report(model_dir: str | Path, report: dict[str, Any], split_name: str,
                  labels: str = "fer2013") -> Path:
     """Save the report beside the model and put its headline figures on the card.
 
-    The test set the model was trained for goes to ``report.json`` and its split's line on the
-    card; any other (FER+ votes for a FER2013 model, faces from elsewhere) to ``report_<key>.json``
-    and a line ``<split> [<key>]``, so no figure overwrites another.
+    The test set the model was trained for goes to the model's own report and its split's line on
+    the card; any other (FER+ votes for a FER2013 model, faces from elsewhere) to the report named by
+    its key and a line ``<split> [<key>]``, so no figure overwrites another.
     """
     from fer_core.inference.card import load_card
-    from fer_core.training.reports import report_key, report_path, trained_key
+    from fer_core.training.reports import report_key, trained_key
 
     d = Path(model_dir)
     card = load_card(d)
     key = report_key(data, labels)
     body = public_report(report) | {"split": split_name, "data": str(data), "labels": labels, "test_set": key}
-    path = report_path(d, key, card)
-    path.write_text(json.dumps(body, indent=1) + "\n", encoding="utf-8")
-    line = split_name if key == trained_key(card) else f"{split_name} [{key}]"
+    own = key == trained_key(card)
+    path = model_folder.write_report(d, body, None if own else key)
+    line = split_name if own else f"{split_name} [{key}]"
     card.metrics[line] = {"accuracy": report["accuracy"], "macro_f1": report["macro_f1"], "n": report["n"],
                           "data": Path(str(data)).name, "labels": labels}
     card.save(d)
@@ -205,8 +206,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--detector", default=None, help="auto | yunet | haar (with --detect)")
     p.add_argument("--json", default=None, help="write the report as JSON here")
     p.add_argument("--update-card", action="store_true",
-                   help="store the report beside the model (report.json for the test set it was trained for, "
-                        "report_<set>.json for others) and its headline on the card")
+                   help=f"store the report beside the model ({model_folder.REPORT_FILE} for the test set it was "
+                        f"trained for, {model_folder.EXTRA_REPORT_GLOB} for others) and its headline on the card")
     args = p.parse_args(argv)
     try:
         from fer_core.inference.pipeline import resolve_model_dir

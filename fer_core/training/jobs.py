@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from fer_core.errors import FerError
+from fer_core.model_folder import card_path, is_model_folder
 from fer_core.settings import PROJECT_ROOT, get_settings
 
 log = logging.getLogger(__name__)
@@ -265,7 +266,7 @@ def start_training(cfg: Any, *, overwrite: bool = False, python: str | None = No
     well) and when ``cfg.out`` already holds a model, unless ``overwrite``.
     """
     out = Path(cfg.out)
-    if (out / "model.json").exists() and not overwrite:
+    if card_path(out).exists() and not overwrite:
         raise JobError(f"a model named {out.name!r} already exists; pick another name or delete it first")
     running = active_job("train")
     if running is not None:
@@ -318,7 +319,7 @@ def _watch_child(job: _Job, cfg: Any, ckpt: Path, python: str) -> None:
         error, result = job.info.error, job.info.result
     if job.cancel_requested:
         _finish(job, CANCELLED)
-    elif rc == 0 and result and Path(result, "model.json").is_file():
+    elif rc == 0 and result and is_model_folder(result):
         try:
             from fer_core.inference.classifier import forget_classifier
 

@@ -1,24 +1,22 @@
 """A model's training history and evaluation report as tables for charts.
 
-Why: ``history.json`` and ``report.json`` are written by training and evaluation; the
-metrics page needs them as tidy DataFrames (learning curves, per-class scores, confusion
-matrix), and a model folder without them, or with a damaged one, must give a clear message.
+Why: a model folder's history and reports (``fer_core.model_folder`` names and reads the files)
+are written by training and evaluation; the metrics page needs them as tidy DataFrames
+(learning curves, per-class scores, confusion matrix), and a model folder without them, or
+with a damaged one, must give a clear message.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from fer_core import model_folder
 from fer_core.errors import ModelError
 
-HISTORY_FILE = "history.json"
-REPORT_FILE = "report.json"  # the test set the model was trained for
-EXTRA_REPORT_GLOB = "report_*.json"  # the same model on other test sets (other labels, faces from elsewhere)
 BENCHMARK_TITLES = {"fer2013": "FER2013, original labels", "ferplus": "FER+ majority of ten taggers",
                     "imfdb_faces": "faces from films (imfdb_faces)"}
 
@@ -27,7 +25,7 @@ def report_key(data: str | Path, labels: str = "fer2013") -> str:
     """The test set a report is about: ``ferplus``, ``fer2013`` or an image folder's name.
 
     Why: one model is measured against several label sets and datasets; the key names its file
-    (``report_<key>.json``) and its line on the card, so the figures never overwrite each other.
+    (``model_folder.report_file``) and its line on the card, so the figures never overwrite each other.
     """
     if labels != "fer2013":
         return "ferplus"
@@ -49,31 +47,17 @@ def trained_key(card: Any) -> str:
 
 
 def report_path(model_dir: str | Path, key: str, card: Any) -> Path:
-    """``report.json`` for the model's own test set, ``report_<key>.json`` for any other."""
-    return Path(model_dir) / (REPORT_FILE if key == trained_key(card) else f"report_{key}.json")
-MAX_JSON_BYTES = 20_000_000
+    """The model's own report file for its own test set, the one named by ``key`` for any other."""
+    return model_folder.report_file(model_dir, None if key == trained_key(card) else key)
+
+
 CURVE_METRICS = {"loss": ("loss", "val_loss"), "accuracy": ("accuracy", "val_accuracy")}
-
-
-def _read_json(path: Path) -> Any:
-    if path.stat().st_size > MAX_JSON_BYTES:
-        raise ModelError(f"{path}: too large to read")
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ModelError(f"{path}: not valid JSON ({exc})") from None
 
 
 def load_history(model_dir: str | Path) -> pd.DataFrame | None:
     """Epoch rows (phase, epoch, loss, accuracy, val_loss, val_accuracy, lr, seconds) plus ``step``,
     the epoch count across phases. ``None`` when the model has no history; ``ModelError`` if damaged."""
-    path = Path(model_dir) / HISTORY_FILE
-    if not path.is_file():
-        return None
-    data = _read_json(path)
-    epochs = data.get("epochs") if isinstance(data, dict) else data
-    if not isinstance(epochs, list) or not all(isinstance(e, dict) for e in epochs):
-        raise ModelError(f"{path}: expected {{\"epochs\": [ ... ]}}")
+    epochs = model_folder.read_history(model_dir)
     if not epochs:
         return None
     df = pd.DataFrame(epochs)
@@ -114,12 +98,13 @@ def phase_spans(history: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(spans, columns=["phase", "start", "end"])
 
 
-def load_report(model_dir: str | Path, file: str = REPORT_FILE) -> dict[str, Any] | None:
-    """``report.json`` checked for the keys the page uses; ``None`` when absent, ``ModelError`` if damaged."""
-    path = Path(model_dir) / file
-    if not path.is_file():
+def load_report(model_dir: str | Path, key: str | None = None) -> dict[str, Any] | None:
+    """A report (the model's own, or the one ``key`` names) checked for the keys the page uses;
+    ``None`` when absent, ``ModelError`` if damaged."""
+    found = model_folder.read_report(model_dir, key)
+    if found is None:
         return None
-    data = _read_json(path)
+    path, data = found
     if not isinstance(data, dict):
         raise ModelError(f"{path}: expected a JSON object")
     missing = [k for k in ("accuracy", "class_names", "confusion_matrix", "per_class") if k not in data]
@@ -186,17 +171,17 @@ def load_model_reports(model_dir: str | Path) -> ModelReports:
             setattr(out, attr, loader(model_dir))
         except (ModelError, OSError) as exc:
             out.errors.append(str(exc))
-    for path in sorted(Path(model_dir).glob(EXTRA_REPORT_GLOB)):
+    for key, _ in model_folder.extra_reports(model_dir):
         try:
-            report = load_report(model_dir, path.name)
+            report = load_report(model_dir, key)
         except (ModelError, OSError) as exc:
             out.errors.append(str(exc))
             continue
         if report is not None:
-            out.extra[report_title(path.stem.removeprefix("report_"))] = report
+            out.extra[report_title(key)] = report
     return out
 
 
-__all__ = ["BENCHMARK_TITLES", "EXTRA_REPORT_GLOB", "REPORT_FILE", "ModelReports", "confusion_frame", "report_key",
+__all__ = ["BENCHMARK_TITLES", "ModelReports", "confusion_frame", "report_key",
            "report_path", "report_title", "trained_key", "history_long", "load_history", "load_model_reports",
            "load_report", "per_class_frame", "phase_spans"]

@@ -12,7 +12,6 @@ import argparse
 import json
 import logging
 import math
-import os
 import sys
 import time
 from collections.abc import Callable
@@ -25,8 +24,9 @@ import numpy as np
 
 from fer_core.data.datasets import Dataset, Split, load_dataset
 from fer_core.errors import DatasetError
-from fer_core.inference.card import MODEL_FILE, ModelCard
+from fer_core.inference.card import ModelCard
 from fer_core.inference.preprocess import convert_face
+from fer_core.model_folder import write_model_folder
 from fer_core.settings import get_settings
 from fer_core.training.architectures import BACKBONES, PRETRAINABLE, backbone_spec
 
@@ -517,10 +517,6 @@ def export_model(net: Any, cfg: TrainConfig, out: Path, class_names: list[str], 
     keras.mixed_precision.set_global_policy("float32")
     final = build_model(cfg.backbone, len(class_names), size, weights="none", dropout=cfg.dropout, width=cfg.width)
     final.set_weights(net.get_weights())
-    out.mkdir(parents=True, exist_ok=True)
-    tmp = out / (MODEL_FILE + ".tmp.keras")
-    final.save(str(tmp))
-    os.replace(tmp, out / MODEL_FILE)
     started = (f"model {cfg.init_model}" if init_card else weights)
     card = ModelCard(
         name=cfg.name or out.name,
@@ -547,8 +543,7 @@ def export_model(net: Any, cfg: TrainConfig, out: Path, class_names: list[str], 
         notes=cfg.notes,
         created=datetime.now(UTC).isoformat(timespec="seconds"),
     )
-    card.save(out)
-    (out / "history.json").write_text(json.dumps({"epochs": state["history"]}, indent=1) + "\n")
+    write_model_folder(out, final, card, state["history"])
     log.info("model written to %s", out)
     return out
 

@@ -1,0 +1,62 @@
+"""fer_core.model_folder: one writer for a whole model folder, readers that report damage, and the
+file names spelled nowhere else in the engine."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from fer_core import model_folder as mf
+from fer_core.errors import ModelError
+from fer_core.inference.card import ModelCard, load_card
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class _FakeNet:
+    """Stands in for a keras.Model: ``save`` writes a file where it is told."""
+
+    def save(self, filepath: str) -> None:
+        Path(filepath).write_bytes(b"PK fake")
+
+
+def test_the_writer_writes_every_file_and_the_readers_read_them(tmp_path):
+    card = ModelCard(name="m", class_names=["a", "b"], input_size=(48, 48))
+    rows = [{"phase": "train", "epoch": 1, "loss": 1.0}]
+    out = mf.write_model_folder(tmp_path / "m", _FakeNet(), card, rows, report={"accuracy": 0.5})
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        [mf.MODEL_FILE, mf.CARD_FILE, mf.HISTORY_FILE, mf.REPORT_FILE])  # no temporary file left
+    assert mf.is_model_folder(out) and mf.has_history(out) and mf.has_report(out)
+    assert load_card(out).class_names == ["a", "b"]
+    assert json.loads((out / mf.HISTORY_FILE).read_text()) == {"epochs": rows}
+    assert mf.read_history(out) == rows
+    assert mf.read_report(out) == (out / mf.REPORT_FILE, {"accuracy": 0.5})
+    other = mf.write_report(out, {"accuracy": 0.25}, key="ferplus")
+    assert other.name == mf.report_file(out, "ferplus").name != mf.REPORT_FILE
+    assert mf.extra_reports(out) == [("ferplus", other)]
+
+
+def test_readers_say_what_is_missing_or_damaged(tmp_path):
+    assert mf.read_history(tmp_path) is None and mf.read_report(tmp_path) is None
+    assert not mf.is_model_folder(tmp_path)
+    with pytest.raises(ModelError, match="not a model folder"):
+        mf.read_card_data(tmp_path)
+    mf.history_path(tmp_path).write_text('{"epochs": 3}')
+    with pytest.raises(ModelError, match="expected"):
+        mf.read_history(tmp_path)
+    mf.card_path(tmp_path).write_text("{oops")
+    with pytest.raises(ModelError, match="not valid JSON"):
+        mf.read_card_data(tmp_path)
+
+
+def test_file_names_are_spelled_only_in_model_folder():
+    names = [mf.MODEL_FILE, mf.CARD_FILE, mf.HISTORY_FILE, mf.REPORT_FILE, mf.EXTRA_REPORT_GLOB]
+    quoted = "|".join("[\"']" + re.escape(n) for n in names)  # as a string literal (docstrings may name them)
+    pattern = re.compile(quoted + "|" + re.escape(mf.EXTRA_REPORT_PREFIX + "{"))  # or an f-string building one
+    found = [f"{p.relative_to(ROOT)}:{i}" for p in sorted((ROOT / "fer_core").rglob("*.py"))
+             if p.name != "model_folder.py"
+             for i, line in enumerate(p.read_text().splitlines(), 1) if pattern.search(line)]
+    assert found == []
