@@ -8,19 +8,18 @@ import streamlit_webrtc  # noqa: F401  (must precede anything that may import te
 
 import streamlit as st
 
-from fer_core.errors import FerError
-from fer_core.registry import delete_model, inspect_model, list_models
+from fer_core.registry import inspect_model
 from fer_core.settings import get_settings
-from webui.common import (
-    APP_TITLE,
-    clear_model_caches,
-    existing_pages,
-    model_summary,
+from webui.model_text import headline_metric, model_summary, plain_summary, small_test_warning, views_text
+from webui.models import (
+    all_models,
+    deletable_models,
+    delete_model_folder,
+    kept_models_note,
     preload_model,
-    setup_page,
     sidebar_model_picker,
 )
-from webui.model_text import headline_metric, plain_summary, small_test_warning, views_text
+from webui.navigation import APP_TITLE, existing_pages, setup_page
 
 setup_page("Home", icon="🙂")
 model_dir = sidebar_model_picker()
@@ -86,7 +85,7 @@ else:
 
 settings = get_settings()
 with st.expander("Manage models"):
-    models = list_models(settings.models_dir, settings.default_model)
+    models = all_models()
     st.caption(f"Model folders in `{settings.models_dir}` (each holds model.keras + model.json).")
     st.dataframe(
         [{"model": m.name, "status": "ok" if m.usable else m.error,
@@ -94,7 +93,7 @@ with st.expander("Manage models"):
           "history": m.has_history, "report": m.has_report} for m in models],
         hide_index=True,
     )
-    deletable = [m.name for m in models if m.name != settings.default_model and m.name != "default"]
+    deletable = [m.name for m in deletable_models(models)]
     if deletable:
         with st.form("delete_model"):
             victim = st.selectbox("Delete a model", deletable)
@@ -102,19 +101,14 @@ with st.expander("Manage models"):
             if st.form_submit_button("Delete"):
                 if not sure:
                     st.warning("Tick the box to confirm.")
+                elif problem := delete_model_folder(victim):
+                    st.error(problem)
                 else:
-                    try:
-                        delete_model(settings.models_dir, victim)
-                    except FerError as exc:
-                        st.error(str(exc))
-                    else:
-                        clear_model_caches()
-                        if st.session_state.get("model_name") == victim:
-                            st.session_state.pop("model_name", None)
-                        st.toast(f"Deleted {victim}.")
-                        st.rerun()
-    else:
-        st.caption("Only the shipped default model is here; it cannot be deleted.")
+                    st.toast(f"Deleted {victim}.")
+                    st.rerun()
+    kept = kept_models_note(models)
+    if kept:
+        st.caption(kept)
 
 st.caption("Camera access needs HTTPS or localhost. See the Live webcam page for camera and network help.")
 

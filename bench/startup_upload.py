@@ -44,7 +44,7 @@ print(f"{t1 - t0:.3f} {t2 - t1:.3f} {t3 - t2:.3f}")
 _PAGE = """
 import time, sys; t0 = time.perf_counter()
 import streamlit_webrtc, streamlit
-import webui.common, fer_core.registry, fer_core.settings
+import webui.models, webui.navigation, fer_core.registry, fer_core.settings
 print(f"{time.perf_counter() - t0:.3f} {'tensorflow' in sys.modules}")
 """
 

@@ -15,15 +15,7 @@ import streamlit as st
 from fer_core.inference.live import LiveOptions, LiveStats
 from fer_core.inference.timeline import FrameRow, timeline_csv
 from fer_core.settings import get_settings
-from webui.common import (
-    DETECTOR_LABELS,
-    detector_choices,
-    pipeline_or_stop,
-    probability_chart,
-    rtc_configuration,
-    setup_page,
-    sidebar_model_picker,
-)
+from webui.charts import probability_chart
 from webui.live import (
     expression_line,
     live_gate,
@@ -34,11 +26,13 @@ from webui.live import (
     session_slot,
     stats_lines,
 )
+from webui.models import DETECTOR_LABELS, detector_choices, pipeline_or_stop, sidebar_model_picker
+from webui.navigation import setup_page
 from webui.video import timeline_chart
+from webui.webrtc import MEDIA_STREAM_CONSTRAINTS, rtc_configuration
 
 REFRESH_SECONDS = 0.5  # readout refresh (faster refreshes stall a busy browser: charts redraw each time)
 TIMELINE_EVERY = 4  # redraw the last-minute chart every 4th refresh (every 2 s)
-MEDIA_STREAM_CONSTRAINTS = {"video": {"width": 640, "height": 480}, "audio": False}
 
 setup_page("Live webcam", icon="🎥")
 model_dir = sidebar_model_picker()

@@ -9,17 +9,12 @@ import streamlit_webrtc  # noqa: F401  (must precede anything that may import te
 import streamlit as st
 
 from fer_core.data.imageio import ACCEPTED_TEXT, UPLOAD_EXTENSIONS
+from fer_core.data.labels import label_score
 from fer_core.inference.batch import UploadResult, analyze_upload, results_csv, results_table, table_columns
 from fer_core.settings import get_settings
-from webui.common import (
-    DETECTOR_LABELS,
-    detector_choices,
-    percent,
-    pipeline_or_stop,
-    probability_chart,
-    setup_page,
-    sidebar_model_picker,
-)
+from webui.charts import probability_chart
+from webui.models import DETECTOR_LABELS, detector_choices, pipeline_or_stop, sidebar_model_picker
+from webui.navigation import setup_page
 
 RESULTS_KEY = "upload_results"
 FILE_TYPES = [e.lstrip(".") for e in UPLOAD_EXTENSIONS]  # the decoder's formats, no more, no less
@@ -89,7 +84,7 @@ for r in results:
                     st.caption(f"Face #{i}: not classified (only the largest face is)")
                     continue
                 tag = " (largest)" if face.is_largest else ""
-                st.markdown(f"**Face #{i}{tag}: {face.label} {percent(face.score)}**")
+                st.markdown(f"**Face #{i}{tag}: {label_score(face.label, face.score)}**")
                 st.altair_chart(probability_chart(face.probabilities), width="stretch")
 
 st.subheader("Results")

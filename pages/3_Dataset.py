@@ -23,7 +23,8 @@ from fer_core.data.dataset_view import (
 from fer_core.data.datasets import Dataset, load_dataset
 from fer_core.errors import DatasetError
 from fer_core.settings import get_settings
-from webui.common import setup_page, sidebar_model_picker
+from webui.models import sidebar_model_picker
+from webui.navigation import setup_page
 
 PER_PAGE = 24
 THUMB_WIDTH = 96

@@ -19,7 +19,8 @@ from fer_core.training.reports import (
     trained_key,
 )
 from webui.charts import confusion_chart, learning_curve_chart, per_class_chart
-from webui.common import setup_page, sidebar_model_picker
+from webui.models import sidebar_model_picker
+from webui.navigation import setup_page
 
 NONE = "— none —"
 

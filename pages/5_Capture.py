@@ -15,12 +15,13 @@ import streamlit as st
 from fer_core.data.curation import UNSORTED, class_folder_name, class_names, counts
 from fer_core.data.labels import spelling_of
 from fer_core.settings import get_settings
-from webui.common import pipeline_or_stop, rtc_configuration, setup_page, sidebar_model_picker
 from webui.live import make_frame_callback
+from webui.models import pipeline_or_stop, sidebar_model_picker
+from webui.navigation import setup_page
 from webui.teach import capture_lines, session_capture, suggestion_line
+from webui.webrtc import MEDIA_STREAM_CONSTRAINTS, rtc_configuration
 
 REFRESH_SECONDS = 0.5
-MEDIA_STREAM_CONSTRAINTS = {"video": {"width": 640, "height": 480}, "audio": False}
 NEW_CLASS = "➕ New class…"
 FIXED, AUTO = "Fixed class", "Auto-label with the model"
 

@@ -17,11 +17,21 @@ from fer_core.data import curation
 from fer_core.data.dataset_view import short_name
 from fer_core.errors import FerError
 from fer_core.model_folder import is_model_folder, report_file
-from fer_core.registry import PROTECTED_MODELS, delete_model, inspect_model, list_models
+from fer_core.registry import inspect_model
 from fer_core.settings import get_settings
 from fer_core.training import jobs
-from webui.common import MODEL_KEY, PICKER_KEY, clear_model_caches, setup_page, sidebar_model_picker
+from webui.charts import learning_curve_chart
 from webui.model_text import SMALL_TEST, accuracy_text, headline_metric, small_test_warning
+from webui.models import (
+    MODEL_KEY,
+    PICKER_KEY,
+    all_models,
+    deletable_models,
+    delete_model_folder,
+    kept_models_note,
+    sidebar_model_picker,
+)
+from webui.navigation import setup_page
 from webui.teach import (
     counts_chart,
     counts_chart_height,
@@ -29,7 +39,6 @@ from webui.teach import (
     flat_accuracy_note,
     free_model_name,
     job_line,
-    learning_curve_charts,
 )
 
 NEW_CLASS = "➕ New class…"
@@ -240,8 +249,8 @@ def _show_job(job_id: str) -> None:
     else:
         st.warning(job_line(info))
     if info.history:
-        for col, chart in zip(st.columns(2), learning_curve_charts(info.history)):
-            col.altair_chart(chart, width="stretch", height=260)
+        for col, metric in zip(st.columns(2), ("accuracy", "loss")):
+            col.altair_chart(learning_curve_chart(info.history, metric), width="stretch", height=260)
     if not info.running:
         for note in [*early_stop_notes(info), flat_accuracy_note(info.history)]:
             if note:
@@ -294,21 +303,17 @@ if job_id:
 
 # ---------------------------------------------------------------- models
 def _delete_model(name: str) -> None:
-    try:
-        delete_model(settings.models_dir, name)
-    except FerError as exc:
-        _flash("error", str(exc))
+    problem = delete_model_folder(name)
+    if problem:
+        _flash("error", problem)
         return
-    clear_model_caches()
-    if st.session_state.get(MODEL_KEY) == name:
-        st.session_state.pop(MODEL_KEY, None)
-        st.session_state.pop(PICKER_KEY, None)
     st.session_state["del_sure"] = False
     _flash("success", f"Deleted the model {name}.")
 
 
 st.header("Your models", anchor=False)
-models = [m for m in list_models(settings.models_dir, settings.default_model) if m.name not in PROTECTED_MODELS]
+every_model = all_models()
+models = deletable_models(every_model)
 if not models:
     st.caption("No models of your own yet.")
 else:
@@ -329,3 +334,6 @@ else:
     doomed = d1.selectbox("Delete a model", [m.name for m in models], key="del_model")
     sure = d2.checkbox(f"Yes, delete {doomed} for good", key="del_sure")
     d3.button("Delete model", key="del_go", disabled=not sure, on_click=_delete_model, args=(doomed,))
+kept = kept_models_note(every_model)
+if kept:
+    st.caption(kept)

@@ -14,15 +14,9 @@ import streamlit as st
 from fer_core.inference.frames import VideoOptions
 from fer_core.inference.videoio import VIDEO_EXTENSIONS
 from fer_core.settings import get_settings
-from webui.common import (
-    DETECTOR_LABELS,
-    detector_choices,
-    percent,
-    pipeline_or_stop,
-    probability_chart,
-    setup_page,
-    sidebar_model_picker,
-)
+from webui.charts import probability_chart
+from webui.models import DETECTOR_LABELS, detector_choices, pipeline_or_stop, sidebar_model_picker
+from webui.navigation import setup_page
 from webui.video import VideoJob, VideoOutput, drop_job, replace_job, timeline_chart
 
 JOB_KEY = "video_job"
@@ -81,7 +75,7 @@ def show_result(out: VideoOutput, name: str) -> None:
     cols[1].metric("Frames analysed", f"{summary.frames_analysed}")
     cols[2].metric("Frames without a face", f"{summary.frames_without_face}")
     cols[3].metric("Dominant expression", summary.dominant or "no face",
-                   f"{percent(summary.share.get(summary.dominant))} of the time" if summary.dominant else None,
+                   f"{summary.share.get(summary.dominant, 0.0):.0%} of the time" if summary.dominant else None,
                    delta_color="off")
     st.altair_chart(timeline_chart(result.rows, result.class_names, summary.duration), width="stretch")
     video_col, share_col = st.columns([3, 2])

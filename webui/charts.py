@@ -1,30 +1,89 @@
-"""Altair charts of the metrics page (learning curves, per-class accuracy, confusion matrix).
+"""The app's Altair charts: class probabilities, learning curves, per-class accuracy, confusion matrix.
 
 Why here: the shaping of the data is in ``fer_core.training.reports``; these only pick marks and
-encodings, shared so both models of a comparison look the same.
+encodings, shared so every page (and both models of a comparison) draws them the same way. The
+learning curve is one chart for the Training metrics page (a model's ``history.json``) and the
+Teach page (a running training's epochs): the same columns, the same look.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterable, Mapping
+from typing import Any
+
 import altair as alt
 import pandas as pd
 
-from fer_core.training.reports import history_long, phase_spans
+from fer_core.training.reports import CURVE_METRICS, history_long, phase_spans
 
 SPLIT_COLORS = alt.Scale(domain=["train", "val"], range=["#4c78a8", "#f58518"])
+TOP_COLOR, OTHER_COLOR = "#2e9e4f", "#9aa5b1"
 
 
-def learning_curve_chart(history: pd.DataFrame, metric: str, height: int = 240) -> alt.LayerChart:
-    """Train and validation ``metric`` (loss or accuracy) per epoch, phases shaded and named."""
-    data = history_long(history)
+# ---------------------------------------------------------------- class probabilities
+def probability_frame(probabilities: dict[str, float]) -> pd.DataFrame:
+    """Class probabilities as a DataFrame (class, probability) in the model's order."""
+    return pd.DataFrame({"class": list(probabilities), "probability": [float(v) for v in probabilities.values()]})
+
+
+def probability_chart(probabilities: dict[str, float], height: int | None = None,
+                      title: str | None = None) -> alt.Chart:
+    """A horizontal bar per class, the top class highlighted, scale fixed at 0–100 %.
+
+    ``height`` defaults to room for every class name (Vega drops labels that overlap)."""
+    if height is None:
+        height = 40 + 24 * len(probabilities)
+    df = probability_frame(probabilities)
+    top = df["class"][df["probability"].idxmax()] if len(df) else None
+    df["top"] = df["class"] == top
+    return (
+        alt.Chart(df, title=title or alt.Undefined)
+        .mark_bar()
+        .encode(
+            x=alt.X("probability:Q", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%", title=None)),
+            y=alt.Y("class:N", sort=list(probabilities), title=None, axis=alt.Axis(labelOverlap=False)),
+            color=alt.condition(alt.datum.top, alt.value(TOP_COLOR), alt.value(OTHER_COLOR)),
+            tooltip=[alt.Tooltip("class:N"), alt.Tooltip("probability:Q", format=".1%")],
+        )
+        .properties(height=height)
+    )
+
+
+# ---------------------------------------------------------------- learning curves
+def history_table(history: pd.DataFrame | Iterable[Mapping[str, Any]]) -> pd.DataFrame:
+    """Epoch rows with ``phase``, ``epoch``, ``step`` (epochs across phases) and numeric metrics.
+
+    Takes what ``fer_core.training.reports.load_history`` returns or a training job's epoch dicts
+    (the same keys); values that are no finite number become gaps in the curve.
+    """
+    df = history.copy() if isinstance(history, pd.DataFrame) else pd.DataFrame([dict(h) for h in history])
+    df["phase"] = df["phase"].fillna("train").astype(str) if "phase" in df else "train"
+    if "epoch" not in df:
+        df["epoch"] = range(1, len(df) + 1)
+    for col in (c for pair in CURVE_METRICS.values() for c in pair):
+        if col in df:
+            df[col] = pd.to_numeric(df[col], errors="coerce").astype(float).replace([math.inf, -math.inf], math.nan)
+    df["step"] = range(1, len(df) + 1)
+    return df.reset_index(drop=True)
+
+
+def learning_curve_chart(history: pd.DataFrame | Iterable[Mapping[str, Any]], metric: str,
+                         height: int = 240) -> alt.LayerChart:
+    """Train and validation ``metric`` (loss or accuracy) per epoch, phases shaded and named.
+
+    One single view (a layer, not a concatenation, so Vega fits it to its container), legends at
+    its right, inside its own height."""
+    table = history_table(history)
+    data = history_long(table)
     data = data[data["metric"] == metric]
-    spans = phase_spans(history)
+    spans = phase_spans(table)
     spans = spans.assign(start=spans["start"] - 0.5, end=spans["end"] + 0.5)
     shade = (
         alt.Chart(spans)
         .mark_rect(opacity=0.08)
         .encode(x=alt.X("start:Q", scale=alt.Scale(zero=False, nice=False)), x2="end:Q",
-                color=alt.Color("phase:N", legend=alt.Legend(title="phase")))
+                color=alt.Color("phase:N", legend=alt.Legend(title="phase", orient="right")))
     )
     names = alt.Chart(spans).mark_text(align="left", baseline="top", dx=4, dy=4, color="#666").encode(
         x="start:Q", y=alt.value(0), text="phase:N")
@@ -35,7 +94,7 @@ def learning_curve_chart(history: pd.DataFrame, metric: str, height: int = 240) 
             x=alt.X("step:Q", title="epoch (all phases)", axis=alt.Axis(tickMinStep=1),
                     scale=alt.Scale(zero=False, nice=False)),
             y=alt.Y("value:Q", title=metric, scale=alt.Scale(zero=False)),
-            stroke=alt.Stroke("split:N", scale=SPLIT_COLORS, title="split"),
+            stroke=alt.Stroke("split:N", scale=SPLIT_COLORS, title="split", legend=alt.Legend(orient="right")),
             tooltip=["phase", "epoch", "split", alt.Tooltip("value:Q", format=".4f")],
         )
     )
@@ -76,4 +135,5 @@ def confusion_chart(confusion: pd.DataFrame, class_names: list[str], height: int
     return alt.layer(cells, text).properties(height=height, title="Confusion matrix (rows: true class)")
 
 
-__all__ = ["confusion_chart", "learning_curve_chart", "per_class_chart"]
+__all__ = ["OTHER_COLOR", "SPLIT_COLORS", "TOP_COLOR", "confusion_chart", "history_table", "learning_curve_chart",
+           "per_class_chart", "probability_chart", "probability_frame"]

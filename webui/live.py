@@ -14,12 +14,13 @@ from typing import Any
 
 import av
 import numpy as np
+import streamlit as st
 
+from fer_core.data.labels import label_line
 from fer_core.inference.draw import mark_error
 from fer_core.inference.live import LiveOptions, LiveProcessor, LiveStats
 from fer_core.inference.sessions import LiveLease, LiveSessions, live_sessions
 from fer_core.inference.timeline import FrameRow
-from webui.common import label_line
 
 log = logging.getLogger(__name__)
 
@@ -198,8 +199,6 @@ class LiveGate:
             return True
         self.refusal = Refusal(active=self.sessions.active(), cap=self.sessions.cap)
         log.info("live session refused: %d of %d places taken", self.refusal.active, self.refusal.cap)
-        import streamlit as st
-
         st.rerun()  # draw the streamer again, told to stop
         return False  # not reached outside Streamlit
 
@@ -245,7 +244,7 @@ def recent_timeline(rows: list[FrameRow], seconds: float = TIMELINE_SECONDS) -> 
 
 
 def expression_line(stats: LiveStats) -> str:
-    """``Expression: happy (87%)`` or ``Expression: no face yet``."""
+    """``Expression: happy 87%`` or ``Expression: no face yet``."""
     return label_line("Expression", stats.label, stats.score)
 
 

@@ -70,4 +70,31 @@ def plain_summary(card: Any) -> str:
     return text + f" It named {accuracy_text(float(m['accuracy']), m.get('n'))} right ({data})."
 
 
-__all__ = ["SMALL_TEST", "accuracy_text", "headline_metric", "plain_summary", "small_test_warning", "views_text"]
+
+def model_summary(card: Any) -> dict[str, str]:
+    """The card's headline facts as label -> text (the Home page's "Model details")."""
+    metrics = getattr(card, "metrics", {}) or {}
+    acc = next((m.get("accuracy") for m in metrics.values() if isinstance(m, dict) and "accuracy" in m), None)
+    split = next((k for k, m in metrics.items() if isinstance(m, dict) and "accuracy" in m), None)
+    training = getattr(card, "training", {})
+    members = training.get("ensemble") if isinstance(training, dict) else None
+    if isinstance(members, list) and members:
+        backbone = f"{len(members)} × {card.backbone}, probabilities averaged"
+    elif card.weights not in ("", "none"):
+        backbone = f"{card.backbone} ({card.weights} weights)"
+    else:
+        backbone = card.backbone
+    views = ["original"] + [t.replace("zoom:", "zoom ×") for t in getattr(card, "tta", []) if t != "hflip"]
+    if "hflip" in getattr(card, "tta", []):
+        views = [f"{v} + mirrored" for v in views]
+    return {
+        "Classes": ", ".join(card.class_names),
+        "Backbone": backbone,
+        "Input": f"{card.input_size[0]}×{card.input_size[1]} {card.color_mode}",
+        "Test-time views": ", ".join(views),
+        "Test accuracy": f"{acc:.1%} on {split}" if isinstance(acc, (int, float)) else "not evaluated yet",
+    }
+
+
+__all__ = ["SMALL_TEST", "accuracy_text", "headline_metric", "model_summary", "plain_summary", "small_test_warning",
+           "views_text"]

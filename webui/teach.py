@@ -1,7 +1,8 @@
-"""Pieces of the Capture and Teach pages: the per-session capture session, status texts, charts.
+"""Pieces of the Capture and Teach pages: the per-session capture session, status texts, the class counts.
 
-Why: the pages only lay out widgets; what they show (status lines, the learning curve, the
-class counts) is built here so tests can check it without a browser.
+Why: the pages only lay out widgets; what they show (status lines, notes on a training, the
+class counts) is built here so tests can check it without a browser. The learning curve is
+``webui.charts.learning_curve_chart``, the same as on the Training metrics page.
 """
 
 from __future__ import annotations
@@ -10,9 +11,13 @@ import math
 from pathlib import Path
 from typing import Any
 
+import altair as alt
+import pandas as pd
+
 from fer_core.data.capture import CaptureConfig, CaptureSession, CaptureStatus
+from fer_core.data.labels import label_line
 from fer_core.training.jobs import CANCELLED, DONE, FAILED, JobInfo
-from webui.common import label_line
+from webui.charts import OTHER_COLOR, TOP_COLOR
 
 SESSION_KEY = "capture_session"
 
@@ -29,7 +34,7 @@ def session_capture(state: Any, root: Path, pipeline: Any) -> CaptureSession:
 
 
 def suggestion_line(status: CaptureStatus) -> str:
-    """``Suggestion: happy (87%)`` or ``Suggestion: no face yet``."""
+    """``Suggestion: happy 87%`` or ``Suggestion: no face yet``."""
     return label_line("Suggestion", status.label, status.score)
 
 
@@ -47,9 +52,6 @@ def capture_lines(status: CaptureStatus) -> list[str]:
 
 def counts_chart(counts: dict[str, int]) -> Any:
     """A bar per class folder (``unsorted`` greyed: it waits for a label)."""
-    import altair as alt
-    import pandas as pd
-
     df = pd.DataFrame({"class": list(counts), "images": list(counts.values())})
     df["labelled"] = [c != "unsorted" for c in counts]
     return (
@@ -58,7 +60,7 @@ def counts_chart(counts: dict[str, int]) -> Any:
         .encode(
             x=alt.X("images:Q", title=None, axis=alt.Axis(tickMinStep=1)),
             y=alt.Y("class:N", sort=list(counts), title=None),
-            color=alt.condition(alt.datum.labelled, alt.value("#2e9e4f"), alt.value("#9aa5b1")),
+            color=alt.condition(alt.datum.labelled, alt.value(TOP_COLOR), alt.value(OTHER_COLOR)),
             tooltip=["class:N", "images:Q"],
         )
     )
@@ -67,49 +69,6 @@ def counts_chart(counts: dict[str, int]) -> Any:
 def counts_chart_height(n_classes: int) -> int:
     """Pixels for ``counts_chart`` (Streamlit sizes Altair charts by the height it is given)."""
     return 40 + 30 * max(1, n_classes)
-
-
-def history_frame(history: list[dict[str, Any]]) -> Any:
-    """Epoch rows as a long table (epoch number across phases, set, kind, value) for the curve."""
-    import pandas as pd
-
-    rows = []
-    for step, h in enumerate(history, start=1):
-        for key, kind, data_set in (("accuracy", "accuracy", "training"), ("val_accuracy", "accuracy", "validation"),
-                                    ("loss", "loss", "training"), ("val_loss", "loss", "validation")):
-            value = h.get(key)
-            if isinstance(value, (int, float)) and math.isfinite(value):
-                rows.append({"epoch": step, "phase": h.get("phase", ""), "set": data_set, "kind": kind,
-                             "value": float(value)})
-    return pd.DataFrame(rows, columns=["epoch", "phase", "set", "kind", "value"])
-
-
-def learning_curve_charts(history: list[dict[str, Any]]) -> tuple[Any, Any]:
-    """Accuracy and loss per epoch, one chart each; training solid, validation dashed.
-
-    Why two single charts, not one concatenated: Vega sizes only a single view to its container
-    (a concatenation warns and overflows), and the legend sits at the right, inside the chart's
-    own height, so it never covers what follows the chart.
-    """
-    import altair as alt
-
-    df = history_frame(history)
-
-    def panel(kind: str, title: str) -> Any:
-        return (
-            alt.Chart(df[df["kind"] == kind], title=title)
-            .mark_line(point=True)
-            .encode(
-                x=alt.X("epoch:O", axis=alt.Axis(labelAngle=0), title="epoch (all phases)"),
-                y=alt.Y("value:Q", title=None,
-                        scale=alt.Scale(domain=[0, 1]) if kind == "accuracy" else alt.Undefined),
-                color=alt.Color("set:N", legend=alt.Legend(orient="right", title=None)),
-                strokeDash=alt.StrokeDash("set:N", legend=None),
-                tooltip=["epoch:O", "phase:N", "set:N", alt.Tooltip("value:Q", format=".3f")],
-            )
-        )
-
-    return panel("accuracy", "Accuracy"), panel("loss", "Loss")
 
 
 def early_stop_notes(info: JobInfo) -> list[str]:
@@ -166,5 +125,4 @@ def free_model_name(models_dir: Path, base: str = "mine") -> str:
 
 
 __all__ = ["SESSION_KEY", "capture_lines", "counts_chart", "counts_chart_height", "early_stop_notes",
-           "flat_accuracy_note", "free_model_name", "history_frame", "job_line", "learning_curve_charts",
-           "session_capture", "suggestion_line"]
+           "flat_accuracy_note", "free_model_name", "job_line", "session_capture", "suggestion_line"]

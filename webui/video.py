@@ -15,16 +15,15 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+import altair as alt
+import pandas as pd
 
 from fer_core.errors import FerError, one_line
-
-if TYPE_CHECKING:
-    import altair as alt
-
-    from fer_core.inference.frames import VideoOptions
-    from fer_core.inference.pipeline import Pipeline
-    from fer_core.inference.video import VideoResult
+from fer_core.inference.frames import VideoOptions
+from fer_core.inference.pipeline import Pipeline
+from fer_core.inference.video import AnalysisCancelled, VideoResult, analyze_video
 
 log = logging.getLogger(__name__)
 
@@ -77,8 +76,6 @@ class VideoJob:
         self.done_frames, self.total_frames = done, total
 
     def _run(self, data: bytes, pipeline: Pipeline, options: VideoOptions) -> None:
-        from fer_core.inference.video import AnalysisCancelled, analyze_video
-
         work = Path(tempfile.mkdtemp(prefix="fer-video-"))
         try:
             with _slots:
@@ -124,8 +121,6 @@ def drop_job(state: Any, slot: str) -> None:
 # ---------------------------------------------------------------- charts
 def class_colors(class_names: list[str]) -> alt.Scale:
     """One colour per class (Tableau 10), grey for no face: the same in every chart of the page."""
-    import altair as alt
-
     palette = ["#e15759", "#59a14f", "#b07aa1", "#edc948", "#4e79a7", "#f28e2b", "#76b7b2", "#ff9da7",
                "#9c755f", "#bab0ac"]
     names = list(class_names)
@@ -148,8 +143,6 @@ def label_segments(rows: list[Any], end: float) -> list[dict[str, Any]]:
 
 def timeline_frame(rows: list[Any], class_names: list[str], max_points: int = 600) -> Any:
     """Long table (time, class, probability) of the frames with a face, thinned to ``max_points`` times."""
-    import pandas as pd
-
     step = max(1, -(-len(rows) // max_points))
     records = [{"time": r.time, "class": c, "probability": float(r.probabilities.get(c, 0.0))}
                for r in rows[::step] if r.probabilities for c in class_names]
@@ -160,9 +153,6 @@ def timeline_chart(rows: list[Any], class_names: list[str], duration: float, sta
                    height: int = 260, title: str = "Expression over time",
                    legend_columns: int | None = None) -> alt.VConcatChart:
     """Probabilities over time from ``start`` to ``duration`` s, one line per class, the label band above."""
-    import altair as alt
-    import pandas as pd
-
     colors = class_colors(class_names)
     legend = alt.Legend(title=None, orient="top", direction="horizontal", symbolType="square",
                         columns=legend_columns or alt.Undefined)

@@ -29,6 +29,7 @@ import numpy as np
 from PIL import Image
 
 from fer_core.data.curation import FRAMES_DIR, UNSORTED, class_folder_name
+from fer_core.data.labels import label_score
 from fer_core.inference.detection import Box
 from fer_core.paths import safe_join
 
@@ -263,7 +264,7 @@ class CaptureSession:
         s = self.snapshot()
         out = np.ascontiguousarray(rgb).copy()
         if s.face is not None:
-            text = f"{s.label} {s.score:.0%}" if s.label is not None and s.score is not None else None
+            text = label_score(s.label, s.score) if s.label is not None else None
             draw_box(out, s.face, text, highlight=True)
         if s.armed or s.saved:
             import cv2

@@ -1,4 +1,8 @@
-"""Class names: canonical spelling, synonyms, and validation of user-given names."""
+"""Class names: canonical spelling, synonyms, validation of user-given names, and how a label is written.
+
+``label_score`` is the one way a class and its probability are written (``happy 87%``): in the live
+readout, on the boxes drawn on frames and photos, in the upload results and on the video page.
+"""
 
 from __future__ import annotations
 
@@ -62,3 +66,19 @@ def validate_class_name(name: str) -> str:
             "(at most 64 characters, starting with a letter or digit)"
         )
     return stripped
+
+
+NO_FACE_YET = "no face yet"
+
+
+def label_score(label: str, score: float | None = None) -> str:
+    """``happy 87%``: a class name and its probability, as every page and picture writes it.
+
+    Without a score, the class name alone.
+    """
+    return label if score is None else f"{label} {score:.0%}"
+
+
+def label_line(prefix: str, label: str | None, score: float | None = None) -> str:
+    """``Expression: happy 87%``, or ``Expression: no face yet`` before any face was classified."""
+    return f"{prefix}: {NO_FACE_YET if label is None else label_score(label, score)}"

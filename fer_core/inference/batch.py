@@ -16,6 +16,7 @@ import numpy as np
 
 from fer_core.data.csvout import table_csv
 from fer_core.data.imageio import decode_image
+from fer_core.data.labels import label_score
 from fer_core.errors import FerError, ImageError
 from fer_core.inference.draw import draw_faces
 from fer_core.settings import get_settings
@@ -52,13 +53,13 @@ class UploadResult:
         return None if top is None else top.label
 
     def caption(self) -> str:
-        """``name: happy (87%)``, ``name: no face found`` or ``name: 3 faces, largest happy (87%)``."""
+        """``name: happy 87%``, ``name: no face found`` or ``name: 3 faces, largest happy 87%``."""
         if self.error:
             return f"{self.name}: {self.error}"
         top = self.largest
         if top is None:
             return f"{self.name}: no face found"
-        what = f"{top.label} ({top.score:.0%})" if top.label is not None else "not classified"
+        what = label_score(top.label, top.score) if top.label is not None else "not classified"
         if len(self.faces) > 1:
             return f"{self.name}: {len(self.faces)} faces, largest {what}"
         return f"{self.name}: {what}"

@@ -12,6 +12,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from fer_core.data.labels import label_score
 from fer_core.inference.detection import Box
 
 GREEN = (60, 220, 60)  # the largest face
@@ -71,11 +72,10 @@ def draw_box(img: np.ndarray, box: Box, text: str | None = None, highlight: bool
 
 
 def face_text(face: Any) -> str | None:
-    """``happy 87%`` for a classified face, ``None`` for one without a label."""
+    """``happy 87%`` (``label_score``) for a classified face, ``None`` for one without a label."""
     if getattr(face, "label", None) is None:
         return None
-    score = getattr(face, "score", None)
-    return face.label if score is None else f"{face.label} {score:.0%}"
+    return label_score(face.label, getattr(face, "score", None))
 
 
 def draw_faces(rgb: np.ndarray, faces: Iterable[Any], numbered: bool = False) -> np.ndarray:

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from fer_core.data.imageio import ensure_rgb
+from fer_core.data.labels import label_score
 from fer_core.errors import one_line
 from fer_core.inference.detection import Box, largest
 from fer_core.inference.draw import draw_box, mark_error
@@ -296,11 +297,11 @@ class LiveProcessor:
             is_big = i == self._largest
             text = None
             if is_big and label is not None:
-                text = f"{label} {score:.0%}"
+                text = label_score(label, score)
             elif self.options.label_all and results:
                 match = max(results, key=lambda r: _iou(r[0], box))
                 if _iou(match[0], box) > 0.3:
-                    text = f"{match[1]} {match[2]:.0%}"
+                    text = label_score(match[1], match[2])
             draw_box(out, box, text, highlight=is_big)
         return out
 

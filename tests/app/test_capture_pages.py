@@ -334,7 +334,8 @@ def test_teach_review_names_tell_captures_apart(capture_env: Path, astronaut: np
 
 
 def test_teach_learning_curves_are_single_views_with_the_legend_beside(capture_env: Path) -> None:
-    """A concatenated chart cannot fit its container (Vega warns) and its bottom legend covered the text below."""
+    """A concatenated chart cannot fit its container (Vega warns) and its bottom legend covered the text below.
+    The curves are the Training metrics page's chart (``webui.charts.learning_curve_chart``)."""
     import json as _json
 
     def two_epochs(progress):
@@ -347,11 +348,13 @@ def test_teach_learning_curves_are_single_views_with_the_legend_beside(capture_e
     at = page("pages/6_Teach.py").run()
     no_exceptions(at)
     specs = [_json.loads(c.proto.spec) for c in at.get("vega_lite_chart")]
-    curves = [s for s in specs if s.get("title") in ("Accuracy", "Loss")]
+    curves = [s for s in specs if s.get("title") in ("Accuracy per epoch", "Loss per epoch")]
     assert len(curves) == 2, [s.get("title") for s in specs]
     for spec in curves:
         assert not {"hconcat", "vconcat", "concat"} & set(spec)
-        assert spec["encoding"]["color"]["legend"]["orient"] == "right"  # not below, over the text
+        legends = [layer["encoding"][ch]["legend"] for layer in spec["layer"] for ch in ("color", "stroke")
+                   if layer.get("encoding", {}).get(ch, {}).get("legend")]
+        assert legends and all(lg["orient"] == "right" for lg in legends)  # not below, over the text
 
 
 def test_teach_figures_come_with_their_counts_and_reasons(capture_env: Path, app_env: Path) -> None:

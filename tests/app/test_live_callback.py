@@ -56,7 +56,7 @@ def test_annotated_frame_same_size_and_stats(pipeline, astronaut: np.ndarray) ->
         stats = proc.snapshot()
         assert stats.frames == 4 and stats.faces >= 1 and stats.classified >= 1
         assert stats.label in pipeline.classifier.class_names
-        assert expression_line(stats).startswith(f"Expression: {stats.label} (")
+        assert expression_line(stats) == f"Expression: {stats.label} {stats.score:.0%}"
         assert stats_lines(stats)[0] == "Frames processed: 4"
     finally:
         proc.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from tests.app.apptest import no_exceptions, page, texts
@@ -26,8 +27,8 @@ def test_face_photo_gets_a_label(app_env: Path, astronaut_jpeg: bytes) -> None:
     assert not at.error
     captions = [c for img in at.image for c in img.captions]
     assert len(captions) == 1 and captions[0].startswith("astronaut.jpg: ")
-    label = captions[0].split(": ", 1)[1].split(" (")[0].split("largest ")[-1]
-    assert label in DEFAULT_CLASSES
+    label, score = captions[0].split(": ", 1)[1].split("largest ")[-1].rsplit(" ", 1)
+    assert label in DEFAULT_CLASSES and re.fullmatch(r"\d{1,3}%", score), captions[0]  # "happy 87%"
     assert at.get("vega_lite_chart"), "a probability chart per face"
     table = at.dataframe[0].value
     assert list(table["file"])[0] == "astronaut.jpg" and list(table["label"])[0] == label

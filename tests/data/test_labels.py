@@ -1,6 +1,6 @@
 import pytest
 
-from fer_core.data.labels import canonical_class, spelling_of, validate_class_name
+from fer_core.data.labels import canonical_class, label_line, label_score, spelling_of, validate_class_name
 
 
 @pytest.mark.parametrize("raw,canon", [("Anger", "angry"), ("happiness", "happy"), ("Sadness", "sad"),
@@ -29,3 +29,12 @@ def test_another_word_is_its_own_class(word):
 def test_spelling_of():
     assert spelling_of(" Happiness ") == "happy" and spelling_of("anger") == "angry"
     assert spelling_of("happy") is None and spelling_of("wink") is None
+
+
+def test_one_label_score_format():
+    """``happy 87%`` everywhere: readouts, boxes on frames and photos, upload captions, the video."""
+    assert label_score("happy", 0.873) == "happy 87%" and label_score("sad", 1.0) == "sad 100%"
+    assert label_score("happy") == "happy"
+    assert label_line("Expression", "happy", 0.873) == "Expression: happy 87%"
+    assert label_line("Suggestion", None, None) == "Suggestion: no face yet"
+

@@ -1,0 +1,65 @@
+"""webui.charts: the probability bars, and one learning curve for a model's history and a running training."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pandas as pd
+
+from webui.charts import history_table, learning_curve_chart, probability_chart
+from webui.model_text import model_summary
+
+
+def test_probability_chart() -> None:
+    chart = probability_chart({"happy": 0.7, "sad": 0.3}).to_dict()
+    assert chart["mark"]["type"] == "bar" and chart["encoding"]["x"]["scale"]["domain"] == [0, 1]
+
+
+EPOCHS = [
+    {"phase": "head", "epoch": 1, "loss": 1.2, "accuracy": 0.4, "val_loss": 1.3, "val_accuracy": 0.35},
+    {"phase": "head", "epoch": 2, "loss": 1.0, "accuracy": 0.5, "val_loss": math.inf, "val_accuracy": None},
+    {"phase": "finetune", "epoch": 1, "loss": 0.9, "accuracy": 0.6, "val_loss": 1.0, "val_accuracy": 0.55},
+]
+
+
+def test_one_history_table_for_job_rows_and_history_files() -> None:
+    rows = history_table(EPOCHS)
+    frame = history_table(pd.DataFrame(EPOCHS))
+    assert list(rows["step"]) == [1, 2, 3] and list(rows["phase"]) == ["head", "head", "finetune"]
+    assert math.isnan(rows["val_loss"][1]) and math.isnan(rows["val_accuracy"][1])  # gaps, not points
+    pd.testing.assert_frame_equal(rows, frame)
+
+
+def test_learning_curve_is_one_view_with_phases_and_splits() -> None:
+    for metric in ("loss", "accuracy"):
+        spec = learning_curve_chart(EPOCHS, metric).to_dict()
+        assert spec["title"] == f"{metric.capitalize()} per epoch"
+        assert "layer" in spec and not {"hconcat", "vconcat", "concat"} & set(spec)
+        text = json.dumps(spec)
+        assert '"phase"' in text and '"split"' in text
+        legends = [enc[ch]["legend"] for layer in spec["layer"] for enc in [layer.get("encoding", {})]
+                   for ch in ("color", "stroke") if ch in enc and enc[ch].get("legend")]
+        assert legends and all(lg["orient"] == "right" for lg in legends)
+        values = [v for d in spec["datasets"].values() for v in d if v.get("metric") == metric]
+        assert {v["split"] for v in values} == {"train", "val"} and len(values) == 5  # the inf and None left out
+
+
+def test_model_summary() -> None:
+    class Card:
+        class_names = ["a", "b"]
+        backbone, weights, input_size, color_mode = "mobilenet_v2", "imagenet", (96, 96), "rgb"
+        metrics = {"PrivateTest": {"accuracy": 0.6543}}
+
+    s = model_summary(Card())
+    assert s["Test accuracy"] == "65.4% on PrivateTest" and s["Backbone"] == "mobilenet_v2 (imagenet weights)"
+    assert s["Test-time views"] == "original"
+
+    class Ensemble(Card):
+        backbone, weights = "fer_cnn", "ensemble of a, b"
+        training = {"ensemble": [{"name": "a"}, {"name": "b"}]}
+        tta = ["hflip", "zoom:1.1"]
+
+    e = model_summary(Ensemble())
+    assert e["Backbone"] == "2 × fer_cnn, probabilities averaged"
+    assert e["Test-time views"] == "original + mirrored, zoom ×1.1 + mirrored"

@@ -1,0 +1,199 @@
+"""Models in the app: the sidebar picker, the process-wide model caches, deleting a model folder.
+
+Why: a model is loaded once per process (``st.cache_resource``) and shared by all browser sessions
+and pages; the model chosen in the sidebar applies to every page. Importing this module loads no
+TensorFlow: that happens when a classifier is first built.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+
+import streamlit as st
+
+from fer_core.errors import FerError
+from fer_core.inference.classifier import Classifier, get_classifier
+from fer_core.inference.detection import FaceDetector, make_detector, yunet_available
+from fer_core.inference.pipeline import Pipeline
+from fer_core.model_folder import CARD_FILE, MODEL_FILE
+from fer_core.registry import ModelInfo, can_delete, delete_model, deletion_refusal, list_models
+from fer_core.settings import get_settings
+
+log = logging.getLogger(__name__)
+
+MODEL_KEY = "model_name"  # the chosen model's name, shared by every page
+PICKER_KEY = "model_picker"  # the sidebar widget (its own state is dropped on page switches)
+DETECTOR_LABELS = {"auto": "Auto (YuNet when available)", "yunet": "YuNet", "haar": "Haar cascade"}
+
+
+# ---------------------------------------------------------------- the sidebar picker
+def all_models() -> list[ModelInfo]:
+    """Every folder of the models folder, the default model first."""
+    s = get_settings()
+    return list_models(s.models_dir, s.default_model)
+
+
+def sidebar_model_picker() -> Path:
+    """The model chosen in the sidebar (shared by all pages via ``st.session_state["model_name"]``).
+
+    Broken model folders are listed under the picker with their error, never selectable.
+    When no model is usable the default path is returned; loading it then shows the error.
+    """
+    s = get_settings()
+    models = all_models()
+    usable = [m for m in models if m.usable]
+    broken = [m for m in models if not m.usable]
+    names = [m.name for m in usable]
+    with st.sidebar:
+        if not names:
+            st.error(f"No usable model in {s.models_dir}. Train one with `python -m fer_core.train` "
+                     "or put a model folder (model.keras + model.json) there.")
+            for m in broken:
+                st.caption(f"⚠️ {m.error}")
+            return s.models_dir / s.default_model
+        current = st.session_state.get(MODEL_KEY)
+        if current not in names:
+            current = s.default_model if s.default_model in names else names[0]
+        if st.session_state.get(PICKER_KEY) not in names:
+            st.session_state.pop(PICKER_KEY, None)
+        choice = st.selectbox("Model", names, index=names.index(current), key=PICKER_KEY,
+                              help="The expression model every page uses. Models live in "
+                                   f"{s.models_dir}.")
+        st.session_state[MODEL_KEY] = choice
+        if broken:
+            with st.expander(f"{len(broken)} model folder(s) cannot be used"):
+                for m in broken:
+                    st.caption(f"**{m.name}**: {m.error}")
+    return next(m.path for m in usable if m.name == choice)
+
+
+def detector_choices() -> list[str]:
+    """Detector kinds to offer: YuNet only when its ONNX file is present."""
+    return ["auto", "yunet", "haar"] if yunet_available() else ["auto", "haar"]
+
+
+# ---------------------------------------------------------------- cached models (one per process)
+def _stamp(model_dir: str | Path) -> tuple[float, float]:
+    """Changes when the model or its card is rewritten, so the cache reloads it."""
+    d = Path(model_dir)
+    out = []
+    for name in (MODEL_FILE, CARD_FILE):
+        try:
+            out.append((d / name).stat().st_mtime)
+        except OSError:
+            out.append(0.0)
+    return (out[0], out[1])
+
+
+@st.cache_resource(show_spinner="Loading the expression model…", max_entries=6)
+def _classifier(model_dir: str, stamp: tuple[float, float]) -> Classifier:
+    clf = get_classifier(model_dir)
+    clf.warm_up()
+    return clf
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def _detector(kind: str, haar: tuple[tuple[str, float], ...]) -> FaceDetector:
+    return make_detector(kind, **dict(haar))
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def _pipeline(model_dir: str, detector: str, stamp: tuple[float, float],
+              haar: tuple[tuple[str, float], ...]) -> Pipeline:
+    return Pipeline(_classifier(model_dir, stamp), _detector(detector, haar))
+
+
+def cached_classifier(model_dir: str | Path) -> Classifier:
+    """The process-wide classifier of a model folder (reloaded when its files change)."""
+    key = str(Path(model_dir).resolve())
+    return _classifier(key, _stamp(key))
+
+
+def cached_pipeline(model_dir: str | Path, detector: str = "auto", **haar: float) -> Pipeline:
+    """A pipeline shared by every session: cached model + cached detector (``haar``: scale_factor,
+    min_neighbors, min_size overrides). Raises ``ModelError`` for a broken model folder."""
+    key = str(Path(model_dir).resolve())
+    return _pipeline(key, detector, _stamp(key), tuple(sorted(haar.items())))
+
+
+def pipeline_or_stop(model_dir: str | Path, detector: str = "auto", **haar: float) -> Pipeline:
+    """``cached_pipeline`` for a page: a model problem becomes an ``st.error`` and the page stops."""
+    try:
+        return cached_pipeline(model_dir, detector, **haar)
+    except FerError as exc:
+        st.error(f"The model cannot be used: {exc}")
+        st.stop()
+        raise  # unreachable; st.stop raises
+
+
+def clear_model_caches() -> None:
+    """Forget every cached model (after a model folder was deleted or replaced)."""
+    _pipeline.clear()
+    _classifier.clear()
+
+
+_preload_lock = threading.Lock()
+_preloaded: set[str] = set()
+
+
+def preload_model(model_dir: str | Path) -> None:
+    """Import TensorFlow and load a model in a background thread, once per process.
+
+    Why: the first page view must not wait for TensorFlow, yet the Live page should find the
+    model ready. The thread touches no ``st.*``; the engine's process-wide cache holds the result,
+    which ``cached_classifier`` then picks up at once.
+    """
+    if not get_settings().preload:
+        return
+    key = str(Path(model_dir).resolve())
+    with _preload_lock:
+        if key in _preloaded:
+            return
+        _preloaded.add(key)
+
+    def work() -> None:
+        try:
+            get_classifier(key).warm_up()
+            log.info("model %s preloaded", key)
+        except Exception as exc:  # noqa: BLE001 - the page that needs the model reports the error itself
+            log.warning("preloading %s failed: %s", key, exc)
+
+    threading.Thread(target=work, name="fer-preload", daemon=True).start()
+
+
+# ---------------------------------------------------------------- deleting (one rule: fer_core.registry)
+def deletable_models(models: list[ModelInfo]) -> list[ModelInfo]:
+    """The models a page may offer to delete (``fer_core.registry.can_delete``)."""
+    default = get_settings().default_model
+    return [m for m in models if can_delete(m.name, default)]
+
+
+def kept_models_note(models: list[ModelInfo]) -> str | None:
+    """Why the other models are not offered: the words a refused deletion gives, one sentence each."""
+    default = get_settings().default_model
+    reasons = [r for r in (deletion_refusal(m.name, default) for m in models) if r]
+    return " ".join(f"{r[0].upper()}{r[1:]}." for r in reasons) or None
+
+
+def delete_model_folder(name: str) -> str | None:
+    """Delete a model folder by the one rule, then forget its cached copies and the sidebar's choice of it.
+
+    Returns None when deleted, else why not (the rule's reason, or a path or folder problem).
+    """
+    s = get_settings()
+    try:
+        delete_model(s.models_dir, name, default=s.default_model)
+    except FerError as exc:
+        return str(exc)
+    clear_model_caches()
+    if st.session_state.get(MODEL_KEY) == name:
+        st.session_state.pop(MODEL_KEY, None)
+        st.session_state.pop(PICKER_KEY, None)
+    return None
+
+
+__all__ = ["DETECTOR_LABELS", "MODEL_KEY", "PICKER_KEY", "all_models", "cached_classifier", "cached_pipeline",
+           "clear_model_caches", "deletable_models", "delete_model_folder", "detector_choices", "kept_models_note",
+           "pipeline_or_stop", "preload_model", "sidebar_model_picker"]
