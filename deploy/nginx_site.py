@@ -139,7 +139,9 @@ def standalone(site_text: str, prefix: str) -> str:
     return (f"# standalone: nginx -p {prefix} -c {prefix}/nginx.conf\n{user}daemon off;\nworker_processes 1;\n"
             f"pid {prefix}/nginx.pid;\nerror_log {prefix}/error.log info;\n"
             "events {\n    worker_connections 1024;\n}\n"
-            f"http {{\n    access_log {prefix}/access.log;\n{temp}\n{inner}}}\n")
+            "http {\n    log_format fer '$time_iso8601 \"$request\" $status upstream=$upstream_addr "
+            "cookie=$cookie_fer_replica served=$fer_served';\n"
+            f"    access_log {prefix}/access.log fer;\n{temp}\n{inner}}}\n")
 
 
 def _rx(address: str) -> str:
