@@ -79,7 +79,7 @@ class Settings:
     max_video_pixels: int = 3840 * 2160
     smoothing_alpha: float = 0.35
     ice_servers_json: str = ""
-    # live streams one server process runs at once; None (auto): 2 per CPU core; 0: no limit
+    # live streams one server process runs at once; None (auto): 1 per CPU core (bench/capacity.py); 0: none
     max_live_sessions: int | None = None
     preload: bool = True  # load TensorFlow and the default model in the background at start
     owner_mode: str = "auto"  # auto | single | private: who owns captures and models (fer_core.owners)

@@ -21,7 +21,11 @@ import time
 import weakref
 from collections.abc import Callable
 
-LIVE_SESSIONS_PER_CORE = 2  # the automatic cap: sessions per CPU core (bench/capacity.py, README)
+# The automatic cap: live sessions per CPU core. bench/capacity.py measured 28 CPU-ms per frame for the whole
+# server path at the page's defaults (VP8 decode, detection every 2nd frame, 15 classifications a second,
+# drawing, VP8 encode): 1.18 sessions per core at 30 fps. One per core keeps every stream at 30 fps with a
+# margin for the rest of the app (page reruns, uploads); past it frames are dropped and labels slow down.
+LIVE_SESSIONS_PER_CORE = 1
 STALE_AFTER_S = 30.0  # a place nobody touched for this long is free again
 
 
@@ -34,7 +38,7 @@ def cpu_cores() -> int:
 
 
 def session_cap(setting: int | None = None) -> int:
-    """The cap in force: ``setting`` (``FER_MAX_LIVE_SESSIONS``; 0 = no cap), or when unset 2 per core."""
+    """The cap in force: ``setting`` (``FER_MAX_LIVE_SESSIONS``; 0 = no cap), or when unset 1 per core."""
     if setting is None:
         from fer_core.settings import get_settings
 

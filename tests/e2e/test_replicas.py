@@ -80,8 +80,11 @@ class Replicas:
         self.addresses = [f"127.0.0.1:{self.base + k}" for k in range(2)]
         env = {**os.environ, "FER_DATA": str(data), "FER_PORT_BASE": str(self.base), "FER_PYTHON": sys.executable,
                "FER_OWNERS": "single", "FER_HEALTH_TIMEOUT": str(REPLICAS_UP_S)}
-        for name in ("FER_MODELS_DIR", "FER_CAPTURE_ROOT", "FER_OWNER_ROOT", "FER_MAX_LIVE_SESSIONS"):
-            env.pop(name, None)  # the script's shared folders, the default cap
+        for name in ("FER_MODELS_DIR", "FER_CAPTURE_ROOT", "FER_OWNER_ROOT"):
+            env.pop(name, None)  # the script's shared folders
+        # room for both browsers on one replica after the failover whatever the cores (auto is 1 per core, and
+        # the second browser's place on replica 2 is only freed 30 s after it left the live page)
+        env["FER_MAX_LIVE_SESSIONS"] = "4"
         data.mkdir(parents=True, exist_ok=True)
         self.log_path = data / "start_replicas.log"
         with open(self.log_path, "wb") as log:
