@@ -10,7 +10,7 @@
 # shipped models the first time), captures/ (FER_CAPTURE_ROOT), owners/ (FER_OWNER_ROOT) and one cookie
 # secret (a browser moved to another replica keeps its login). What each holds alone: its sessions (in
 # memory: that is why nginx keeps a browser on one replica), its own copy of TensorFlow and the models
-# in use (about 1.5 GB), its live streams and its own FER_MAX_LIVE_SESSIONS count.
+# in use (about 0.8 GB with the default model), its live streams and its own FER_MAX_LIVE_SESSIONS count.
 #
 # Environment: FER_DATA, FER_PORT_BASE (8601), FER_BIND (127.0.0.1), FER_PYTHON (<checkout>/.venv/bin/python),
 # FER_HEALTH_TIMEOUT (seconds to wait for each replica, 180), and any FER_* setting, passed on.
