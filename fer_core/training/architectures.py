@@ -12,12 +12,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from fer_core.inference.card import Normalization
 
 log = logging.getLogger(__name__)
 
 BACKBONES: tuple[str, ...] = ("fer_cnn", "mobilenet_v2", "resnet50")
 PRETRAINABLE: tuple[str, ...] = ("mobilenet_v2", "resnet50")
+MEMBER_PREFIX = "member_"  # an ensemble's member networks are named member_0, member_1, ...
 TORCHVISION_MEAN = [0.485, 0.456, 0.406]
 TORCHVISION_STD = [0.229, 0.224, 0.225]
 
@@ -173,9 +176,48 @@ def build_augmentation(flip: bool = True, rotation_deg: float = 10.0, shift: flo
 
 def normalization_layer(norm: Normalization, channels: int) -> Any:
     """A Keras layer doing ``(x * scale - mean) / std``, for the training graph only."""
-    import numpy as np
     from keras import layers
 
     mean = np.resize(np.asarray(norm.mean, dtype="float32"), channels) / norm.scale
     std = np.resize(np.asarray(norm.std, dtype="float32"), channels) / norm.scale
     return layers.Normalization(axis=-1, mean=mean, variance=std**2, name="normalize")
+
+
+def first_member(model: Any) -> Any:
+    """The model itself, or an ensemble's first member: the network fine-tuning starts from."""
+    names = [layer.name for layer in model.layers]
+    if "backbone" in names:
+        return model
+    for layer in model.layers:
+        if layer.name.startswith(MEMBER_PREFIX):
+            return layer
+    return model
+
+
+def transfer_weights(src: Any, net: Any, src_classes: list[str], class_names: list[str]) -> int:
+    """Copy ``src``'s backbone and head into ``net``, the output rows of the classes both know; return how many.
+
+    ``ValueError`` when the backbones differ in shape. A head layer ``src`` lacks keeps its fresh weights.
+    """
+    try:
+        net.get_layer("backbone").set_weights(src.get_layer("backbone").get_weights())
+    except Exception as exc:  # noqa: BLE001 - Keras reports a shape mismatch in several types
+        raise ValueError(f"its backbone does not match {net.name} ({exc})") from None
+    src_head, dst_head = src.get_layer("head"), net.get_layer("head")
+    for layer in dst_head.layers:
+        if not layer.weights or layer.name == "probabilities":
+            continue
+        try:
+            layer.set_weights(src_head.get_layer(layer.name).get_weights())
+        except Exception:  # noqa: BLE001 - a head layer the source lacks keeps its fresh weights
+            pass
+    kernel, bias = src_head.get_layer("probabilities").get_weights()
+    new_kernel, new_bias = dst_head.get_layer("probabilities").get_weights()
+    shared = 0
+    for j, name in enumerate(class_names):
+        if name in src_classes:
+            i = src_classes.index(name)
+            new_kernel[:, j], new_bias[j] = kernel[:, i], bias[i]
+            shared += 1
+    dst_head.get_layer("probabilities").set_weights([new_kernel, new_bias])
+    return shared

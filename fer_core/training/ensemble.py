@@ -19,13 +19,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from fer_core.errors import ModelError
+from fer_core.data.datasets import load_dataset
+from fer_core.errors import FerError, ModelError
 from fer_core.inference.card import ModelCard, load_card
+from fer_core.inference.classifier import load_keras_model
 from fer_core.model_folder import read_history, write_model_folder
+from fer_core.training.architectures import MEMBER_PREFIX
+from fer_core.training.evaluation import evaluate_split, write_report
+from fer_core.training.tta import choose_tta_on_split
 
 log = logging.getLogger(__name__)
-
-MEMBER_PREFIX = "member_"
 
 
 def _same_input(a: ModelCard, b: ModelCard) -> str:
@@ -44,10 +47,8 @@ def build_ensemble(members: list[str | Path], out: str | Path, name: str = "", n
 
     Every member must take the same input (classes in the same order, size, colour mode and
     normalisation); ``ValueError`` says which one does not. The card keeps the first member's
-    test-time views; ``choose_tta`` can pick them again on validation data.
+    test-time views; ``tta.choose_tta`` can pick them again on validation data.
     """
-    from fer_core.inference.classifier import load_keras_model
-
     if len(members) < 2:
         raise ValueError("an ensemble needs at least two member models")
     dirs = [Path(m) for m in members]
@@ -59,31 +60,43 @@ def build_ensemble(members: list[str | Path], out: str | Path, name: str = "", n
         differs = _same_input(cards[0], card)
         if differs:
             raise ValueError(f"{d}: its {differs} differs from {dirs[0]}'s; members must take the same input")
+    net = _average_of(dirs, cards)
+    card = _ensemble_card(dirs, cards, name or out.name, notes, int(net.count_params()))
+    history = [{**row, "phase": f"member {i + 1}: {row.get('phase', 'train')}"}
+               for i, d in enumerate(dirs) for row in _history(d)]
+    write_model_folder(out, net, card, history)
+    log.info("ensemble of %d models written to %s", len(dirs), out)
+    return out
+
+
+def _average_of(dirs: list[Path], cards: list[ModelCard]) -> Any:
+    """One Keras model: the members side by side on the same input, then the mean of their probabilities."""
     import keras
 
     keras.mixed_precision.set_global_policy("float32")
     first = cards[0]
-    channels = first.channels
-    inputs = keras.Input(shape=(first.input_size[0], first.input_size[1], channels), name="image")
+    inputs = keras.Input(shape=(first.input_size[0], first.input_size[1], first.channels), name="image")
     outputs = []
     for i, (d, card) in enumerate(zip(dirs, cards)):
         model = load_keras_model(d, card)
         wrapped = keras.Model(model.input, model.output, name=f"{MEMBER_PREFIX}{i}")  # single tensors
         outputs.append(wrapped(inputs))
     mean = keras.layers.Average(name="mean_probabilities", dtype="float32")(outputs)
-    net = keras.Model(inputs, mean, name="fer_ensemble")
+    return keras.Model(inputs, mean, name="fer_ensemble")
 
+
+def _ensemble_card(dirs: list[Path], cards: list[ModelCard], name: str, notes: str, params: int) -> ModelCard:
+    """The first member's input conventions, every member's figures, and the first member's training config."""
+    first = cards[0]
     member_info = []
-    history: list[dict[str, Any]] = []
-    for i, (d, card) in enumerate(zip(dirs, cards)):
+    for d, card in zip(dirs, cards):
         training = card.training if isinstance(card.training, dict) else {}
         member_info.append({"name": card.name, "folder": str(d), "backbone": card.backbone, "weights": card.weights,
                             "params": training.get("params"), "epochs_run": training.get("epochs_run"),
                             "best_val_accuracy": training.get("best_val_accuracy"), "metrics": card.metrics})
-        history += [{**row, "phase": f"member {i + 1}: {row.get('phase', 'train')}"} for row in _history(d)]
-    base_training = cards[0].training if isinstance(cards[0].training, dict) else {}
-    card = ModelCard(
-        name=name or out.name,
+    base_training = first.training if isinstance(first.training, dict) else {}
+    return ModelCard(
+        name=name,
         class_names=list(first.class_names),
         input_size=first.input_size,
         color_mode=first.color_mode,
@@ -97,15 +110,12 @@ def build_ensemble(members: list[str | Path], out: str | Path, name: str = "", n
             # the first member's settings: fine-tuning from this folder starts from that member
             "config": base_training.get("config", {}),
             "ensemble": member_info,
-            "params": int(net.count_params()),
+            "params": params,
             "seconds": round(sum(float((c.training or {}).get("seconds", 0) or 0) for c in cards), 1),
         },
         notes=notes,
         created=datetime.now(UTC).isoformat(timespec="seconds"),
     )
-    write_model_folder(out, net, card, history)
-    log.info("ensemble of %d models written to %s", len(dirs), out)
-    return out
 
 
 def _history(model_dir: Path) -> list[dict[str, Any]]:
@@ -113,17 +123,6 @@ def _history(model_dir: Path) -> list[dict[str, Any]]:
         return read_history(model_dir) or []
     except (OSError, ModelError):
         return []
-
-
-def first_member(model: Any) -> Any:
-    """The model itself, or an ensemble's first member: the network fine-tuning starts from."""
-    names = [layer.name for layer in model.layers]
-    if "backbone" in names:
-        return model
-    for layer in model.layers:
-        if layer.name.startswith(MEMBER_PREFIX):
-            return layer
-    return model
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -141,22 +140,12 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     args = build_parser().parse_args(argv)
-    from fer_core.errors import FerError
-
     try:
         out = build_ensemble(args.members, args.out, name=args.name, notes=args.notes)
         if args.data:
-            from fer_core.data.datasets import load_dataset
-            from fer_core.training.evaluation import evaluate_split, label_map, write_report
-            from fer_core.training.trainer import choose_tta, split_to_arrays
-
             ds = load_dataset(args.data)
-            card = load_card(out)
             if args.val_split:
-                x, y = split_to_arrays(ds.split(args.val_split), card.input_size, card.color_mode)
-                mapping, _ = label_map(ds.class_names, card.class_names)
-                known = mapping[y] >= 0
-                choose_tta(out, x[known], mapping[y[known]])
+                choose_tta_on_split(out, ds.split(args.val_split), ds.class_names)
             if args.test_split:
                 report = evaluate_split(out, ds.split(args.test_split), ds.class_names)
                 write_report(out, report, split_name=args.test_split, data=args.data)

@@ -18,7 +18,13 @@ import numpy as np
 
 from fer_core import model_folder
 from fer_core.data.datasets import Split, load_dataset
+from fer_core.data.labels import canonical_class
 from fer_core.errors import FerError, ImageError
+from fer_core.inference.card import load_card
+from fer_core.inference.classifier import forget_classifier, get_classifier
+from fer_core.inference.detection import make_detector
+from fer_core.inference.pipeline import Pipeline, resolve_model_dir
+from fer_core.training.reports import report_key, trained_key
 
 log = logging.getLogger(__name__)
 
@@ -69,8 +75,6 @@ def compute_metrics(y_true: np.ndarray, y_pred: np.ndarray, class_names: list[st
 
 def label_map(data_classes: list[str], model_classes: list[str]) -> tuple[np.ndarray, list[str]]:
     """Dataset label -> model class index (-1 when the model does not know the class)."""
-    from fer_core.data.labels import canonical_class
-
     model_index = {canonical_class(c): i for i, c in enumerate(model_classes)}
     mapping = np.array([model_index.get(canonical_class(c), -1) for c in data_classes], dtype=np.int64)
     unknown = [c for c, m in zip(data_classes, mapping) if m < 0]
@@ -92,8 +96,6 @@ def evaluate_split(model_dir: str | Path, split: Split, data_classes: list[str],
                    detector: str | None = None, batch_size: int = 256,
                    progress: Any = None) -> dict[str, Any]:
     """Evaluate a model directory on one split; adds ``unknown_classes`` and ``unreadable`` lists."""
-    from fer_core.inference.classifier import get_classifier
-
     clf = get_classifier(model_dir)
     mapping, unknown = label_map(data_classes, clf.class_names)
     keep = np.flatnonzero(mapping[split.labels] >= 0)
@@ -101,9 +103,6 @@ def evaluate_split(model_dir: str | Path, split: Split, data_classes: list[str],
     y_pred = np.full(len(keep), -1, dtype=np.int64)
     unreadable: list[str] = []
     if detect:
-        from fer_core.inference.detection import make_detector
-        from fer_core.inference.pipeline import Pipeline
-
         pipe = Pipeline(clf, make_detector(detector))
         for j, i in enumerate(keep):
             try:
@@ -151,9 +150,6 @@ def write_report(model_dir: str | Path, report: dict[str, Any], split_name: str,
     the card; any other (FER+ votes for a FER2013 model, faces from elsewhere) to the report named by
     its key and a line ``<split> [<key>]``, so no figure overwrites another.
     """
-    from fer_core.inference.card import load_card
-    from fer_core.training.reports import report_key, trained_key
-
     d = Path(model_dir)
     card = load_card(d)
     key = report_key(data, labels)
@@ -164,8 +160,6 @@ def write_report(model_dir: str | Path, report: dict[str, Any], split_name: str,
     card.metrics[line] = {"accuracy": report["accuracy"], "macro_f1": report["macro_f1"], "n": report["n"],
                           "data": Path(str(data)).name, "labels": labels}
     card.save(d)
-    from fer_core.inference.classifier import forget_classifier
-
     forget_classifier(d)
     return path
 
@@ -210,8 +204,6 @@ def main(argv: list[str] | None = None) -> int:
                         f"trained for, {model_folder.EXTRA_REPORT_GLOB} for others) and its headline on the card")
     args = p.parse_args(argv)
     try:
-        from fer_core.inference.pipeline import resolve_model_dir
-
         model_dir = resolve_model_dir(args.model)
         ds = load_dataset(args.data, labels=args.labels)
         split = ds.split(args.split)

@@ -14,11 +14,13 @@ exception in the child, a crash, a kill) always ends the job as ``failed`` with 
 from __future__ import annotations
 
 import collections
+import ctypes
 import dataclasses
 import json
 import logging
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -31,8 +33,12 @@ from pathlib import Path
 from typing import Any
 
 from fer_core.errors import FerError
+from fer_core.inference.classifier import forget_classifier
 from fer_core.model_folder import card_path, is_model_folder
-from fer_core.settings import PROJECT_ROOT, get_settings
+from fer_core.settings import PROJECT_ROOT
+from fer_core.training.config import TrainConfig, personal_config
+from fer_core.training.phases import planned_epochs
+from fer_core.training.trainer import train
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +65,7 @@ class JobInfo:
     progress: float = 0.0  # 0..1
     message: str = "starting"
     phase: str = ""
-    history: list[dict[str, Any]] = field(default_factory=list)  # epoch rows (train.py's history format)
+    history: list[dict[str, Any]] = field(default_factory=list)  # epoch rows (history.json's format)
     result: str | None = None  # the model directory for a finished training
     error: str | None = None
     log_tail: list[str] = field(default_factory=list)
@@ -197,13 +203,6 @@ def start_thread_job(kind: str, name: str, target: Callable[[ProgressFn], Any],
 # ----------------------------------------------------------------------------- progress events
 
 
-def planned_epochs(cfg: Any) -> int:
-    """Epochs a training plans (early stopping may end it sooner): head + fine-tune, or one phase."""
-    if cfg.backbone == "fer_cnn" and not cfg.init_model:
-        return max(1, cfg.epochs)
-    return max(1, cfg.epochs + max(0, cfg.finetune_epochs))
-
-
 def _apply_event(job: _Job, event: dict[str, Any]) -> None:
     kind = event.get("event")
     with job.lock:
@@ -259,7 +258,7 @@ def _one_line(exc: BaseException) -> str:
 # ----------------------------------------------------------------------------- training
 
 
-def start_training(cfg: Any, *, overwrite: bool = False, python: str | None = None) -> str:
+def start_training(cfg: TrainConfig, *, overwrite: bool = False, python: str | None = None) -> str:
     """Start ``train(cfg)`` in a child process as a ``train`` job; return the job id.
 
     Refuses (``JobError``) while another training runs (two cores do not train two models
@@ -280,7 +279,7 @@ def start_training(cfg: Any, *, overwrite: bool = False, python: str | None = No
     return job.info.id
 
 
-def _watch_child(job: _Job, cfg: Any, ckpt: Path, python: str) -> None:
+def _watch_child(job: _Job, cfg: TrainConfig, ckpt: Path, python: str) -> None:
     """Run the training child, relay its progress, and always end the job."""
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONUNBUFFERED": "1"}
     try:
@@ -321,8 +320,6 @@ def _watch_child(job: _Job, cfg: Any, ckpt: Path, python: str) -> None:
         _finish(job, CANCELLED)
     elif rc == 0 and result and is_model_folder(result):
         try:
-            from fer_core.inference.classifier import forget_classifier
-
             forget_classifier(result)
         except Exception:  # noqa: BLE001 - a stale cache entry reloads by itself
             pass
@@ -343,90 +340,18 @@ def _pump_stderr(job: _Job, proc: subprocess.Popen) -> None:
             job.log.append(text)
 
 
-# ----------------------------------------------------------------------------- configs for personal data
-
-
-def personal_config(data: str | Path, name: str, start: str = "model", init_model: str | Path | None = None,
-                    epochs: int = 20, finetune_epochs: int = 4, **overrides: Any) -> Any:
-    """A ``TrainConfig`` sized for a few hundred own images on a CPU (minutes, not hours).
-
-    ``start``: ``model`` fine-tunes ``init_model`` (its backbone and the classes both share),
-    ``imagenet`` starts a MobileNetV2 from ImageNet weights (the shared file when present).
-    The model goes to ``<models folder>/<name>``; ``name`` must be a plain folder name.
-    Head epochs are many because they are nearly free (cached backbone features) and a small
-    set needs them for the head's batch-norm statistics to settle; fine-tune epochs cost more.
-    """
-    from fer_core.data.labels import validate_class_name
-    from fer_core.paths import safe_join
-    from fer_core.training.trainer import TrainConfig
-
-    clean = validate_class_name(name)
-    if " " in clean:
-        raise ValueError(f"model name {name!r}: use letters, digits, dash or underscore (no spaces)")
-    out = safe_join(get_settings().models_dir, clean)
-    base: dict[str, Any] = dict(data=str(data), out=str(out), name=clean, epochs=epochs,
-                                finetune_epochs=finetune_epochs, batch_size=32, patience=max(3, epochs // 2),
-                                val_fraction=0.2, class_weight="balanced", verbose=0,
-                                notes="fine-tuned on own captures")
-    if start == "model":
-        if not init_model:
-            raise ValueError("no model to start from")
-        base.update(init_model=str(init_model), unfreeze=30)
-    elif start == "imagenet":
-        base.update(backbone="mobilenet_v2", weights="auto", unfreeze=30)
-    else:
-        raise ValueError("start must be 'model' or 'imagenet'")
-    base.update(overrides)
-    return TrainConfig(**base)
-
-
 # ----------------------------------------------------------------------------- child process
 
 
 def _die_with_parent() -> None:
     """Linux: end this training when the app that started it ends (no orphaned trainings)."""
     try:
-        import ctypes
-        import signal
-
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(1, int(signal.SIGTERM))  # PR_SET_PDEATHSIG
         if os.getppid() == 1:  # the parent is already gone
             sys.exit(1)
     except (OSError, AttributeError):
         pass
-
-
-BATCH_EVENT_SECONDS = 0.5  # at most two batch events a second reach the page
-
-
-def _report_batches(emit: ProgressFn, every: float = BATCH_EVENT_SECONDS) -> None:
-    """Make every ``keras.Model.fit`` in this (child) process report its batches through ``emit``.
-
-    Why: an epoch on a CPU can take a minute; epoch events alone leave the page at "starting"
-    with a still bar. The trainer's own callbacks report epochs; this adds batches without the
-    trainer knowing, by passing one more callback to each ``fit``.
-    """
-    import keras
-
-    class BatchProgress(keras.callbacks.Callback):
-        def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
-            self._epoch, self._last = epoch + 1, 0.0
-
-        def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
-            now = time.monotonic()
-            steps = int((self.params or {}).get("steps") or 0)
-            if steps and (now - self._last >= every or batch + 1 == steps):
-                self._last = now
-                emit({"event": "batch", "batch": batch + 1, "steps": steps, "epoch": self._epoch,
-                      "epochs": (self.params or {}).get("epochs")})
-
-    fit = keras.Model.fit
-
-    def fit_reporting_batches(self: Any, *args: Any, callbacks: Any = None, **kwargs: Any) -> Any:
-        return fit(self, *args, callbacks=[*(callbacks or []), BatchProgress()], **kwargs)
-
-    keras.Model.fit = fit_reporting_batches
 
 
 def _child_main() -> int:
@@ -445,16 +370,18 @@ def _child_main() -> int:
 
     sys.stdout = sys.stderr  # anything else printed (Keras) stays out of the event channel
     try:
-        from fer_core.training.trainer import TrainConfig, train
-
         cfg = TrainConfig(**json.loads(sys.stdin.read()))
-        _report_batches(emit)
-        train(cfg, progress=emit)
+        train(cfg, progress=emit)  # its progress events: phases, epochs, and batches inside long epochs
     except BaseException as exc:  # noqa: BLE001 - reported to the parent, then a failing exit code
         log.exception("training failed")
         emit({"event": "error", "message": _one_line(exc)})
         return 1
     return 0
+
+
+# personal_config (the Teach page's preset) and planned_epochs live with the config and the phase plan.
+__all__ = ["CANCELLED", "DONE", "FAILED", "RUNNING", "JobError", "JobInfo", "active_job", "cancel", "get_job",
+           "list_jobs", "personal_config", "planned_epochs", "start_thread_job", "start_training", "wait"]
 
 
 if __name__ == "__main__":

@@ -81,23 +81,29 @@ def test_batches_move_the_bar_and_the_line_inside_an_epoch():
     assert info.progress == pytest.approx(0.25 / 4)
 
 
-def test_fit_in_the_training_child_reports_batches(monkeypatch):
-    """The child's ``fit`` calls carry a batch reporter (the trainer's callbacks stay as they were)."""
+def test_the_trainers_progress_callback_reports_batches_and_epochs(tmp_path):
+    """Every ``fit`` of the trainer reports its batches (a long epoch moves the bar) and records its epochs."""
     import keras
 
-    monkeypatch.setattr(keras.Model, "fit", keras.Model.fit)  # restored after the test
+    from fer_core.training.callbacks import progress_callback
+    from fer_core.training.checkpoint import Checkpoint
+
+    checkpoint = Checkpoint(tmp_path, config={})
     events = []
-    jobs._report_batches(events.append, every=0.0)
     net = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2, activation="softmax")])
-    net.compile(optimizer="sgd", loss="categorical_crossentropy")
+    net.compile(optimizer="sgd", loss="categorical_crossentropy", metrics=["accuracy"])
     x = np.zeros((64, 3), np.float32)
     y = keras.utils.to_categorical(np.arange(64) % 2, 2)
-    ends = []
     net.fit(x, y, batch_size=16, epochs=2, verbose=0,
-            callbacks=[keras.callbacks.LambdaCallback(on_epoch_end=lambda e, logs: ends.append(e))])
-    assert ends == [0, 1]
-    assert [(e["epoch"], e["batch"], e["steps"], e["epochs"]) for e in events] == [
+            callbacks=[progress_callback("train", 2, checkpoint, events.append, every=0.0)])
+    assert [(e["epoch"], e["batch"], e["steps"], e["epochs"]) for e in events if e["event"] == "batch"] == [
         (ep, b, 4, 2) for ep in (1, 2) for b in (1, 2, 3, 4)]
+    epochs = [e for e in events if e["event"] == "epoch"]
+    assert [(e["phase"], e["epoch"], e["total_epochs"]) for e in epochs] == [("train", 1, 2), ("train", 2, 2)]
+    assert [(h["phase"], h["epoch"]) for h in checkpoint.history] == [("train", 1), ("train", 2)]
+    saved = json.loads(checkpoint.state_path.read_text())["history"]  # written each epoch (NaN: no validation)
+    assert [(h["phase"], h["epoch"], h["loss"]) for h in saved] == [(h["phase"], h["epoch"], h["loss"])
+                                                                     for h in checkpoint.history]
 
 
 def test_thread_job_failure_is_kept():

@@ -4,8 +4,16 @@ import numpy as np
 
 from fer_core.inference.card import load_card
 from fer_core.inference.classifier import Classifier
-from fer_core.training.trainer import TrainConfig, class_weights, main, train
+from fer_core.training.config import TrainConfig, build_parser
+from fer_core.training.data import class_weights
+from fer_core.training.jobs import planned_epochs
+from fer_core.training.trainer import main, train
 from tests.helpers import write_folder
+
+
+def _planned_by_the_trainer(events: list[dict]) -> int:
+    """Epochs of the phases the trainer announced (its plan, whatever early stopping did)."""
+    return sum(e["epochs"] for e in events if e["event"] == "phase")
 
 
 def test_tiny_training_writes_a_loadable_model_dir(tiny_model_dir):
@@ -36,9 +44,11 @@ def test_resume_continues_from_checkpoint(tmp_path):
     data = write_folder(tmp_path / "d", n_per_class=6)
     common = dict(data=str(data), out=str(tmp_path / "m"), width=4, batch_size=8, precision="float32", verbose=0,
                   checkpoint_dir=str(tmp_path / "ck"), patience=10)
-    train(TrainConfig(epochs=2, **common))
+    events: list[dict] = []
+    train(TrainConfig(epochs=2, **common), progress=events.append)
     state = json.loads((tmp_path / "ck" / "state.json").read_text())
     assert [h["epoch"] for h in state["history"]] == [1, 2]
+    assert _planned_by_the_trainer(events) == planned_epochs(TrainConfig(epochs=2, **common)) == 2  # fer_cnn
     # a run that asks for the same schedule resumes and trains nothing again
     train(TrainConfig(epochs=2, **common))
     state2 = json.loads((tmp_path / "ck" / "state.json").read_text())
@@ -49,9 +59,12 @@ def test_resume_continues_from_checkpoint(tmp_path):
 
 def test_fine_tune_from_an_existing_model(tiny_model_dir, tmp_path):
     data = write_folder(tmp_path / "own", n_per_class=5, class_dirs=["happy", "sad", "scream"])
-    out = train(TrainConfig(data=str(data), out=str(tmp_path / "own_model"), init_model=str(tiny_model_dir),
-                            epochs=2, finetune_epochs=1, unfreeze=4, batch_size=8, precision="float32", verbose=0,
-                            checkpoint_dir=str(tmp_path / "ck2")))
+    cfg = TrainConfig(data=str(data), out=str(tmp_path / "own_model"), init_model=str(tiny_model_dir),
+                      epochs=2, finetune_epochs=1, unfreeze=4, batch_size=8, precision="float32", verbose=0,
+                      checkpoint_dir=str(tmp_path / "ck2"))
+    events: list[dict] = []
+    out = train(cfg, progress=events.append)
+    assert _planned_by_the_trainer(events) == planned_epochs(cfg) == 3  # head + fine-tune
     card = load_card(out)
     assert card.class_names == ["happy", "sad", "scream"]
     assert card.weights.startswith("model ")
@@ -76,7 +89,7 @@ def test_refuses_to_overwrite_the_model_it_starts_from(tiny_model_dir, tmp_path)
 def test_choose_tta_keeps_the_best_validation_views(tiny_model_dir, tmp_path):
     import shutil
 
-    from fer_core.training.trainer import TTA_CANDIDATES, choose_tta
+    from fer_core.training.tta import TTA_CANDIDATES, choose_tta
     from tests.helpers import write_npz
 
     d = tmp_path / "m"
@@ -103,9 +116,13 @@ def test_whole_warm_restart_trains_every_layer_in_one_phase(tiny_model_dir, tmp_
 
     data = write_npz(tmp_path / "d.npz", n_per_class=6)
     before = Classifier(tiny_model_dir).model.get_layer("backbone").get_weights()
-    out = train(TrainConfig(data=str(data), out=str(tmp_path / "wr"), init_model=str(tiny_model_dir), whole=True,
-                            epochs=1, batch_size=8, lr=1e-3, precision="float32", verbose=0,
-                            checkpoint_dir=str(tmp_path / "ck3")))
+    cfg = TrainConfig(data=str(data), out=str(tmp_path / "wr"), init_model=str(tiny_model_dir), whole=True,
+                      epochs=1, batch_size=8, lr=1e-3, precision="float32", verbose=0,
+                      checkpoint_dir=str(tmp_path / "ck3"))
+    events: list[dict] = []
+    out = train(cfg, progress=events.append)
+    # one phase of --epochs: the job's plan no longer adds the fine-tune epochs a warm restart never runs
+    assert _planned_by_the_trainer(events) == planned_epochs(cfg) == 1
     phases = {h["phase"] for h in json.loads((out / "history.json").read_text())["epochs"]}
     assert phases == {"train"}
     card = load_card(out)
@@ -114,3 +131,38 @@ def test_whole_warm_restart_trains_every_layer_in_one_phase(tiny_model_dir, tmp_
     # every conv kernel moved (a head-only phase would leave them as they were)
     kernels = [(a, b) for a, b in zip(before, after) if a.ndim == 4]
     assert kernels and all(not np.allclose(a, b) for a, b in kernels)
+
+
+class _Interrupted(Exception):
+    """Stands in for a reboot or a killed process in the middle of a phase."""
+
+
+def test_an_interrupted_phase_resumes_at_the_epoch_it_stopped(tmp_path):
+    """Keras' BackupAndRestore brings the phase back where it stopped; the history has each epoch once."""
+    data = write_folder(tmp_path / "d", n_per_class=6)
+    cfg = TrainConfig(data=str(data), out=str(tmp_path / "m"), width=4, epochs=3, batch_size=8, precision="float32",
+                      verbose=0, checkpoint_dir=str(tmp_path / "ck"), patience=10, tta=False)
+
+    def stop_after_second_epoch(event: dict) -> None:
+        if event["event"] == "epoch" and event["epoch"] == 2:
+            raise _Interrupted
+
+    import pytest
+
+    with pytest.raises(_Interrupted):
+        train(cfg, progress=stop_after_second_epoch)
+    assert not (tmp_path / "m").exists()
+    epochs_seen: list[int] = []
+    train(cfg, progress=lambda e: epochs_seen.append(e["epoch"]) if e["event"] == "epoch" else None)
+    assert epochs_seen and epochs_seen[0] == 2  # the interrupted epoch again, not the first one
+    history = json.loads((tmp_path / "m" / "history.json").read_text())["epochs"]
+    assert [(h["phase"], h["epoch"]) for h in history] == [("train", 1), ("train", 2), ("train", 3)]
+    assert not (tmp_path / "ck" / "backup_train").exists()  # the backup goes once the phase ends
+
+
+def test_the_command_line_keeps_every_option():
+    options = {o for a in build_parser()._actions for o in a.option_strings}
+    assert {"--fer2013-weight", "--labels", "--targets", "--init-model", "--whole", "--checkpoint-dir",
+            "--no-resume", "--no-cache-features", "--finetune-epochs", "--unfreeze", "--max-per-class"} <= options
+    fields = set(TrainConfig.__dataclass_fields__) - {"extra"}
+    assert {a.dest for a in build_parser()._actions if a.dest != "help"} == fields
