@@ -171,8 +171,9 @@ class LiveGate:
 
     One per browser session (``live_gate``). Call ``admit(ctx)`` right after ``webrtc_streamer``: a stream
     that starts (signalling or playing) takes a place; over the cap the run is repeated with
-    ``desired_playing_state()`` False, which stops the stream in the browser, and ``message()`` says why
-    until the next START. A stopped stream gives its place back.
+    ``desired_playing_state()`` False, which stops the stream in the browser (and hides its buttons), then
+    once it has stopped once more with None (START is back); ``message()`` says why until the next START.
+    A stopped stream gives its place back.
     """
 
     def __init__(self, sessions: LiveSessions | None = None) -> None:
@@ -189,8 +190,11 @@ class LiveGate:
         state = ctx.state
         if not (state.playing or getattr(state, "signalling", False)):
             self.lease.release()
-            if self.refusal is not None:
-                self.refusal.stopping = False  # stopped: START is offered again, the message stays
+            if self.refusal is not None and self.refusal.stopping:
+                # the refused stream has stopped: draw the streamer again with START (it was drawn
+                # told to stop, which hides the buttons); the message stays until the next START
+                self.refusal.stopping = False
+                st.rerun()
             return False
         if self.refusal is not None and self.refusal.stopping:
             return False

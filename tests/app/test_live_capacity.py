@@ -23,7 +23,8 @@ FULL = "The server is full (1 live session): try again in a minute."
 
 
 class GatedStreamer(FakeStreamer):
-    """Plays (``turns`` loop turns) after START; told ``desired_playing_state=False`` it reports stopped."""
+    """Plays (``turns`` loop turns) after START; told ``desired_playing_state=False`` it stops, as the
+    component does, and stays stopped until the test plays it again (the user's next START)."""
 
     def __init__(self, frames: list[np.ndarray], turns: int, batch: int = 1) -> None:
         super().__init__(frames, turns)
@@ -32,6 +33,7 @@ class GatedStreamer(FakeStreamer):
     def __call__(self, *args: Any, **kwargs: Any) -> StreamContext:
         if kwargs.get("desired_playing_state") is False:
             self.calls.append(kwargs)
+            self.turns = 0
             return StreamContext(0)
         return super().__call__(*args, **kwargs)
 
@@ -58,15 +60,15 @@ def test_a_session_beyond_the_cap_is_told_the_server_is_full(one_place, monkeypa
     monkeypatch.setattr(streamlit_webrtc, "webrtc_streamer", fake)
     at = page("pages/1_Live_webcam.py").run()  # START pressed: the stream signals/plays
     no_exceptions(at)
-    assert [c.get("desired_playing_state") for c in fake.calls] == [None, False], "the stream is told to stop"
+    # told to stop; once stopped, drawn again with the user's START and STOP
+    assert [c.get("desired_playing_state") for c in fake.calls] == [None, False, None]
     assert FULL in [e.value for e in at.error]
     body = texts(at)
     assert "Frames processed" not in body and "Press START" not in body
     gate = at.session_state["live_gate"]
     assert not gate.lease.held and live_sessions().active() == 1
 
-    fake.turns = 0
-    at.run()  # the browser stopped the stream: START is offered again, the message stays
+    at.run()  # a rerun while stopped (any widget): START is offered, the message stays
     no_exceptions(at)
     assert fake.calls[-1].get("desired_playing_state") is None
     assert FULL in [e.value for e in at.error]

@@ -1,0 +1,92 @@
+"""A full server in a real browser (issue 15): with FER_MAX_LIVE_SESSIONS=1 a second browser's START gets
+"The server is full (1 live session): try again in a minute", its stream is stopped by the page (START is
+offered again, no frozen video), and once the first browser stops, the second one's START is labelled."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e import support
+from tests.e2e.support import (
+    WEBRTC_IFRAME,
+    exception_texts,
+    launch_chromium,
+    open_app_page,
+    start_webrtc,
+    stop_webrtc,
+    wait_for_text,
+)
+
+FULL = "The server is full (1 live session): try again in a minute."
+LABEL_S = 120  # START to a label on a busy machine (model load on first use included)
+
+
+@pytest.fixture()
+def capped_server(browser_ready: None, tmp_path: Path) -> Iterator[support.StreamlitServer]:
+    models = tmp_path / "models"
+    shutil.copytree(support.ROOT / "models" / "default", models / "default")
+    env = {"FER_MODELS_DIR": str(models), "FER_CAPTURE_ROOT": str(tmp_path / "captures"),
+           "FER_DEFAULT_MODEL": "default", "FER_MAX_LIVE_SESSIONS": "1"}
+    server = support.start_streamlit("streamlit_app.py", log_dir=tmp_path, env=env)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture()
+def two_pages(playwright_driver: Any, fake_camera: Path, tmp_path: Path) -> Iterator[list[Any]]:
+    contexts, pages = [], []
+    try:
+        for k in range(2):
+            context = launch_chromium(playwright_driver, tmp_path / f"profile-{k}", camera=fake_camera)
+            contexts.append(context)
+            page = context.pages[0] if context.pages else context.new_page()
+            page.set_default_timeout(30_000)
+            pages.append(page)
+        yield pages
+    finally:
+        for context in contexts:
+            with contextlib.suppress(Exception):
+                context.close()
+
+
+def test_second_session_beyond_the_cap_is_told_the_server_is_full(capped_server: support.StreamlitServer,
+                                                                  two_pages: list[Any],
+                                                                  model_classes: list[str]) -> None:
+    first, second = two_pages
+    labels = "|".join(re.escape(c) for c in model_classes)
+    labelled = re.compile(rf"(?s)(?=.*Expression:\s*({labels})\b)(?=.*Frames processed:\s*[1-9])", re.IGNORECASE)
+    for page in two_pages:
+        open_app_page(page, capped_server.url, "Live_webcam")
+    start_webrtc(first, timeout=60)
+    try:
+        wait_for_text(first, labelled, timeout=LABEL_S)
+    except TimeoutError as exc:
+        raise AssertionError(f"{exc}\n{capped_server.log_tail()}") from None
+
+    start_webrtc(second, timeout=60)
+    wait_for_text(second, re.escape(FULL), timeout=60)
+    # the page stopped that stream: START is offered again, no readout from a stream that plays
+    frame = second.frame_locator(WEBRTC_IFRAME).first
+    frame.get_by_role("button", name="START").wait_for(timeout=30_000)
+    text = second.inner_text('[data-testid="stApp"]')
+    assert "Frames processed" not in text and FULL in text
+    assert not exception_texts(second), exception_texts(second)
+    wait_for_text(first, r"Frames processed:\s*[1-9]", timeout=10)  # the first one plays on
+
+    stop_webrtc(first)
+    wait_for_text(first, "stream is stopped", timeout=30)
+    start_webrtc(second, timeout=60)
+    try:
+        wait_for_text(second, labelled, timeout=LABEL_S)
+    except TimeoutError as exc:
+        raise AssertionError(f"{exc}\n{capped_server.log_tail()}") from None
+    assert FULL not in second.inner_text('[data-testid="stApp"]')
