@@ -20,6 +20,7 @@ import os
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -31,6 +32,7 @@ from PIL import Image
 from fer_core.data.curation import FRAMES_DIR, UNSORTED, class_folder_name
 from fer_core.data.labels import label_score
 from fer_core.inference.detection import Box
+from fer_core.owners import QuotaError
 from fer_core.paths import safe_join
 
 log = logging.getLogger(__name__)
@@ -115,8 +117,10 @@ def _check(config: CaptureConfig) -> CaptureConfig:
 class CaptureSession:
     """Turns a camera stream into saved face crops (see the module docstring)."""
 
-    def __init__(self, root: str | Path, pipeline: Any, config: CaptureConfig | None = None) -> None:
+    def __init__(self, root: str | Path, pipeline: Any, config: CaptureConfig | None = None,
+                 room: Callable[[int], None] | None = None) -> None:
         self.root = Path(root)
+        self._room = room  # raises QuotaError when the owner's captures cannot take more bytes
         self._pipeline = pipeline
         self._config = _check(config or CaptureConfig())
         self._lock = threading.Lock()
@@ -209,12 +213,15 @@ class CaptureSession:
             self._next_try = now + config.suggest_interval
         saved: Captured | None = None
         error: str | None = None
+        full = False
         face = None
         try:
             faces = pipeline.analyze(rgb, classify="largest")
             face = next((f for f in faces if f.is_largest), None)
             if due and face is not None:
                 saved = self._save(rgb, pipeline.crop(rgb, face), config, face.label, face.score, now)
+        except QuotaError as exc:
+            error, full = str(exc), True
         except Exception as exc:  # noqa: BLE001 - the video thread must survive anything
             error = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             log.warning("capture failed: %s", error, exc_info=not isinstance(exc, (OSError, ValueError)))
@@ -229,6 +236,9 @@ class CaptureSession:
                 st.label, st.score, st.probabilities = None, None, {}
             if error is not None:
                 st.error = error
+            if full:
+                st.armed = False
+                st.message = "stopped: no room left"
             if saved is not None:
                 self._last_capture = now
                 st.saved += 1
@@ -247,6 +257,8 @@ class CaptureSession:
     def _save(self, rgb: np.ndarray, crop: np.ndarray, config: CaptureConfig, label: str | None,
               score: float | None, now: float) -> Captured:
         cls = route(config, label, score)
+        if self._room is not None:
+            self._room(crop.nbytes // 4 + (rgb.nbytes // 8 if config.save_frame else 0))  # about a JPEG's size
         with self._lock:
             self._seq += 1
             seq = self._seq

@@ -188,3 +188,23 @@ def test_changing_the_count_mid_run_never_reads_more_saved_than_wanted(tmp_path,
     session.configure(count=4)  # raised or lowered above what is saved: the run goes on to it
     status = session.snapshot()
     assert status.armed and (status.saved, status.target) == (1, 4)
+
+
+def test_a_full_quota_stops_the_capture_with_its_reason(tmp_path, pipeline, astronaut):
+    from fer_core.owners import CAPTURES, LOCAL, Space, check_quota
+    from fer_core.settings import Settings
+
+    root = tmp_path / "caps"
+    space = Space(LOCAL, root, tmp_path / "models", tmp_path / "models")
+    quota = Settings(capture_quota_mb=1)
+    session = CaptureSession(root, pipeline, CaptureConfig(class_name="happy", interval=0.5, count=50),
+                             room=lambda adding: check_quota(space, CAPTURES, adding, settings=quota))
+    (root / "happy").mkdir(parents=True)
+    (root / "happy" / "old.jpg").write_bytes(b"x" * 1_040_000)  # just under 1 MB: room for about one crop
+    session.start()
+    for i in range(8):
+        session.offer(_frame(astronaut), 10.0 + i)
+    status = session.snapshot()
+    assert not status.armed and status.message == "stopped: no room left"
+    assert status.error and "of your 1 MB" in status.error
+    assert status.saved <= 1 and counts(root)["happy"] == 1 + status.saved
