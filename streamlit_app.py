@@ -20,6 +20,7 @@ from webui.models import (
     sidebar_model_picker,
 )
 from webui.navigation import APP_TITLE, existing_pages, setup_page
+from webui.owner import current_space, owner_caption
 
 setup_page("Home", icon="🙂")
 model_dir = sidebar_model_picker()
@@ -86,7 +87,10 @@ else:
 settings = get_settings()
 with st.expander("Manage models"):
     models = all_models()
-    st.caption(f"Model folders in `{settings.models_dir}` (each holds model.keras + model.json).")
+    space = current_space()
+    st.caption(f"Model folders in `{settings.models_dir}`" + ("" if space.models == space.shipped else
+               " (shared, read-only) and your own") + " (each holds model.keras + model.json). "
+               + owner_caption(space))
     st.dataframe(
         [{"model": m.name, "status": "ok" if m.usable else m.error,
           "backbone": m.card.backbone if m.card else "", "classes": len(m.card.class_names) if m.card else None,

@@ -87,6 +87,7 @@ class Settings:
     capture_quota_mb: int = 200  # per owner; 0: no limit
     model_quota_mb: int = 100  # per owner, shipped models not counted; 0: no limit
     visitor_ttl_hours: float = 24.0  # a visitor's captures are swept after this long unseen (0: never)
+    max_training_jobs: int = 1  # trainings run at once; the others wait in one queue
     dataset_roots: tuple[Path, ...] = ()  # extra folders the Dataset page may read (FER_DATASET_ROOTS)
 
     @classmethod
@@ -122,6 +123,7 @@ class Settings:
             capture_quota_mb=_env_int("FER_CAPTURE_QUOTA_MB", base.capture_quota_mb),
             model_quota_mb=_env_int("FER_MODEL_QUOTA_MB", base.model_quota_mb),
             visitor_ttl_hours=_env_float("FER_VISITOR_TTL_HOURS", base.visitor_ttl_hours),
+            max_training_jobs=_env_int("FER_MAX_TRAINING_JOBS", base.max_training_jobs),
             dataset_roots=tuple(Path(p).expanduser() for p in os.environ.get("FER_DATASET_ROOTS", "").split(os.pathsep)
                                 if p.strip()),
         )

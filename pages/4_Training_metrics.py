@@ -8,7 +8,6 @@ from typing import Any
 
 import streamlit as st
 
-from fer_core.registry import list_models
 from fer_core.settings import get_settings
 from fer_core.training.reports import (
     ModelReports,
@@ -19,7 +18,7 @@ from fer_core.training.reports import (
     trained_key,
 )
 from webui.charts import confusion_chart, learning_curve_chart, per_class_chart
-from webui.models import sidebar_model_picker
+from webui.models import all_models, sidebar_model_picker
 from webui.navigation import setup_page
 
 NONE = "— none —"
@@ -29,7 +28,7 @@ model_dir = sidebar_model_picker()
 settings = get_settings()
 
 st.title("📈 Training metrics")
-models = {m.name: m for m in list_models(settings.models_dir, settings.default_model)}
+models = {m.name: m for m in all_models()}
 if not models:
     st.info(f"No model folders in `{settings.models_dir}` yet. Train one with `python -m fer_core.train`.")
     st.stop()

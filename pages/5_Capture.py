@@ -14,10 +14,12 @@ import streamlit as st
 
 from fer_core.data.curation import UNSORTED, class_folder_name, class_names, counts
 from fer_core.data.labels import spelling_of
+from fer_core.owners import CAPTURES, check_quota
 from fer_core.settings import get_settings
 from webui.live import make_frame_callback
 from webui.models import pipeline_or_stop, sidebar_model_picker
 from webui.navigation import setup_page
+from webui.owner import current_space, owner_caption
 from webui.teach import capture_lines, session_capture, suggestion_line
 from webui.webrtc import MEDIA_STREAM_CONSTRAINTS, rtc_configuration
 
@@ -28,9 +30,11 @@ FIXED, AUTO = "Fixed class", "Auto-label with the model"
 setup_page("Capture", icon="📸")
 model_dir = sidebar_model_picker()
 settings = get_settings()
-root = settings.capture_root
+space = current_space()
+root = space.captures
 pipeline = pipeline_or_stop(model_dir, settings.detector)
-session = session_capture(st.session_state, root, pipeline)
+session = session_capture(st.session_state, root, pipeline,
+                          room=lambda adding: check_quota(space, CAPTURES, adding))
 
 # ---------------------------------------------------------------- sidebar: what to capture
 problem = None
@@ -90,7 +94,7 @@ except ValueError as exc:
 st.title("📸 Capture your expressions")
 st.caption("Press **START** and allow the camera, choose a class in the sidebar, then **Start capturing**. "
            "Every few seconds the largest face is saved; vary light, angle and distance a little. "
-           "Review, relabel and train on the **Teach** page.")
+           "Review, relabel and train on the **Teach** page. " + owner_caption(space))
 if config.mode == "auto":
     target = f"`{root}/<the model's class>/` or `{root}/{UNSORTED}/` below {config.threshold:.0%}"
 else:

@@ -17,6 +17,7 @@ from fer_core.data import curation
 from fer_core.data.dataset_view import short_name
 from fer_core.errors import FerError
 from fer_core.model_folder import is_model_folder, report_file
+from fer_core.owners import MODELS, check_quota, free_model_name
 from fer_core.registry import inspect_model
 from fer_core.settings import get_settings
 from fer_core.training import jobs
@@ -32,12 +33,12 @@ from webui.models import (
     sidebar_model_picker,
 )
 from webui.navigation import setup_page
+from webui.owner import current_space, owner_caption
 from webui.teach import (
     counts_chart,
     counts_chart_height,
     early_stop_notes,
     flat_accuracy_note,
-    free_model_name,
     job_line,
 )
 
@@ -50,11 +51,14 @@ REVIEW_NAME_CHARS = 14  # a checkbox label in one of six columns
 setup_page("Teach", icon="🎓")
 model_dir = sidebar_model_picker()
 settings = get_settings()
-root = settings.capture_root
+space = current_space()
+root = space.captures
+mine = None if space.owner.is_local else space.owner.key  # jobs shown: all on a one-owner machine, else own
 
 st.title("🎓 Teach it your expressions")
-st.caption(f"Your pictures live in `{root}/<class>/`. Review them, then train a model that knows your "
-           "expressions; it appears in the sidebar's model picker on every page.")
+st.caption((f"Your pictures live in `{root}/<class>/`. " if space.owner.is_local else owner_caption(space) + " ")
+           + "Review them, then train a model that knows your expressions; it appears in the sidebar's model "
+           "picker on every page.")
 
 for kind, text in st.session_state.pop(FLASH_KEY, []):
     getattr(st, kind)(text)
@@ -172,7 +176,7 @@ if all_counts:
 st.header("Train", anchor=False)
 trainable = curation.trainable_counts(all_counts)
 blocker = curation.training_blocker(all_counts)
-running = jobs.active_job("train")
+running = jobs.active_job("train", mine)
 
 _start_card = inspect_model(model_dir).card  # the selected model: one folder read, not the whole list
 _dropped = curation.dropped_classes(list(_start_card.class_names), all_counts) if _start_card and trainable else []
@@ -181,7 +185,7 @@ if _dropped:
                f"{len(trainable)} classes ({', '.join(trainable)}): it will no longer recognise "
                f"{', '.join(_dropped)}. Capture pictures of those too to keep them.")
 with st.form("train_form"):
-    name = st.text_input("Name of the new model", value=free_model_name(settings.models_dir), key="train_name",
+    name = st.text_input("Name of the new model", value=free_model_name(space), key="train_name",
                          max_chars=64, help="Letters, digits, dashes and underscores; it becomes models/<name>/.")
     weights_file = settings.mobilenet_weights
     start = st.radio(
@@ -203,12 +207,14 @@ with st.form("train_form"):
 if blocker:
     st.info(blocker)
 if running is not None and not submitted:
-    st.caption(f"{job_line(running)}. One training at a time.")
+    st.caption(f"{job_line(running)}. One training of yours at a time; the server runs "
+               f"{get_settings().max_training_jobs} at once and queues the rest.")
 if submitted:
     try:
+        check_quota(space, MODELS)
         cfg = jobs.personal_config(root, name, start=start, init_model=str(model_dir),
-                                   epochs=int(epochs), finetune_epochs=int(finetune))
-        st.session_state[JOB_KEY] = jobs.start_training(cfg)
+                                   epochs=int(epochs), finetune_epochs=int(finetune), models_dir=space.models)
+        st.session_state[JOB_KEY] = jobs.start_training(cfg, owner=space.owner.key)
     except (FerError, ValueError) as exc:
         st.error(f"Cannot start: {exc}")
     else:
@@ -227,13 +233,13 @@ def _model_exists(result: str | None) -> bool:
 
 def _show_job(job_id: str) -> None:
     info = jobs.get_job(job_id)
-    if info is None:
+    if info is None or mine not in (None, info.owner):  # another owner's job is never shown
         return
     st.subheader(f"Training {info.name}", anchor=False)
-    if info.running:
+    if info.active:
         st.progress(info.progress, text=job_line(info))
         if st.button("Cancel training", key="train_cancel"):
-            jobs.cancel(info.id)
+            jobs.cancel(info.id, owner=mine)
     elif info.state == jobs.DONE and not _model_exists(info.result):
         st.info(f"{job_line(info)}. That model has been deleted since.")
         return
@@ -251,7 +257,7 @@ def _show_job(job_id: str) -> None:
     if info.history:
         for col, metric in zip(st.columns(2), ("accuracy", "loss")):
             col.altair_chart(learning_curve_chart(info.history, metric), width="stretch", height=260)
-    if not info.running:
+    if not info.active:
         for note in [*early_stop_notes(info), flat_accuracy_note(info.history)]:
             if note:
                 st.caption(note)
@@ -285,18 +291,19 @@ def _show_report(model: Path) -> None:
 
 
 job_id = st.session_state.get(JOB_KEY)
-if jobs.get_job(job_id) is None:  # another tab or an earlier session started it: show the latest
-    latest = jobs.list_jobs("train")
+if not any(j.id == job_id for j in jobs.list_jobs("train", mine)):
+    # another tab or an earlier session of this owner started it: show their latest
+    latest = jobs.list_jobs("train", mine)
     job_id = latest[0].id if latest else None
 if job_id:
     current = jobs.get_job(job_id)
-    live = current is not None and current.running
+    live = current is not None and current.active
 
     @st.fragment(run_every=1.0 if live else None)
     def job_panel() -> None:
         info = jobs.get_job(job_id)
         _show_job(job_id)
-        if live and info is not None and not info.running:
+        if live and info is not None and not info.active:
             st.rerun()  # finished: refresh the whole page (model list, picker, form)
 
     job_panel()

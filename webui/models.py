@@ -18,8 +18,10 @@ from fer_core.inference.classifier import Classifier, get_classifier
 from fer_core.inference.detection import FaceDetector, make_detector, yunet_available
 from fer_core.inference.pipeline import Pipeline
 from fer_core.model_folder import CARD_FILE, MODEL_FILE
-from fer_core.registry import ModelInfo, can_delete, delete_model, deletion_refusal, list_models
+from fer_core.owners import Space, visible_models
+from fer_core.registry import ModelInfo, can_delete, delete_model, deletion_refusal
 from fer_core.settings import get_settings
+from webui.owner import current_space
 
 log = logging.getLogger(__name__)
 
@@ -29,10 +31,13 @@ DETECTOR_LABELS = {"auto": "Auto (YuNet when available)", "yunet": "YuNet", "haa
 
 
 # ---------------------------------------------------------------- the sidebar picker
-def all_models() -> list[ModelInfo]:
-    """Every folder of the models folder, the default model first."""
-    s = get_settings()
-    return list_models(s.models_dir, s.default_model)
+def all_models(space: Space | None = None) -> list[ModelInfo]:
+    """The models this visit may use: the shipped ones (default first), then the owner's own."""
+    return visible_models(space or current_space(), get_settings().default_model)
+
+
+def _own(space: Space, m: ModelInfo) -> bool:
+    return m.path.parent.resolve() == space.models.resolve()
 
 
 def sidebar_model_picker() -> Path:
@@ -164,27 +169,32 @@ def preload_model(model_dir: str | Path) -> None:
 
 
 # ---------------------------------------------------------------- deleting (one rule: fer_core.registry)
-def deletable_models(models: list[ModelInfo]) -> list[ModelInfo]:
-    """The models a page may offer to delete (``fer_core.registry.can_delete``)."""
+def deletable_models(models: list[ModelInfo], space: Space | None = None) -> list[ModelInfo]:
+    """The models a page may offer to delete: the owner's own, by ``fer_core.registry.can_delete``."""
+    space = space or current_space()
     default = get_settings().default_model
-    return [m for m in models if can_delete(m.name, default)]
+    return [m for m in models if _own(space, m) and can_delete(m.name, default)]
 
 
-def kept_models_note(models: list[ModelInfo]) -> str | None:
+def kept_models_note(models: list[ModelInfo], space: Space | None = None) -> str | None:
     """Why the other models are not offered: the words a refused deletion gives, one sentence each."""
+    space = space or current_space()
     default = get_settings().default_model
-    reasons = [r for r in (deletion_refusal(m.name, default) for m in models) if r]
+    reasons = [r for r in (deletion_refusal(m.name, default) if _own(space, m) else
+                           f"the model {m.name!r} is shared by everyone on this server and cannot be deleted"
+                           for m in models) if r]
     return " ".join(f"{r[0].upper()}{r[1:]}." for r in reasons) or None
 
 
-def delete_model_folder(name: str) -> str | None:
-    """Delete a model folder by the one rule, then forget its cached copies and the sidebar's choice of it.
-
-    Returns None when deleted, else why not (the rule's reason, or a path or folder problem).
+def delete_model_folder(name: str, space: Space | None = None) -> str | None:
+    """Delete one of the owner's model folders by the one rule, then forget its cached copies and the
+    sidebar's choice of it. Returns None when deleted, else why not (the rule's reason, or a path or
+    folder problem); another owner's or a shared model is never found here.
     """
     s = get_settings()
+    space = space or current_space()
     try:
-        delete_model(s.models_dir, name, default=s.default_model)
+        delete_model(space.models, name, default=s.default_model)
     except FerError as exc:
         return str(exc)
     clear_model_caches()

@@ -41,9 +41,10 @@ def browser_token() -> str:
 
 def _cookie(name: str) -> str:
     try:
-        return str(st.context.cookies.get(name) or "")
+        value = st.context.cookies.get(name)
     except Exception:  # noqa: BLE001 - no request context (a bare script run): no cookie
         return ""
+    return value if isinstance(value, str) else ""  # AppTest's context holds stand-ins, not cookies
 
 
 def _xsrf_token(raw: str) -> str:
@@ -71,9 +72,10 @@ def signed_in_user() -> str | None:
 def _forwarded() -> bool:
     try:
         headers = st.context.headers
-        return bool(headers.get("X-Forwarded-For") or headers.get("X-Real-Ip") or headers.get("Forwarded"))
+        values = [headers.get(name) for name in ("X-Forwarded-For", "X-Real-Ip", "Forwarded")]
     except Exception:  # noqa: BLE001 - no request context
         return False
+    return any(isinstance(v, str) and v.strip() for v in values)
 
 
 def current_owner() -> Owner:
@@ -85,9 +87,10 @@ def current_owner() -> Owner:
 
 def _remote_ip() -> str | None:
     try:
-        return st.context.ip_address
+        address = st.context.ip_address
     except Exception:  # noqa: BLE001 - no request context
         return None
+    return address if isinstance(address, str) else None  # AppTest's context has no real address
 
 
 def current_space() -> Space:

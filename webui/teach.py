@@ -8,6 +8,7 @@ class counts) is built here so tests can check it without a browser. The learnin
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,17 +17,19 @@ import pandas as pd
 
 from fer_core.data.capture import CaptureConfig, CaptureSession, CaptureStatus
 from fer_core.data.labels import label_line
-from fer_core.training.jobs import CANCELLED, DONE, FAILED, JobInfo
+from fer_core.training.jobs import CANCELLED, DONE, FAILED, QUEUED, JobInfo
 from webui.charts import OTHER_COLOR, TOP_COLOR
 
 SESSION_KEY = "capture_session"
 
 
-def session_capture(state: Any, root: Path, pipeline: Any) -> CaptureSession:
-    """The browser session's ``CaptureSession`` (new when the capture root changed), on ``pipeline``."""
+def session_capture(state: Any, root: Path, pipeline: Any,
+                    room: Callable[[int], None] | None = None) -> CaptureSession:
+    """The browser session's ``CaptureSession`` (new when the capture root changed), on ``pipeline``;
+    ``room`` checks the owner's quota before each save."""
     session = state.get(SESSION_KEY)
     if not isinstance(session, CaptureSession) or session.root != Path(root):
-        session = CaptureSession(root, pipeline, CaptureConfig())
+        session = CaptureSession(root, pipeline, CaptureConfig(), room=room)
         state[SESSION_KEY] = session
     else:
         session.set_pipeline(pipeline)
@@ -112,17 +115,11 @@ def job_line(info: JobInfo) -> str:
         return f"Training {info.name}: failed after {took}: {info.error}"
     if info.state == CANCELLED:
         return f"Training {info.name}: cancelled after {took}"
+    if info.state == QUEUED:
+        ahead = f"{info.ahead} training(s) before yours" if info.ahead else "next"
+        return f"Training {info.name}: waiting for a free slot, {ahead} ({took})"
     return f"Training {info.name}: {info.message} ({took})"
 
 
-def free_model_name(models_dir: Path, base: str = "mine") -> str:
-    """``base``, or ``base-2``, ``base-3``… whichever is not a folder in ``models_dir`` yet."""
-    name, i = base, 1
-    while (Path(models_dir) / name).exists():
-        i += 1
-        name = f"{base}-{i}"
-    return name
-
-
 __all__ = ["SESSION_KEY", "capture_lines", "counts_chart", "counts_chart_height", "early_stop_notes",
-           "flat_accuracy_note", "free_model_name", "job_line", "session_capture", "suggestion_line"]
+           "flat_accuracy_note", "job_line", "session_capture", "suggestion_line"]

@@ -144,19 +144,21 @@ def follow_init_model(cfg: TrainConfig, card: ModelCard) -> TrainConfig:
 
 
 def personal_config(data: str | Path, name: str, start: str = "model", init_model: str | Path | None = None,
-                    epochs: int = 20, finetune_epochs: int = 4, **overrides: Any) -> TrainConfig:
+                    epochs: int = 20, finetune_epochs: int = 4, models_dir: str | Path | None = None,
+                    **overrides: Any) -> TrainConfig:
     """A ``TrainConfig`` sized for a few hundred own images on a CPU (minutes, not hours).
 
     ``start``: ``model`` fine-tunes ``init_model`` (its backbone and the classes both share),
     ``imagenet`` starts a MobileNetV2 from ImageNet weights (the shared file when present).
-    The model goes to ``<models folder>/<name>``; ``name`` must be a plain folder name.
+    The model goes to ``<models_dir>/<name>`` (the owner's models folder; by default the
+    models folder of the settings); ``name`` must be a plain folder name.
     Head epochs are many because they are nearly free (cached backbone features) and a small
     set needs them for the head's batch-norm statistics to settle; fine-tune epochs cost more.
     """
     clean = validate_class_name(name)
     if " " in clean:
         raise ValueError(f"model name {name!r}: use letters, digits, dash or underscore (no spaces)")
-    out = safe_join(get_settings().models_dir, clean)
+    out = safe_join(models_dir or get_settings().models_dir, clean)
     base: dict[str, Any] = dict(data=str(data), out=str(out), name=clean, epochs=epochs,
                                 finetune_epochs=finetune_epochs, batch_size=32, patience=max(3, epochs // 2),
                                 val_fraction=0.2, class_weight="balanced", verbose=0,

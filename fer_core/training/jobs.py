@@ -35,7 +35,7 @@ from typing import Any
 from fer_core.errors import FerError
 from fer_core.inference.classifier import forget_classifier
 from fer_core.model_folder import card_path, is_model_folder
-from fer_core.settings import PROJECT_ROOT
+from fer_core.settings import PROJECT_ROOT, get_settings
 from fer_core.training.config import TrainConfig, personal_config
 from fer_core.training.phases import planned_epochs
 from fer_core.training.trainer import train
@@ -44,7 +44,7 @@ log = logging.getLogger(__name__)
 
 ProgressFn = Callable[[dict[str, Any]], None]
 EVENT_PREFIX = "@@fer-progress "
-RUNNING, DONE, FAILED, CANCELLED = "running", "done", "failed", "cancelled"
+QUEUED, RUNNING, DONE, FAILED, CANCELLED = "queued", "running", "done", "failed", "cancelled"
 MAX_JOBS_KEPT = 20
 
 
@@ -70,10 +70,17 @@ class JobInfo:
     error: str | None = None
     log_tail: list[str] = field(default_factory=list)
     meta: dict[str, Any] = field(default_factory=dict)
+    owner: str = ""  # the owner's key (fer_core.owners); "" for jobs nobody owns
+    ahead: int = 0  # while queued: trainings that start before this one
 
     @property
     def running(self) -> bool:
         return self.state == RUNNING
+
+    @property
+    def active(self) -> bool:
+        """Running or waiting in the queue."""
+        return self.state in (RUNNING, QUEUED)
 
     @property
     def elapsed(self) -> float:
@@ -98,11 +105,26 @@ class _Job:
 
     def snapshot(self) -> JobInfo:
         with self.lock:
-            return dataclasses.replace(self.info, history=[dict(h) for h in self.info.history],
+            info = dataclasses.replace(self.info, history=[dict(h) for h in self.info.history],
                                        log_tail=list(self.log), meta=dict(self.info.meta))
+        if info.state == QUEUED:
+            with _lock:
+                info.ahead = next((i for i, q in enumerate(_queue) if q.job is self), 0) + _running_count()
+        return info
+
+
+@dataclass
+class _Queued:
+    """A training waiting for a slot: what ``_watch_child`` needs to start it."""
+
+    job: _Job
+    cfg: TrainConfig
+    ckpt: Path
+    python: str
 
 
 _jobs: dict[str, _Job] = {}
+_queue: list[_Queued] = []  # trainings waiting for a slot, oldest first
 _lock = threading.Lock()
 
 
@@ -116,17 +138,17 @@ def get_job(job_id: str | None) -> JobInfo | None:
     return job.snapshot() if job else None
 
 
-def list_jobs(kind: str | None = None) -> list[JobInfo]:
-    """Every kept job (newest first), optionally of one kind."""
+def list_jobs(kind: str | None = None, owner: str | None = None) -> list[JobInfo]:
+    """Every kept job (newest first), optionally of one kind and of one owner only."""
     with _lock:
-        jobs = list(_jobs.values())
+        jobs = [j for j in _jobs.values() if owner is None or j.info.owner == owner]
     infos = [j.snapshot() for j in jobs]
     return sorted((i for i in infos if kind is None or i.kind == kind), key=lambda i: -i.started)
 
 
-def active_job(kind: str | None = None) -> JobInfo | None:
-    """The running job (of ``kind``), if any."""
-    return next((i for i in list_jobs(kind) if i.running), None)
+def active_job(kind: str | None = None, owner: str | None = None) -> JobInfo | None:
+    """The running or queued job (of ``kind``, of ``owner``), if any."""
+    return next((i for i in list_jobs(kind, owner) if i.active), None)
 
 
 def wait(job_id: str, timeout: float | None = None) -> JobInfo:
@@ -139,12 +161,22 @@ def wait(job_id: str, timeout: float | None = None) -> JobInfo:
     return job.snapshot()
 
 
-def cancel(job_id: str) -> bool:
-    """Ask a running job to stop (a training child is terminated); True if it was running."""
+def cancel(job_id: str, owner: str | None = None) -> bool:
+    """Stop a running or queued job (a training child is terminated); True if it was active.
+
+    With ``owner``, only that owner's job: another owner's job id is treated as unknown.
+    """
     with _lock:
         job = _jobs.get(job_id)
-    if job is None or not job.info.running:
-        return False
+        if job is None or not job.info.active or (owner is not None and job.info.owner != owner):
+            return False
+        waiting = next((q for q in _queue if q.job is job), None)
+        if waiting is not None:
+            _queue.remove(waiting)
+    if waiting is not None:
+        shutil.rmtree(waiting.ckpt, ignore_errors=True)
+        _finish(job, CANCELLED)
+        return True
     job.cancel_requested = True
     proc = job.proc
     if proc is not None and proc.poll() is None:
@@ -152,10 +184,13 @@ def cancel(job_id: str) -> bool:
     return True
 
 
-def _register(kind: str, name: str, meta: dict[str, Any] | None = None) -> _Job:
-    job = _Job(JobInfo(id=uuid.uuid4().hex[:10], kind=kind, name=name, started=time.time(), meta=meta or {}))
+def _register(kind: str, name: str, meta: dict[str, Any] | None = None, owner: str = "",
+              state: str = RUNNING) -> _Job:
+    job = _Job(JobInfo(id=uuid.uuid4().hex[:10], kind=kind, name=name, started=time.time(), meta=meta or {},
+                       owner=owner, state=state, message="waiting for a free training slot" if state == QUEUED
+                       else "starting"))
     with _lock:
-        finished = sorted((j for j in _jobs.values() if not j.info.running), key=lambda j: j.info.started)
+        finished = sorted((j for j in _jobs.values() if not j.info.active), key=lambda j: j.info.started)
         for old in finished[: max(0, len(_jobs) - MAX_JOBS_KEPT + 1)]:
             _jobs.pop(old.info.id, None)
         _jobs[job.info.id] = job
@@ -178,13 +213,13 @@ def _finish(job: _Job, state: str, error: str | None = None, result: str | None 
 
 
 def start_thread_job(kind: str, name: str, target: Callable[[ProgressFn], Any],
-                     meta: dict[str, Any] | None = None) -> str:
+                     meta: dict[str, Any] | None = None, owner: str = "") -> str:
     """Run ``target(progress)`` in a daemon thread as a job; its return value becomes ``result``.
 
     ``progress`` takes the same events as ``train``'s (status/phase/epoch/done); an exception
     ends the job as failed with the exception's message.
     """
-    job = _register(kind, name, meta)
+    job = _register(kind, name, meta, owner=owner)
 
     def run() -> None:
         try:
@@ -258,25 +293,53 @@ def _one_line(exc: BaseException) -> str:
 # ----------------------------------------------------------------------------- training
 
 
-def start_training(cfg: TrainConfig, *, overwrite: bool = False, python: str | None = None) -> str:
-    """Start ``train(cfg)`` in a child process as a ``train`` job; return the job id.
+def start_training(cfg: TrainConfig, *, owner: str = "", overwrite: bool = False, python: str | None = None) -> str:
+    """Queue ``train(cfg)`` to run in a child process as ``owner``'s ``train`` job; return the job id.
 
-    Refuses (``JobError``) while another training runs (two cores do not train two models
-    well) and when ``cfg.out`` already holds a model, unless ``overwrite``.
+    At most ``settings.max_training_jobs`` trainings run at once (two cores do not train two
+    models well); the others wait in one queue, oldest first. An owner has one training at a
+    time, running or waiting. Refuses (``JobError``) that, and a ``cfg.out`` that already holds
+    a model, unless ``overwrite``.
     """
     out = Path(cfg.out)
     if card_path(out).exists() and not overwrite:
         raise JobError(f"a model named {out.name!r} already exists; pick another name or delete it first")
-    running = active_job("train")
-    if running is not None:
-        raise JobError(f"a training is already running ({running.name}); wait for it or cancel it")
+    mine = active_job("train", owner)
+    if mine is not None:
+        raise JobError(f"your training {mine.name!r} is still {mine.state}; wait for it or cancel it")
     ckpt = Path(tempfile.mkdtemp(prefix="fer-train-"))
     cfg = dataclasses.replace(cfg, checkpoint_dir=str(ckpt), resume=False, verbose=0)
     job = _register("train", cfg.name or out.name,
-                    {"planned_epochs": planned_epochs(cfg), "out": str(out), "config": dataclasses.asdict(cfg)})
-    threading.Thread(target=_watch_child, args=(job, cfg, ckpt, python or sys.executable),
-                     name=f"job-{job.info.id}", daemon=True).start()
+                    {"planned_epochs": planned_epochs(cfg), "out": str(out), "config": dataclasses.asdict(cfg)},
+                    owner=owner, state=QUEUED)
+    with _lock:
+        _queue.append(_Queued(job, cfg, ckpt, python or sys.executable))
+    _start_waiting()
     return job.info.id
+
+
+def _running_count() -> int:
+    """Trainings running now (call with ``_lock`` held)."""
+    return sum(1 for j in _jobs.values() if j.info.kind == "train" and j.info.state == RUNNING)
+
+
+def _start_waiting() -> None:
+    """Start queued trainings while slots are free."""
+    slots = max(1, get_settings().max_training_jobs)
+    while True:
+        with _lock:
+            if not _queue or _running_count() >= slots:
+                return
+            nxt = _queue.pop(0)
+            nxt.job.update(state=RUNNING, message="starting", started=time.time())
+        threading.Thread(target=_run_then_next, args=(nxt,), name=f"job-{nxt.job.info.id}", daemon=True).start()
+
+
+def _run_then_next(queued: _Queued) -> None:
+    try:
+        _watch_child(queued.job, queued.cfg, queued.ckpt, queued.python)
+    finally:
+        _start_waiting()
 
 
 def _watch_child(job: _Job, cfg: TrainConfig, ckpt: Path, python: str) -> None:
@@ -380,7 +443,7 @@ def _child_main() -> int:
 
 
 # personal_config (the Teach page's preset) and planned_epochs live with the config and the phase plan.
-__all__ = ["CANCELLED", "DONE", "FAILED", "RUNNING", "JobError", "JobInfo", "active_job", "cancel", "get_job",
+__all__ = ["CANCELLED", "DONE", "FAILED", "QUEUED", "RUNNING", "JobError", "JobInfo", "active_job", "cancel", "get_job",
            "list_jobs", "personal_config", "planned_epochs", "start_thread_job", "start_training", "wait"]
 
 

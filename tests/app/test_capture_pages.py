@@ -53,7 +53,7 @@ def capture_env(app_env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
 def _no_training_left():
     yield
     for info in jobs.list_jobs():
-        if info.running:
+        if info.active:
             jobs.cancel(info.id)
             jobs.wait(info.id, 30)
 

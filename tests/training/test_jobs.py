@@ -27,7 +27,7 @@ def models_dir(tmp_path, monkeypatch) -> Path:
 
 def _no_running_jobs() -> None:
     for info in jobs.list_jobs():
-        if info.running:
+        if info.active:
             jobs.cancel(info.id)
             jobs.wait(info.id, 30)
 
@@ -130,7 +130,7 @@ def test_training_a_tiny_captured_set_in_a_child_process(models_dir, tmp_path, t
     cfg = personal_config(data, "mine", init_model=str(tiny_model_dir), epochs=2, finetune_epochs=1,
                           unfreeze=4, precision="float32")
     job_id = start_training(cfg)
-    with pytest.raises(JobError, match="already running"):
+    with pytest.raises(JobError, match="still (running|queued)"):  # one training per owner at a time
         start_training(personal_config(data, "other", init_model=str(tiny_model_dir)))
     seen_running = jobs.get_job(job_id).running
     info = jobs.wait(job_id, 240)
@@ -183,3 +183,43 @@ def test_training_from_imagenet_mobilenet(models_dir, tmp_path, astronaut):
     card = load_card(models_dir / "from_imagenet")
     assert card.backbone == "mobilenet_v2" and card.color_mode == "rgb" and "mobilenet_v2" in card.weights
     assert (models_dir / "from_imagenet" / "report.json").is_file()
+
+
+def _slow_child(tmp_path: Path, seconds: float, code: int = 3) -> str:
+    """A stand-in for the training interpreter: reads the config, takes ``seconds``, exits ``code``.
+    The queue is under test here, not the trainer (the tests above run the real child)."""
+    script = tmp_path / f"child_{seconds}.sh"
+    script.write_text(f"#!/bin/sh\ncat >/dev/null\nsleep {seconds}\nexit {code}\n")
+    script.chmod(0o755)
+    return str(script)
+
+
+def test_one_queue_owners_and_their_own_cancel(models_dir, tmp_path, monkeypatch):
+    monkeypatch.setenv("FER_MAX_TRAINING_JOBS", "1")
+    child = _slow_child(tmp_path, 2.0)
+    a = start_training(personal_config(tmp_path, "a_model", start="imagenet"), owner="ann", python=child)
+    b = start_training(personal_config(tmp_path, "b_model", start="imagenet"), owner="bob", python=child)
+    c = start_training(personal_config(tmp_path, "c_model", start="imagenet"), owner="cy", python=child)
+    assert jobs.get_job(a).running
+    queued_b, queued_c = jobs.get_job(b), jobs.get_job(c)
+    assert queued_b.state == jobs.QUEUED and queued_b.ahead == 1 and queued_c.ahead == 2
+    assert "waiting" in queued_b.message
+    with pytest.raises(JobError, match="still queued"):
+        start_training(personal_config(tmp_path, "b_again", start="imagenet"), owner="bob", python=child)
+    assert [i.id for i in jobs.list_jobs("train", owner="bob")] == [b]
+    assert not jobs.cancel(b, owner="ann")  # not hers: as if unknown
+    assert jobs.get_job(b).state == jobs.QUEUED
+    assert jobs.cancel(b, owner="bob")
+    assert jobs.get_job(b).state == CANCELLED and jobs.get_job(c).ahead == 1
+    first, third = jobs.wait(a, 30), jobs.wait(c, 30)
+    assert first.state == third.state == FAILED and "code 3" in third.error
+    assert third.started >= first.finished - 0.5  # one at a time: c started when a was done
+
+
+def test_two_slots_run_two_trainings_at_once(models_dir, tmp_path, monkeypatch):
+    monkeypatch.setenv("FER_MAX_TRAINING_JOBS", "2")
+    child = _slow_child(tmp_path, 1.5)
+    ids = [start_training(personal_config(tmp_path, f"m{i}", start="imagenet"), owner=f"o{i}", python=child)
+           for i in range(3)]
+    assert [jobs.get_job(i).state for i in ids] == [jobs.RUNNING, jobs.RUNNING, jobs.QUEUED]
+    assert all(jobs.wait(i, 30).state == FAILED for i in ids)

@@ -1,0 +1,87 @@
+"""Two visitors of one server (FER_OWNERS=private) in AppTest: each sees only their own captures,
+models and training jobs, can touch only those, and the Dataset page reads none of the other's files."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fer_core.owners import Space, identify, space_for
+from fer_core.training import jobs
+from tests.app.apptest import no_exceptions, page, texts
+from tests.captures import write_captures
+
+
+@pytest.fixture()
+def private_env(app_env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("FER_OWNERS", "private")
+    monkeypatch.setenv("FER_OWNER_ROOT", str(tmp_path / "owners"))
+    monkeypatch.setenv("FER_CAPTURE_ROOT", str(tmp_path / "captures"))  # the one-owner folder: unused here
+    monkeypatch.setenv("FER_DEFAULT_MODEL", "tiny")
+    return tmp_path / "owners"
+
+
+@pytest.fixture(autouse=True)
+def _no_jobs_left():
+    yield
+    for info in jobs.list_jobs():
+        if info.active:
+            jobs.cancel(info.id)
+            jobs.wait(info.id, 30)
+
+
+def _space(at) -> Space:
+    """The visitor's folders, from the token their session holds (AppTest sends no cookies)."""
+    return space_for(identify("private", browser_token=at.session_state["_owner_token"]))
+
+
+def test_two_visitors_see_and_touch_only_their_own(private_env: Path, app_env: Path, astronaut: np.ndarray):
+    ann, bob = page("pages/6_Teach.py").run(), page("pages/6_Teach.py").run()
+    no_exceptions(ann)
+    no_exceptions(bob)
+    ann_space, bob_space = _space(ann), _space(bob)
+    assert ann_space.captures != bob_space.captures
+    write_captures(ann_space.captures, astronaut, classes=("happy", "sad"), per_class=3)
+    shutil.copytree(app_env / "tiny", ann_space.models / "anns_model")
+    made = ann_space.models / "anns_model"
+    jobs.wait(jobs.start_thread_job("train", "anns_model", lambda progress: made, owner=ann_space.owner.key), 10)
+    ann.run()
+    bob.run()
+    no_exceptions(ann)
+    no_exceptions(bob)
+    # Ann: her pictures, her model in the picker and under "Your models", her finished training
+    assert "No pictures yet" not in texts(ann) and ann.selectbox(key="rev_class").options
+    assert "anns_model" in ann.sidebar.selectbox(key="model_picker").options
+    assert "anns_model" in ann.selectbox(key="del_model").options
+    assert any("anns_model: finished" in s.value for s in ann.success)
+    # Bob: none of it
+    assert "No pictures yet" in texts(bob)
+    assert "anns_model" not in bob.sidebar.selectbox(key="model_picker").options
+    assert "No models of your own yet" in texts(bob) and "anns_model" not in texts(bob)
+    assert not [b for b in bob.button if b.key == "train_use"]
+    # the shipped models are everyone's and nobody's to delete
+    assert {"default", "tiny"} <= set(bob.sidebar.selectbox(key="model_picker").options)
+    assert "shared by everyone on this server" in texts(bob)
+    # Bob's page cannot reach Ann's files by name either
+    from webui.models import delete_model_folder
+
+    assert "no model named" in (delete_model_folder("anns_model", bob_space) or "")
+    assert made.is_dir()
+    assert not jobs.cancel(jobs.list_jobs("train", ann_space.owner.key)[0].id, owner=bob_space.owner.key)
+
+
+def test_the_dataset_page_reads_only_the_visitors_own_captures(private_env: Path, astronaut: np.ndarray):
+    ann, bob = page("pages/3_Dataset.py").run(), page("pages/3_Dataset.py").run()
+    ann_space = _space(ann)
+    write_captures(ann_space.captures, astronaut, classes=("happy", "sad"), per_class=3)
+    for path in (str(ann_space.captures), str(ann_space.captures.parent), str(private_env), "/etc",
+                 f"{_space(bob).captures}/../../{ann_space.owner.key}/captures"):
+        bob.text_input(key="dataset_path").input(path).run()
+        no_exceptions(bob)
+        assert any("outside the dataset folders" in e.value for e in bob.error), path
+    ann.text_input(key="dataset_path").input(str(ann_space.captures)).run()
+    no_exceptions(ann)
+    assert not ann.error and "happy" in texts(ann)
