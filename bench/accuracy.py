@@ -32,6 +32,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from results import record  # noqa: E402
+
 from fer_core.data.datasets import Split, load_dataset  # noqa: E402
 from fer_core.settings import PROJECT_ROOT, get_settings  # noqa: E402
 from fer_core.training.evaluation import compute_metrics, predict_among  # noqa: E402
@@ -135,6 +137,7 @@ def main(argv: list[str] | None = None) -> int:
         everything[bench.name] = reports
     print()
     print("\n".join(lines))
+    record("accuracy", lines)
     if args.json:
         Path(args.json).write_text(json.dumps(everything, indent=1) + "\n")
     return 0

@@ -49,6 +49,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from results import record  # noqa: E402
+
 VIDEO_CLOCK = 90_000  # RTP video clock (aiortc's VIDEO_TIME_BASE)
 BROWSER_BITRATE = 1_500_000  # what Chrome sends for 640x480 is of this order; aiortc's own maximum
 KEEP_UP = 0.95  # a session keeps up when at least this share of its 30 fps ticks got a frame through
@@ -382,8 +384,10 @@ def main(argv: list[str] | None = None) -> int:
         ratio_vs_fer = (base or best).per_core(args.fps) / peer.per_core(args.fps)
         print(f"peer fer-style: per_core={peer.per_core(args.fps):.2f} cpu_ms_per_frame={peer.cpu_ms_per_frame:.1f}")
     at_30 = best.sessions if kept else 0
-    print(f"sessions_at_30fps={at_30} p95_ms={best.p95_ms:.1f} per_core={per_core:.2f} "
-          f"cpu_ms_per_frame={best.cpu_ms_per_frame:.1f} cores={cores} ratio_vs_fer={ratio_vs_fer:.2f}")
+    headline = (f"sessions_at_30fps={at_30} p95_ms={best.p95_ms:.1f} per_core={per_core:.2f} "
+                f"cpu_ms_per_frame={best.cpu_ms_per_frame:.1f} cores={cores} ratio_vs_fer={ratio_vs_fer:.2f}")
+    print(headline)
+    record("capacity", [headline])
     return 0 if all(not s.errors for s in [*sweep, *levers]) else 1
 
 

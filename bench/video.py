@@ -26,6 +26,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from results import record  # noqa: E402
+
 
 def write_face_video(path: Path, seconds: float, fps: int = 30) -> Path:
     """A 640x480 H.264 mp4 of the astronaut's head moving and scaling (``bench/live.py``'s frames)."""
@@ -114,7 +116,9 @@ def main(argv: list[str] | None = None) -> int:
         fps, _ = run_ours(path, pipe, tmp / "annotated.mp4", options)
         print(f"ours with the annotated video written: {fps:.1f} frames/s")
     best, peer = max(ours), max(theirs)
-    print(f"video_fps={best:.1f} fer_style_fps={peer:.1f} ratio={best / peer:.2f}")
+    headline = f"video_fps={best:.1f} fer_style_fps={peer:.1f} ratio={best / peer:.2f}"
+    print(headline)
+    record("video", [headline])
     return 0
 
 
