@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fer_core.errors import PathEscapeError
+from fer_core.errors import FerError, PathEscapeError
 
 
 def is_within(root: str | Path, path: str | Path) -> bool:
@@ -29,3 +29,16 @@ def safe_join(root: str | Path, *parts: str) -> Path:
     if not is_within(base, candidate):
         raise PathEscapeError(f"{'/'.join(parts)!r} leads outside {base}")
     return candidate
+
+
+def regular_file_size(path: Path, shown: str, error: type[FerError], what: str) -> int:
+    """The size of ``path`` when it is a regular file; else ``error`` saying it is a folder, missing or a
+    device or pipe (``what``: "an image", "a video"), so no reader ever blocks on one."""
+    if path.is_dir():
+        raise error(f"{shown}: is a folder, not {what}")
+    if not path.exists():
+        raise error(f"{shown}: no such file")
+    if not path.is_file():
+        raise error(f"{shown}: not a regular file")
+    return path.stat().st_size
+

@@ -14,7 +14,9 @@ import os
 import sys
 import warnings
 
+from fer_core.data.imageio import display_name, read_image
 from fer_core.errors import FerError, one_line
+from fer_core.inference.pipeline import get_pipeline
 
 log = logging.getLogger("fer_core.predict")
 
@@ -49,8 +51,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from fer_core.data.imageio import display_name, read_image
-    from fer_core.inference.pipeline import get_pipeline
 
     try:
         pipe = get_pipeline(args.model, args.detector)

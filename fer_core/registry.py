@@ -13,6 +13,7 @@ from pathlib import Path
 
 from fer_core.errors import FerError, ModelError
 from fer_core.inference.card import ModelCard, load_card
+from fer_core.inference.classifier import forget_classifier
 from fer_core.model_folder import CARD_FILE, has_history, has_report
 from fer_core.paths import is_within, safe_join
 
@@ -114,7 +115,6 @@ def delete_model(models_dir: str | Path, name: str, default: str | None = None) 
         raise ModelError(f"{name}: has no {CARD_FILE}, so it is not a model folder; not deleted")
     shutil.rmtree(target)
     try:
-        from fer_core.inference.classifier import forget_classifier
 
         forget_classifier(target)
     except Exception:  # pragma: no cover - cache cleanup must not turn a done delete into an error

@@ -65,3 +65,13 @@ def make_tiny_model(out_root: Path, epochs: int = 1) -> Path:
     card.tta = ["hflip"]
     card.save(out)
     return out
+
+
+def stop_all_jobs() -> None:
+    """Cancel every running or queued background job and wait for it to end (between tests)."""
+    from fer_core.training import jobs
+
+    for info in jobs.list_jobs():
+        if info.active:
+            jobs.cancel(info.id)
+            jobs.wait(info.id, 30)

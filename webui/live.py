@@ -10,7 +10,7 @@ import logging
 import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import av
 import numpy as np
@@ -23,6 +23,7 @@ from fer_core.inference.sessions import LiveLease, LiveSessions, live_sessions
 from fer_core.inference.timeline import FrameRow
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 SESSION_KEY = "live_slot"
 
@@ -136,13 +137,18 @@ def make_queued_callback(processor: Any, lease: LiveLease | None = None
     return callback
 
 
+def _kept(state: Any, key: str, kind: type[T]) -> T:
+    """The session's ``kind`` object under ``key`` (made on first use; ``state`` is ``st.session_state``)."""
+    obj = state.get(key)
+    if not isinstance(obj, kind):
+        obj = kind()
+        state[key] = obj
+    return obj
+
+
 def session_slot(state: Any) -> ProcessorSlot:
     """The browser session's slot (``state`` is ``st.session_state``)."""
-    slot = state.get(SESSION_KEY)
-    if not isinstance(slot, ProcessorSlot):
-        slot = ProcessorSlot()
-        state[SESSION_KEY] = slot
-    return slot
+    return _kept(state, SESSION_KEY, ProcessorSlot)
 
 
 def session_processor(state: Any, pipeline: Any, options: LiveOptions, config: tuple[Any, ...]) -> LiveProcessor:
@@ -217,11 +223,7 @@ class LiveGate:
 
 def live_gate(state: Any) -> LiveGate:
     """The browser session's gate (``state`` is ``st.session_state``)."""
-    gate = state.get(GATE_KEY)
-    if not isinstance(gate, LiveGate):
-        gate = LiveGate()
-        state[GATE_KEY] = gate
-    return gate
+    return _kept(state, GATE_KEY, LiveGate)
 
 
 SATURATED_SHARE = 0.2  # the readout warns when this share of the camera's frames was skipped lately

@@ -26,12 +26,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 from PIL import Image
 
 from fer_core.data.curation import FRAMES_DIR, UNSORTED, class_folder_name
 from fer_core.data.labels import label_score
 from fer_core.inference.detection import Box
+from fer_core.inference.draw import draw_box
 from fer_core.owners import QuotaError
 from fer_core.paths import safe_join
 
@@ -271,7 +273,6 @@ class CaptureSession:
     # ------------------------------------------------------------------ display (video thread)
     def annotate(self, rgb: np.ndarray) -> np.ndarray:
         """The frame with the tracked face boxed and the capture progress written in a corner."""
-        from fer_core.inference.draw import draw_box
 
         s = self.snapshot()
         out = np.ascontiguousarray(rgb).copy()
@@ -279,7 +280,6 @@ class CaptureSession:
             text = label_score(s.label, s.score) if s.label is not None else None
             draw_box(out, s.face, text, highlight=True)
         if s.armed or s.saved:
-            import cv2
 
             line = f"saved {s.saved}/{s.target}" + (" (capturing)" if s.armed else "")
             h = out.shape[0]

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from PIL import Image
 
 from fer_core.data.datasets import Dataset, Split
 from fer_core.errors import DatasetError, ImageError
@@ -125,7 +126,6 @@ def image_sizes(split: Split, sample: int = 200, seed: int = 0) -> tuple[list[tu
     counter: collections.Counter[str] = collections.Counter()
     for i in idx:
         try:
-            from PIL import Image
 
             with Image.open(split.paths[int(i)]) as img:  # type: ignore[index]
                 counter[f"{img.width}×{img.height}"] += 1

@@ -15,9 +15,13 @@ from pathlib import Path
 
 import numpy as np
 
-from fer_core.data.imageio import IMAGE_EXTENSIONS, read_image
+from fer_core.data import ferplus
+from fer_core.data.imageio import IMAGE_EXTENSIONS, ensure_rgb, read_image
 from fer_core.data.labels import FER2013_CLASSES, canonical_class
 from fer_core.errors import DatasetError, ImageError
+from fer_core.inference.detection import largest, make_detector
+from fer_core.inference.preprocess import crop_face
+from fer_core.settings import get_settings
 
 log = logging.getLogger(__name__)
 
@@ -110,15 +114,11 @@ def face_cropper(detector: str | None = None, margin: float | None = None) -> Ca
 
     This is how the original project built its dataset: every capture cropped to the face.
     """
-    from fer_core.inference.detection import largest, make_detector
-    from fer_core.inference.preprocess import crop_face
-    from fer_core.settings import get_settings
 
     det = make_detector(detector)
     pad = get_settings().face_margin if margin is None else margin
 
     def crop(img: np.ndarray) -> np.ndarray:
-        from fer_core.data.imageio import ensure_rgb
 
         rgb = ensure_rgb(img)
         boxes = det.detect(rgb)
@@ -172,7 +172,6 @@ def with_ferplus_labels(ds: Dataset, labels: str, targets: str = "crossentropy",
     ``fer2013_weight`` of the original label when that is above 0); every other split takes the
     majority protocol, so validation and test figures match the paper's.
     """
-    from fer_core.data import ferplus
 
     if fer2013_weight and targets != "crossentropy":
         raise DatasetError("FER2013's own labels blend into vote distributions only (targets 'crossentropy')")

@@ -17,6 +17,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from fer_core.errors import ImageError
+from fer_core.paths import regular_file_size
 from fer_core.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -157,13 +158,7 @@ def read_image(path: str | Path, max_pixels: int | None = None) -> np.ndarray:
     shown = display_name(p)
     byte_limit = get_settings().max_upload_mb * 2**20
     try:
-        if p.is_dir():
-            raise ImageError(f"{shown}: is a folder, not an image")
-        if not p.exists():
-            raise ImageError(f"{shown}: no such file")
-        if not p.is_file():
-            raise ImageError(f"{shown}: not a regular file")
-        size = p.stat().st_size
+        size = regular_file_size(p, shown, ImageError, "an image")
         if size > byte_limit:
             raise ImageError(f"{shown}: {size / 2**20:.1f} MB is more than the limit of "
                              f"{byte_limit / 2**20:.0f} MB")

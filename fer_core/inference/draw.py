@@ -12,6 +12,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from fer_core.data.imageio import ensure_rgb
 from fer_core.data.labels import label_score
 from fer_core.inference.detection import Box
 
@@ -108,7 +109,6 @@ def mark_error(rgb: Any) -> np.ndarray:
     Always an HxWx3 uint8 array, so a video track can still send it; something that is no
     image at all becomes a small black frame.
     """
-    from fer_core.data.imageio import ensure_rgb
 
     try:
         out = np.array(ensure_rgb(rgb), dtype=np.uint8, copy=True)

@@ -13,11 +13,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from fer_core.inference.card import tta_zooms
 from fer_core.inference.draw import draw_faces
 from fer_core.inference.pipeline import Face, Pipeline, label_probs
 from fer_core.inference.smoothing import ProbabilitySmoother
 from fer_core.inference.timeline import FrameRow
 from fer_core.inference.videoio import DecodedFrame
+from fer_core.settings import get_settings
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +36,6 @@ def _elapsed(since: float | None, now: float, interval: float) -> bool:
 
 def crops_per_call(pipeline: Pipeline) -> int:
     """Face crops whose test-time views fill one model batch (6 views: 21 crops, 126 images)."""
-    from fer_core.inference.card import tta_zooms
 
     tta = list(getattr(pipeline.classifier.card, "tta", []) or [])
     views = (1 + len(tta_zooms(tta))) * (2 if "hflip" in tta else 1)
@@ -83,7 +84,6 @@ class FrameAnalyser:
     """Detection, batched classification, smoothing, drawing and rows for a stream of frames."""
 
     def __init__(self, pipeline: Pipeline, options: VideoOptions, writer: Callable[[np.ndarray, float], None] | None):
-        from fer_core.settings import get_settings
 
         self.pipeline, self.options, self.writer = pipeline, options, writer
         self.alpha = options.alpha if options.alpha is not None else get_settings().smoothing_alpha

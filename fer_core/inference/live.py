@@ -22,7 +22,7 @@ from fer_core.data.labels import label_score
 from fer_core.errors import one_line
 from fer_core.inference.detection import Box, largest
 from fer_core.inference.draw import draw_box, mark_error
-from fer_core.inference.pipeline import Pipeline, label_probs
+from fer_core.inference.pipeline import Face, Pipeline, label_probs
 from fer_core.inference.smoothing import ProbabilitySmoother
 from fer_core.inference.timeline import FrameRow
 
@@ -338,6 +338,5 @@ class LiveProcessor:
 
 
 def _face(box: Box) -> Any:
-    from fer_core.inference.pipeline import Face
 
     return Face(box=box, is_largest=True)

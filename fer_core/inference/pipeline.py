@@ -16,8 +16,10 @@ import numpy as np
 
 from fer_core.data.imageio import ensure_rgb
 from fer_core.errors import FerError, ModelError
+from fer_core.inference.classifier import get_classifier
 from fer_core.inference.detection import Box, FaceDetector, largest, make_detector
 from fer_core.inference.preprocess import crop_face
+from fer_core.paths import safe_join
 from fer_core.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -104,7 +106,6 @@ def resolve_model_dir(model: str | Path | None = None, *, names_only: bool = Fal
     choice (command line, code) and is taken as given, unless ``names_only``: then it is refused,
     which is what anything fed by a browser must use.
     """
-    from fer_core.paths import safe_join
 
     settings = get_settings()
     if model is None:
@@ -130,7 +131,6 @@ def resolve_model_dir(model: str | Path | None = None, *, names_only: bool = Fal
 
 def get_pipeline(model: str | Path | None = None, detector: str | None = None) -> Pipeline:
     """A cached pipeline for a model directory and detector kind, shared by all callers."""
-    from fer_core.inference.classifier import get_classifier
 
     model_dir = resolve_model_dir(model)
     key = (str(model_dir.resolve()), detector or get_settings().detector)

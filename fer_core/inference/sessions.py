@@ -21,6 +21,8 @@ import time
 import weakref
 from collections.abc import Callable
 
+from fer_core.settings import get_settings
+
 # The automatic cap: live sessions per CPU core. bench/capacity.py measured 28 CPU-ms per frame for the whole
 # server path at the page's defaults (VP8 decode, detection every 2nd frame, 15 classifications a second,
 # drawing, VP8 encode): 1.18 sessions per core at 30 fps. One per core keeps every stream at 30 fps with a
@@ -40,7 +42,6 @@ def cpu_cores() -> int:
 def session_cap(setting: int | None = None) -> int:
     """The cap in force: ``setting`` (``FER_MAX_LIVE_SESSIONS``; 0 = no cap), or when unset 1 per core."""
     if setting is None:
-        from fer_core.settings import get_settings
 
         setting = get_settings().max_live_sessions
     if setting is None:

@@ -26,7 +26,7 @@ from typing import Any
 
 from fer_core.errors import FerError, VideoError, one_line
 from fer_core.inference.frames import REFERENCE_FPS, FrameAnalyser, Sampler, VideoOptions
-from fer_core.inference.pipeline import Pipeline
+from fer_core.inference.pipeline import Pipeline, get_pipeline
 from fer_core.inference.timeline import FrameRow, Summary, summarize, timeline_csv
 from fer_core.inference.videoio import (
     DamagedVideoError,
@@ -35,6 +35,7 @@ from fer_core.inference.videoio import (
     VideoWriter,
     iter_frames,
     open_container,
+    probe_video,
 )
 
 log = logging.getLogger(__name__)
@@ -81,7 +82,6 @@ def analyze_video(path: str | Path, pipeline: Pipeline | None = None, *, out: st
     writer: VideoWriter | None = None
     try:
         if pipeline is None:
-            from fer_core.inference.pipeline import get_pipeline
 
             pipeline = get_pipeline()
         if out is not None:
@@ -228,14 +228,12 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from fer_core.inference.videoio import probe_video
 
     try:
         probe_video(args.video)  # a bad file is refused before TensorFlow is loaded
     except FerError as exc:
         _error(exc)
         return 1
-    from fer_core.inference.pipeline import get_pipeline
 
     try:
         pipe = get_pipeline(args.model, args.detector)

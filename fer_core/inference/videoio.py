@@ -16,10 +16,13 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+import av
+import cv2
 import numpy as np
 
 from fer_core.data.imageio import display_name
 from fer_core.errors import VideoError
+from fer_core.paths import regular_file_size
 from fer_core.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -80,13 +83,7 @@ def sniff_container(head: bytes) -> str | None:
 def _check_file(path: Path, settings: Settings, shown: str) -> str:
     """Refuse folders, devices, missing, empty and oversized files; return the demuxer to use."""
     try:
-        if path.is_dir():
-            raise VideoError(f"{shown}: is a folder, not a video")
-        if not path.exists():
-            raise VideoError(f"{shown}: no such file")
-        if not path.is_file():
-            raise VideoError(f"{shown}: not a regular file")
-        size = path.stat().st_size
+        size = regular_file_size(path, shown, VideoError, "a video")
         with path.open("rb") as fh:
             head = fh.read(64)
     except VideoError:
@@ -112,7 +109,6 @@ def open_container(path: str | Path, settings: Settings | None = None,
     file ``name`` (e.g. the uploaded file's name) or ``path``. The caller closes the container
     (``with`` works on it).
     """
-    import av
 
     p = Path(path)
     s = settings or get_settings()
@@ -174,7 +170,6 @@ def iter_frames(container: Any, info: VideoInfo, settings: Settings | None = Non
     without one, or going backwards, gets the previous time plus one frame interval.
     Raises ``VideoError`` when a frame breaks a limit or the data cannot be decoded.
     """
-    import av
 
     s = settings or get_settings()
     stream = container.streams.video[0]
@@ -218,7 +213,6 @@ class VideoWriter:
     """
 
     def __init__(self, path: str | Path, width: int, height: int, fps: float = 30.0) -> None:
-        import av
 
         self.path = Path(path)
         self.width, self.height = width - width % 2, height - height % 2
@@ -232,10 +226,8 @@ class VideoWriter:
 
     def write(self, rgb: np.ndarray, time: float) -> None:
         """Add one RGB frame shown from ``time`` seconds on (resized to the video's size if needed)."""
-        import av
 
         if rgb.shape[0] != self.height or rgb.shape[1] != self.width:
-            import cv2
 
             rgb = cv2.resize(rgb, (self.width, self.height), interpolation=cv2.INTER_AREA)
         frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")

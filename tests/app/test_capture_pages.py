@@ -22,6 +22,7 @@ from tests.app.apptest import StreamContext as _Ctx
 from tests.app.apptest import no_exceptions, page, texts
 from tests.app.test_live_callback import frame_640x480
 from tests.captures import write_captures
+from tests.helpers import stop_all_jobs
 
 
 class FakeStreamer:
@@ -52,10 +53,7 @@ def capture_env(app_env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
 @pytest.fixture(autouse=True)
 def _no_training_left():
     yield
-    for info in jobs.list_jobs():
-        if info.active:
-            jobs.cancel(info.id)
-            jobs.wait(info.id, 30)
+    stop_all_jobs()
 
 
 # ---------------------------------------------------------------- Capture page

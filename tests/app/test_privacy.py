@@ -13,6 +13,7 @@ from fer_core.owners import Space, identify, space_for
 from fer_core.training import jobs
 from tests.app.apptest import no_exceptions, page, texts
 from tests.captures import write_captures
+from tests.helpers import stop_all_jobs
 
 
 @pytest.fixture()
@@ -27,10 +28,7 @@ def private_env(app_env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
 @pytest.fixture(autouse=True)
 def _no_jobs_left():
     yield
-    for info in jobs.list_jobs():
-        if info.active:
-            jobs.cancel(info.id)
-            jobs.wait(info.id, 30)
+    stop_all_jobs()
 
 
 def _space(at) -> Space:

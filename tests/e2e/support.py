@@ -19,7 +19,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -221,6 +221,28 @@ def launch_chromium(playwright: Any, profile_dir: Path, *, camera: Path | None =
 
 
 # --------------------------------------------------------------------------- page helpers
+
+
+@contextlib.contextmanager
+def chromium_pages(playwright: Any, profiles: Path, n: int, *, camera: Path | None = None,
+                   cookies: Callable[[int], list[dict[str, Any]]] | None = None) -> Iterator[list[Any]]:
+    """``n`` separate browsers (own profiles, so own cookies), one tab each; all closed afterwards.
+    ``cookies(k)`` gives the cookies browser ``k`` starts with."""
+    contexts, pages = [], []
+    try:
+        for k in range(n):
+            context = launch_chromium(playwright, profiles / f"profile-{k}", camera=camera)
+            contexts.append(context)
+            if cookies is not None:
+                context.add_cookies(cookies(k))
+            page = context.pages[0] if context.pages else context.new_page()
+            page.set_default_timeout(30_000)
+            pages.append(page)
+        yield pages
+    finally:
+        for context in contexts:
+            with contextlib.suppress(Exception):
+                context.close()
 
 
 def page_url(base_url: str, page: str = "") -> str:

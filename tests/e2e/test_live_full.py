@@ -4,7 +4,6 @@ offered again, no frozen video), and once the first browser stops, the second on
 
 from __future__ import annotations
 
-import contextlib
 import re
 import shutil
 from collections.abc import Iterator
@@ -16,8 +15,8 @@ import pytest
 from tests.e2e import support
 from tests.e2e.support import (
     WEBRTC_IFRAME,
+    chromium_pages,
     exception_texts,
-    launch_chromium,
     open_app_page,
     start_webrtc,
     stop_webrtc,
@@ -43,19 +42,8 @@ def capped_server(browser_ready: None, tmp_path: Path) -> Iterator[support.Strea
 
 @pytest.fixture()
 def two_pages(playwright_driver: Any, fake_camera: Path, tmp_path: Path) -> Iterator[list[Any]]:
-    contexts, pages = [], []
-    try:
-        for k in range(2):
-            context = launch_chromium(playwright_driver, tmp_path / f"profile-{k}", camera=fake_camera)
-            contexts.append(context)
-            page = context.pages[0] if context.pages else context.new_page()
-            page.set_default_timeout(30_000)
-            pages.append(page)
+    with chromium_pages(playwright_driver, tmp_path, 2, camera=fake_camera) as pages:
         yield pages
-    finally:
-        for context in contexts:
-            with contextlib.suppress(Exception):
-                context.close()
 
 
 def test_second_session_beyond_the_cap_is_told_the_server_is_full(capped_server: support.StreamlitServer,

@@ -3,7 +3,6 @@ across reloads by Streamlit's XSRF cookie; one's captures show on its Teach page
 
 from __future__ import annotations
 
-import contextlib
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,7 +12,7 @@ import pytest
 
 from tests.captures import write_captures
 from tests.e2e import support
-from tests.e2e.support import exception_texts, launch_chromium, main_text, open_app_page, wait_for_text
+from tests.e2e.support import chromium_pages, exception_texts, main_text, open_app_page, wait_for_text
 
 
 @pytest.fixture()
@@ -31,19 +30,8 @@ def private_server(browser_ready: None, tmp_path: Path) -> Iterator[support.Stre
 
 @pytest.fixture()
 def two_browsers(playwright_driver: Any, tmp_path: Path) -> Iterator[list[Any]]:
-    contexts, pages = [], []
-    try:
-        for k in range(2):
-            context = launch_chromium(playwright_driver, tmp_path / f"profile-{k}")
-            contexts.append(context)
-            page = context.pages[0] if context.pages else context.new_page()
-            page.set_default_timeout(30_000)
-            pages.append(page)
+    with chromium_pages(playwright_driver, tmp_path, 2) as pages:
         yield pages
-    finally:
-        for context in contexts:
-            with contextlib.suppress(Exception):
-                context.close()
 
 
 def _homes(root: Path) -> set[Path]:

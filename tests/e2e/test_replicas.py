@@ -33,8 +33,8 @@ import pytest
 from tests.e2e.support import (
     ROOT,
     WEBRTC_IFRAME,
+    chromium_pages,
     exception_texts,
-    launch_chromium,
     main_text,
     single,
     start_webrtc,
@@ -163,20 +163,11 @@ def proxy(replicas: Replicas, tmp_path: Path) -> Iterator[NginxProxy]:
 @pytest.fixture()
 def browsers(playwright_driver: Any, fake_camera: Path, tmp_path: Path, proxy: NginxProxy) -> Iterator[list[Any]]:
     """Two Chromiums with the fake camera, the first pinned (nginx's cookie) to replica 1, the second to 2."""
-    contexts, pages = [], []
-    try:
-        for k in range(2):
-            context = launch_chromium(playwright_driver, tmp_path / f"profile-{k}", camera=fake_camera)
-            contexts.append(context)
-            context.add_cookies([{"name": "fer_replica", "value": f"r{k + 1}", "url": proxy.url}])
-            page = context.pages[0] if context.pages else context.new_page()
-            page.set_default_timeout(30_000)
-            pages.append(page)
+    def pinned(k: int) -> list[dict[str, Any]]:
+        return [{"name": "fer_replica", "value": f"r{k + 1}", "url": proxy.url}]
+
+    with chromium_pages(playwright_driver, tmp_path, 2, camera=fake_camera, cookies=pinned) as pages:
         yield pages
-    finally:
-        for context in contexts:
-            with contextlib.suppress(Exception):
-                context.close()
 
 
 def _open(page: Any, url: str, expect_replica: str) -> None:

@@ -15,6 +15,7 @@ from fer_core.training import jobs
 from fer_core.training.jobs import CANCELLED, DONE, FAILED, JobError, personal_config, start_thread_job, start_training
 from tests.captures import write_captures
 from tests.conftest import need_shared
+from tests.helpers import stop_all_jobs
 
 
 @pytest.fixture()
@@ -25,18 +26,11 @@ def models_dir(tmp_path, monkeypatch) -> Path:
     return d
 
 
-def _no_running_jobs() -> None:
-    for info in jobs.list_jobs():
-        if info.active:
-            jobs.cancel(info.id)
-            jobs.wait(info.id, 30)
-
-
 @pytest.fixture(autouse=True)
 def _clean_jobs():
-    _no_running_jobs()
+    stop_all_jobs()
     yield
-    _no_running_jobs()
+    stop_all_jobs()
 
 
 def test_thread_job_reports_progress_and_result():
