@@ -224,6 +224,21 @@ def launch_chromium(playwright: Any, profile_dir: Path, *, camera: Path | None =
 
 
 @contextlib.contextmanager
+def app_server_with(folder: Path, **env: str) -> Iterator[StreamlitServer]:
+    """A real app server of its own: the shipped default model copied into ``folder/models``, captures in
+    ``folder/captures``, plus ``env`` (FER_* overrides); stopped afterwards."""
+    models = folder / "models"
+    shutil.copytree(ROOT / "models" / "default", models / "default")
+    env = {"FER_MODELS_DIR": str(models), "FER_CAPTURE_ROOT": str(folder / "captures"),
+           "FER_DEFAULT_MODEL": "default", **env}
+    server = start_streamlit("streamlit_app.py", log_dir=folder, env=env)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@contextlib.contextmanager
 def chromium_pages(playwright: Any, profiles: Path, n: int, *, camera: Path | None = None,
                    cookies: Callable[[int], list[dict[str, Any]]] | None = None) -> Iterator[list[Any]]:
     """``n`` separate browsers (own profiles, so own cookies), one tab each; all closed afterwards.

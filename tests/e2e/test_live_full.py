@@ -5,7 +5,6 @@ offered again, no frozen video), and once the first browser stops, the second on
 from __future__ import annotations
 
 import re
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -29,15 +28,8 @@ LABEL_S = 120  # START to a label on a busy machine (model load on first use inc
 
 @pytest.fixture()
 def capped_server(browser_ready: None, tmp_path: Path) -> Iterator[support.StreamlitServer]:
-    models = tmp_path / "models"
-    shutil.copytree(support.ROOT / "models" / "default", models / "default")
-    env = {"FER_MODELS_DIR": str(models), "FER_CAPTURE_ROOT": str(tmp_path / "captures"),
-           "FER_DEFAULT_MODEL": "default", "FER_MAX_LIVE_SESSIONS": "1"}
-    server = support.start_streamlit("streamlit_app.py", log_dir=tmp_path, env=env)
-    try:
+    with support.app_server_with(tmp_path, FER_MAX_LIVE_SESSIONS="1") as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture()

@@ -3,7 +3,6 @@ across reloads by Streamlit's XSRF cookie; one's captures show on its Teach page
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,15 +16,8 @@ from tests.e2e.support import chromium_pages, exception_texts, main_text, open_a
 
 @pytest.fixture()
 def private_server(browser_ready: None, tmp_path: Path) -> Iterator[support.StreamlitServer]:
-    models = tmp_path / "models"
-    shutil.copytree(support.ROOT / "models" / "default", models / "default")
-    env = {"FER_MODELS_DIR": str(models), "FER_CAPTURE_ROOT": str(tmp_path / "captures"),
-           "FER_OWNER_ROOT": str(tmp_path / "owners"), "FER_OWNERS": "private", "FER_DEFAULT_MODEL": "default"}
-    server = support.start_streamlit("streamlit_app.py", log_dir=tmp_path, env=env)
-    try:
+    with support.app_server_with(tmp_path, FER_OWNER_ROOT=str(tmp_path / "owners"), FER_OWNERS="private") as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture()
