@@ -116,8 +116,10 @@ def space_for(owner: Owner, settings: Settings | None = None) -> Space:
     space = Space(owner, home / CAPTURES, home / MODELS, s.models_dir)
     for folder in (space.captures, space.models):
         folder.mkdir(parents=True, exist_ok=True)
-    (home / SEEN_FILE).touch()
-    (home / "owner.txt").write_text(f"{owner.kind}\n")
+    (home / SEEN_FILE).touch()  # the sweep's clock: every visit
+    kind_file = home / "owner.txt"
+    if not kind_file.exists():  # written once, not on every page run
+        kind_file.write_text(f"{owner.kind}\n")
     return space
 
 
