@@ -60,6 +60,7 @@ class TrainConfig:
     cache_features: bool = True
     crop_faces: bool = False  # cut full-frame photos to their largest face first
     augment: bool = True
+    degrade: bool = False  # with augment: webcam degradations (blur, low resolution, gamma, noise)
     tta: bool = True
     precision: str = "auto"  # auto | float32 | bf16
     max_per_class: int = 0  # cap for quick experiments; 0 = all
@@ -75,7 +76,8 @@ class TrainConfig:
 # Fields a checkpoint must agree on to be resumed (others, such as verbose or notes, may change). The last
 # four shape the model each phase fits and its optimizer, so a backed-up epoch only loads into the same ones.
 RESUME_KEYS = ("data", "labels", "targets", "fer2013_weight", "backbone", "width", "input_size", "epochs",
-               "finetune_epochs", "batch_size", "lr", "unfreeze", "augment", "cache_features", "schedule")
+               "finetune_epochs", "batch_size", "lr", "unfreeze", "augment", "degrade", "cache_features",
+               "schedule")
 
 
 def resolve_weights(cfg: TrainConfig) -> str:
@@ -205,6 +207,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-cache-features", dest="cache_features", action="store_false")
     p.add_argument("--crop-faces", action="store_true", help="cut full-frame photos to their largest face first")
     p.add_argument("--no-augment", dest="augment", action="store_false")
+    p.add_argument("--degrade", action="store_true",
+                   help="add webcam degradations (blur, low resolution, gamma, noise) to the augmentation")
     p.add_argument("--no-tta", dest="tta", action="store_false")
     p.add_argument("--precision", choices=("auto", "float32", "bf16"), default=d.precision)
     p.add_argument("--max-per-class", type=int, default=0)

@@ -38,6 +38,7 @@ from fer_core.training.callbacks import ProgressFn, make_callbacks
 from fer_core.training.checkpoint import Checkpoint
 from fer_core.training.config import ModelSpec, TrainConfig, build_parser, config_from_args, resolve
 from fer_core.training.data import Splits, TrainingData, data_fingerprint, load_arrays, pick_splits, tf_dataset
+from fer_core.training.degrade import build_degrade
 from fer_core.training.evaluation import evaluate_split, write_report
 from fer_core.training.export import export_model
 from fer_core.training.phases import FINETUNE, HEAD, TRAIN, Phase, make_optimizer, plan_phases, steps_per_epoch
@@ -161,6 +162,8 @@ def _training_wrapper(run: Run) -> Any:
     x = keras.layers.Rescaling(1.0, name="to_float")(inputs)
     if run.cfg.augment:
         x = build_augmentation()(x)
+        if run.cfg.degrade:
+            x = build_degrade(seed=run.cfg.seed)(x)
     x = normalization_layer(run.spec.normalization, channels)(x)
     return keras.Model(inputs, run.net(x), name="trainer")
 
