@@ -79,8 +79,9 @@ class Settings:
     max_video_pixels: int = 3840 * 2160
     smoothing_alpha: float = 0.35
     ice_servers_json: str = ""
-    # live streams one server process runs at once; None (auto): 1 per CPU core (bench/capacity.py); 0: none
+    # live streams one server process runs at once; None (auto): 2 per CPU core (bench/capacity.py); 0: none
     max_live_sessions: int | None = None
+    live_adapt: bool = True  # live sessions trade views and detections for frame rate when the server is busy
     preload: bool = True  # load TensorFlow and the default model in the background at start
     owner_mode: str = "auto"  # auto | single | private: who owns captures and models (fer_core.owners)
     owner_root: Path = PROJECT_ROOT / "owners"  # signed-in users' and visitors' own folders
@@ -117,6 +118,7 @@ class Settings:
             smoothing_alpha=_env_float("FER_SMOOTHING_ALPHA", base.smoothing_alpha),
             ice_servers_json=os.environ.get("FER_ICE_SERVERS", base.ice_servers_json),
             max_live_sessions=_env_cap("FER_MAX_LIVE_SESSIONS", base.max_live_sessions),
+            live_adapt=os.environ.get("FER_LIVE_ADAPT", "1").strip().lower() not in ("0", "false", "no", "off"),
             preload=os.environ.get("FER_PRELOAD", "1").strip().lower() not in ("0", "false", "no", "off"),
             owner_mode=os.environ.get("FER_OWNERS", base.owner_mode).strip().lower() or base.owner_mode,
             owner_root=_env_path("FER_OWNER_ROOT", base.owner_root) or base.owner_root,

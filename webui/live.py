@@ -19,8 +19,10 @@ import streamlit as st
 from fer_core.data.labels import label_line
 from fer_core.inference.draw import mark_error
 from fer_core.inference.live import LiveOptions, LiveProcessor, LiveStats
+from fer_core.inference.load import shared_governor
 from fer_core.inference.sessions import LiveLease, LiveSessions, live_sessions
 from fer_core.inference.timeline import FrameRow
+from fer_core.settings import get_settings
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -154,7 +156,8 @@ def session_slot(state: Any) -> ProcessorSlot:
 def session_processor(state: Any, pipeline: Any, options: LiveOptions, config: tuple[Any, ...]) -> LiveProcessor:
     """One ``LiveProcessor`` per session on the shared pipeline; options applied every run."""
     slot = session_slot(state)
-    proc = slot.install(config, lambda: LiveProcessor(pipeline, options))
+    governor = shared_governor() if get_settings().live_adapt else None
+    proc = slot.install(config, lambda: LiveProcessor(pipeline, options, governor=governor))
     proc.set_options(smoothing=options.smoothing, label_all=options.label_all,
                      detect_every=options.detect_every, alpha=options.alpha)
     return proc
@@ -230,11 +233,14 @@ SATURATED_SHARE = 0.2  # the readout warns when this share of the camera's frame
 
 
 def saturation_note(stats: LiveStats) -> str | None:
-    """A warning while the server drops a noticeable share of this session's frames, else None."""
-    if stats.skipped_share < SATURATED_SHARE:
-        return None
-    return (f"The server is saturated: {stats.skipped_share:.0%} of your camera's frames in the last 2 s were "
-            "skipped unseen, so the video and the label update less often.")
+    """A warning while the server is busy: frames dropped lately, or the load governor's lower quality."""
+    notes = []
+    if stats.skipped_share >= SATURATED_SHARE:
+        notes.append(f"The server is saturated: {stats.skipped_share:.0%} of your camera's frames in the last 2 s "
+                     "were skipped unseen, so the video and the label update less often.")
+    if stats.load_note:
+        notes.append(stats.load_note)
+    return " ".join(notes) or None
 
 
 TIMELINE_SECONDS = 60.0  # the live page charts the last minute

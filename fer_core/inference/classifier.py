@@ -119,11 +119,11 @@ class Classifier:
             return self._run(padded)[: len(x)]
         return np.asarray(self._compiled()(np.ascontiguousarray(x, dtype=np.float32)))
 
-    def predict(self, crops: list[np.ndarray]) -> np.ndarray:
-        """Probabilities ``(N, classes)`` for face crops."""
+    def predict(self, crops: list[np.ndarray], tta: list[str] | None = None) -> np.ndarray:
+        """Probabilities ``(N, classes)`` for face crops (``tta=[]``: one view, when the server is busy)."""
         if not crops:
             return np.zeros((0, len(self.class_names)), np.float32)
-        return self.predict_batch(self.prepare(crops))
+        return self.predict_batch(self.prepare(crops), tta=tta)
 
     def warm_up(self) -> None:
         """Trace the graph once so the first real frame is not slow."""

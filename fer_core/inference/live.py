@@ -22,6 +22,7 @@ from fer_core.data.labels import label_score
 from fer_core.errors import one_line
 from fer_core.inference.detection import Box, largest
 from fer_core.inference.draw import draw_box, mark_error
+from fer_core.inference.load import LEVELS, LoadGovernor, Quality
 from fer_core.inference.pipeline import Face, Pipeline, label_probs
 from fer_core.inference.smoothing import ProbabilitySmoother
 from fer_core.inference.timeline import FrameRow
@@ -43,6 +44,7 @@ class ClassifyJob:
     boxes: list[Box]
     largest_pos: int
     frame_no: int
+    single_view: bool = False  # the server is busy: one view of each face, not the card's test-time views
 
 
 @dataclass
@@ -75,6 +77,8 @@ class LiveStats:
     first_label_ms: float | None = None  # from the stream's first frame to its first label (where START time goes)
     skipped: int = 0  # frames that arrived while the server was busy and were dropped unseen (since START)
     skipped_share: float = 0.0  # of the frames that arrived in the last SKIP_WINDOW_S, the share dropped
+    load_level: int = 0  # the server's load governor's level (0: full quality; ``fer_core.inference.load``)
+    load_note: str = ""  # what that level costs this session, in a sentence ("" at full quality)
     error: str | None = None
 
 
@@ -87,11 +91,18 @@ def _iou(a: Box, b: Box) -> float:
 
 
 class LiveProcessor:
-    """Runs the shared pipeline on a video stream. ``process`` is called from the video thread."""
+    """Runs the shared pipeline on a video stream. ``process`` is called from the video thread.
 
-    def __init__(self, pipeline: Pipeline, options: LiveOptions | None = None) -> None:
+    With a ``governor`` (the app passes the process-wide one) the processor follows the server's load:
+    fewer views per label and fewer detections when the machine is busy (``fer_core.inference.load``).
+    """
+
+    def __init__(self, pipeline: Pipeline, options: LiveOptions | None = None,
+                 governor: LoadGovernor | None = None) -> None:
         self.pipeline = pipeline
         self.options = options or LiveOptions()
+        self.governor = governor
+        self._quality: Quality = LEVELS[0]
         self._lock = threading.Lock()
         self._stats = LiveStats()
         self._smoother = ProbabilitySmoother(self.options.alpha, reset_after=1)
@@ -178,7 +189,8 @@ class LiveProcessor:
                 self._timeline.clear()  # a new stream: the last one's timeline was kept until now
         opts = self.options
         self._frame_no += 1
-        if self._frame_no % max(1, opts.detect_every) == 1 or opts.detect_every <= 1 or not self._boxes:
+        every = self._detect_every(opts)
+        if self._frame_no % every == 1 or every <= 1 or not self._boxes:
             boxes = self.pipeline.detector.detect(rgb)
             self._boxes = boxes
             self._largest = largest(boxes)
@@ -191,6 +203,18 @@ class LiveProcessor:
                     self._lose_face()
         return self._draw(rgb)
 
+    def _detect_every(self, opts: LiveOptions) -> int:
+        """The user's detection interval, stretched by the load governor when the server is busy."""
+        every = max(1, opts.detect_every)
+        if self.governor is None:
+            return every
+        q = self.governor.observe()
+        if q != self._quality:
+            self._quality = q
+            with self._lock:
+                self._stats.load_level, self._stats.load_note = q.level, q.describe()
+        return max(every, q.detect_every)
+
     def reset(self) -> None:
         """End the stream: label, smoothing, boxes and counters cleared (a new START begins clean).
 
@@ -198,6 +222,7 @@ class LiveProcessor:
         """
         with self._lock:
             self._stats = LiveStats()
+            self._quality = LEVELS[0]  # the next frame asks the governor again and shows its level
             self._smoother.reset()
             self._results, self._boxes, self._largest = [], [], None
             self._missing, self._result_time, self._first_frame_time = 0, 0.0, 0.0
@@ -222,7 +247,8 @@ class LiveProcessor:
     def _submit(self, rgb: np.ndarray, boxes: list[Box], big: int) -> None:
         targets = list(range(len(boxes))) if self.options.label_all else [big]
         crops = [self.pipeline.crop(rgb, _face(boxes[i])) for i in targets]
-        job = ClassifyJob(crops, [boxes[i] for i in targets], targets.index(big), self._frame_no)
+        job = ClassifyJob(crops, [boxes[i] for i in targets], targets.index(big), self._frame_no,
+                          single_view=self._quality.single_view)
         if not self.options.async_classify:
             self._classify(job)
             return
@@ -258,7 +284,8 @@ class LiveProcessor:
     def _classify(self, job: ClassifyJob) -> None:
         boxes, big_pos = job.boxes, job.largest_pos
         t = time.perf_counter()
-        probs = self.pipeline.classifier.predict(job.crops)
+        clf = self.pipeline.classifier
+        probs = clf.predict(job.crops, tta=[]) if job.single_view else clf.predict(job.crops)
         dt = (time.perf_counter() - t) * 1000.0
         names = self.pipeline.classifier.class_names
         with self._lock:

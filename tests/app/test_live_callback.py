@@ -121,3 +121,28 @@ def test_slot_keeps_processor_until_config_changes(pipeline) -> None:
     assert isinstance(slot, ProcessorSlot) and slot.processor is p3
     slot.close()
     assert ProcessorSlot().snapshot().frames == 0
+
+
+def test_session_processor_follows_the_servers_load_governor(pipeline, monkeypatch) -> None:
+    from fer_core.inference.load import shared_governor
+
+    state: dict = {}
+    proc = session_processor(state, pipeline, LiveOptions(), config=("a",))
+    assert proc.governor is shared_governor()  # every session of the process follows one governor
+    proc.close()
+    monkeypatch.setenv("FER_LIVE_ADAPT", "0")
+    off = session_processor({}, pipeline, LiveOptions(), config=("b",))
+    assert off.governor is None
+    off.close()
+
+
+def test_busy_note_says_what_the_level_costs() -> None:
+    from fer_core.inference.live import LiveStats
+    from fer_core.inference.load import LEVELS
+    from webui.live import saturation_note
+
+    assert saturation_note(LiveStats()) is None
+    note = saturation_note(LiveStats(load_level=2, load_note=LEVELS[2].describe()))
+    assert note is not None and "busy" in note and "every 4th frame" in note and "one view" in note
+    both = saturation_note(LiveStats(skipped_share=0.5, load_level=1, load_note=LEVELS[1].describe()))
+    assert both is not None and both.startswith("The server is saturated: 50%") and "one view" in both

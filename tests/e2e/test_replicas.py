@@ -82,7 +82,7 @@ class Replicas:
                "FER_OWNERS": "single", "FER_HEALTH_TIMEOUT": str(REPLICAS_UP_S)}
         for name in ("FER_MODELS_DIR", "FER_CAPTURE_ROOT", "FER_OWNER_ROOT"):
             env.pop(name, None)  # the script's shared folders
-        # room for both browsers on one replica after the failover whatever the cores (auto is 1 per core, and
+        # room for both browsers on one replica after the failover whatever the cores (auto is 2 per core, and
         # the second browser's place on replica 2 is only freed 30 s after it left the live page)
         env["FER_MAX_LIVE_SESSIONS"] = "4"
         data.mkdir(parents=True, exist_ok=True)

@@ -155,3 +155,62 @@ def test_timeline_since_start_kept_after_stop_until_the_next_stream(default_mode
     assert proc.snapshot().label is None and len(proc.timeline()) == 4
     proc.process(frame)  # the next stream's first frame starts a new timeline
     assert len(proc.timeline()) == 1
+
+
+class RecordingClassifier:
+    """The real classifier, noting which test-time views each call asked for."""
+
+    def __init__(self, real):
+        self.real = real
+        self.class_names = real.class_names
+        self.card = real.card
+        self.tta_asked: list[object] = []
+
+    def predict(self, crops, tta=None):
+        self.tta_asked.append(tta)
+        return self.real.predict(crops, tta=tta)
+
+
+class CountingDetector(HaarDetector):
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls = 0
+
+    def detect(self, rgb):
+        self.calls += 1
+        return super().detect(rgb)
+
+
+class BusyGovernor:
+    """A governor pinned at one level (the real one decides from CPU use; tests/inference/test_load.py)."""
+
+    def __init__(self, level: int) -> None:
+        from fer_core.inference.load import LEVELS
+
+        self.quality = LEVELS[level]
+
+    def observe(self):
+        return self.quality
+
+
+@pytest.mark.parametrize("level", [0, 1, 3])
+def test_busy_server_means_fewer_views_and_detections(tiny_model_dir, frame, level):
+    from fer_core.inference.load import LEVELS
+
+    clf, det = RecordingClassifier(get_classifier(tiny_model_dir)), CountingDetector()
+    proc = LiveProcessor(Pipeline(clf, det), LiveOptions(detect_every=2, async_classify=False),
+                         governor=BusyGovernor(level))
+    for _ in range(12):
+        proc.process(frame)
+    q = LEVELS[level]
+    assert det.calls == 12 // max(2, q.detect_every)
+    assert clf.tta_asked and all((t == []) == q.single_view for t in clf.tta_asked)
+    stats = proc.snapshot()
+    assert stats.load_level == level
+    assert (stats.load_note == "") == (level == 0)
+    assert stats.label in clf.class_names  # labels keep coming at every level
+    proc.reset()
+    assert proc.snapshot().load_level == 0
+    proc.process(frame)
+    assert proc.snapshot().load_level == level  # the next stream shows the level again
+    proc.close()

@@ -1,0 +1,89 @@
+"""The load governor: steps down together when the process is busy, back up after calm, never past its ends."""
+
+from __future__ import annotations
+
+import pytest
+
+from fer_core.inference.load import LEVELS, LoadGovernor, shared_governor
+
+
+class FakeMachine:
+    """Process CPU seconds and wall seconds the test moves by hand (what the governor reads)."""
+
+    def __init__(self) -> None:
+        self.cpu = 0.0
+        self.t = 0.0
+
+    def run(self, seconds: float, share: float, cores: int = 2) -> None:
+        self.t += seconds
+        self.cpu += seconds * share * cores
+
+
+def _governor(m: FakeMachine, **kw) -> LoadGovernor:
+    return LoadGovernor(cores=2, cpu=lambda: m.cpu, clock=lambda: m.t, **kw)
+
+
+def test_full_quality_while_calm() -> None:
+    m = FakeMachine()
+    g = _governor(m)
+    for _ in range(10):
+        m.run(1.0, 0.2)
+        assert g.observe() == LEVELS[0]
+    assert g.share == pytest.approx(0.2)
+    assert LEVELS[0].describe() == ""
+
+
+def test_steps_down_one_level_per_busy_period_and_stops_at_the_last() -> None:
+    m = FakeMachine()
+    g = _governor(m)
+    seen = []
+    for _ in range(len(LEVELS) + 3):
+        m.run(1.0, 0.95)
+        seen.append(g.observe().level)
+    assert seen[: len(LEVELS)] == list(range(1, len(LEVELS))) + [len(LEVELS) - 1]
+    assert seen[-1] == len(LEVELS) - 1
+    q = g.quality
+    assert q.single_view and q.detect_every >= 6
+    assert "busy" in q.describe() and "one view" in q.describe()
+
+
+def test_no_decision_within_a_period() -> None:
+    m = FakeMachine()
+    g = _governor(m, period_s=1.0)
+    m.run(0.5, 1.0)
+    assert g.observe().level == 0  # half a period: not measured yet
+    m.run(0.6, 1.0)
+    assert g.observe().level == 1
+
+
+def test_steps_back_up_only_after_holding_calm() -> None:
+    m = FakeMachine()
+    g = _governor(m, hold_s=3.0)
+    for _ in range(2):
+        m.run(1.0, 0.9)
+        g.observe()
+    assert g.quality.level == 2
+    m.run(1.0, 0.1)
+    assert g.observe().level == 2  # calm starts
+    m.run(1.0, 0.1)
+    assert g.observe().level == 2
+    m.run(2.0, 0.1)
+    assert g.observe().level == 1  # 3 s of calm: one step up
+    m.run(1.0, 0.45)  # between low and high: stays, and the calm clock restarts
+    assert g.observe().level == 1
+    m.run(1.0, 0.1)
+    m.run(1.0, 0.1)
+    assert g.observe().level == 1
+    for _ in range(3):
+        m.run(1.0, 0.1)
+        g.observe()
+    assert g.quality.level == 0
+
+
+def test_bad_thresholds_refused() -> None:
+    with pytest.raises(ValueError, match="low < high"):
+        LoadGovernor(high=0.3, low=0.5)
+
+
+def test_one_governor_per_process() -> None:
+    assert shared_governor() is shared_governor()
