@@ -15,6 +15,7 @@ import streamlit as st
 
 from fer_core.data import curation
 from fer_core.data.dataset_view import short_name
+from fer_core.data.keep_classes import KeepPlan, find_source, plan_keep
 from fer_core.errors import FerError
 from fer_core.model_folder import is_model_folder, report_file
 from fer_core.owners import MODELS, check_quota, free_model_name
@@ -37,9 +38,13 @@ from webui.owner import current_space, owner_caption
 from webui.teach import (
     counts_chart,
     counts_chart_height,
+    dropped_warning,
     early_stop_notes,
     flat_accuracy_note,
     job_line,
+    keep_help,
+    keep_label,
+    keep_notes,
 )
 
 NEW_CLASS = "➕ New class…"
@@ -178,12 +183,26 @@ trainable = curation.trainable_counts(all_counts)
 blocker = curation.training_blocker(all_counts)
 running = jobs.active_job("train", mine)
 
-_start_card = inspect_model(model_dir).card  # the selected model: one folder read, not the whole list
-_dropped = curation.dropped_classes(list(_start_card.class_names), all_counts) if _start_card and trainable else []
-if _dropped:
-    st.warning(f"Starting from **{model_dir.name}**, the new model will know only your "
-               f"{len(trainable)} classes ({', '.join(trainable)}): it will no longer recognise "
-               f"{', '.join(_dropped)}. Capture pictures of those too to keep them.")
+
+def _keep_section() -> KeepPlan | None:
+    """Which of the selected model's classes the captures lack, and the offer to keep them; the plan if taken."""
+    card = inspect_model(model_dir).card  # the selected model: one folder read, not the whole list
+    if card is None or not trainable or not curation.dropped_classes(list(card.class_names), all_counts):
+        return None
+    plan = plan_keep(card.class_names, all_counts, find_source(settings.dataset_path),
+                     per_class=st.session_state.get("train_keep_n"))
+    st.warning(dropped_warning(model_dir.name, list(trainable), plan))
+    keep = plan.kept and st.checkbox(keep_label(plan), value=True, key="train_keep", help=keep_help(plan))
+    if keep:
+        st.number_input("Faces per kept class", min_value=1, max_value=1000, value=plan.per_class,
+                        key="train_keep_n", help="By default about as many as you have pictures per class "
+                                                 "(the median), at least 50 and at most 300.")
+    for note in keep_notes(plan, settings.dataset_path):
+        (st.info if plan.source is None else st.caption)(note)
+    return plan if keep else None
+
+
+keep_plan = _keep_section()
 with st.form("train_form"):
     name = st.text_input("Name of the new model", value=free_model_name(space), key="train_name",
                          max_chars=64, help="Letters, digits, dashes and underscores; it becomes models/<name>/.")
@@ -213,7 +232,8 @@ if submitted:
     try:
         check_quota(space, MODELS)
         cfg = jobs.personal_config(root, name, start=start, init_model=str(model_dir),
-                                   epochs=int(epochs), finetune_epochs=int(finetune), models_dir=space.models)
+                                   epochs=int(epochs), finetune_epochs=int(finetune), models_dir=space.models,
+                                   keep=keep_plan)
         st.session_state[JOB_KEY] = jobs.start_training(cfg, owner=space.owner.key)
     except (FerError, ValueError) as exc:
         st.error(f"Cannot start: {exc}")

@@ -16,6 +16,7 @@ import altair as alt
 import pandas as pd
 
 from fer_core.data.capture import CaptureConfig, CaptureSession, CaptureStatus
+from fer_core.data.keep_classes import KeepPlan
 from fer_core.data.labels import label_line
 from fer_core.training.jobs import CANCELLED, DONE, FAILED, QUEUED, JobInfo
 from webui.charts import OTHER_COLOR, TOP_COLOR
@@ -106,6 +107,42 @@ def flat_accuracy_note(history: list[dict[str, Any]]) -> str | None:
             "epochs) give it room to move; judge the model by its validation figure below.")
 
 
+def dropped_warning(model_name: str, trainable: list[str], plan: KeepPlan) -> str:
+    """What a fine-tune on these captures alone loses, and the way to keep it (below, when a source lends faces)."""
+    remedy = ("Capture pictures of those too, or keep them below." if plan.kept
+              else "Capture pictures of those too to keep them.")
+    return (f"Starting from **{model_name}**, the new model will know only your {len(trainable)} classes "
+            f"({', '.join(trainable)}): it will no longer recognise {', '.join(plan.missing)}. {remedy}")
+
+
+def keep_label(plan: KeepPlan) -> str:
+    """The checkbox: ``Keep the starting model's other classes (adds 50 FER2013 faces of each)``."""
+    label = plan.source.label if plan.source is not None else "dataset"
+    return f"Keep the starting model's other classes (adds {plan.per_class} {label} faces of each)"
+
+
+def keep_help(plan: KeepPlan) -> str:
+    """Where the faces come from and where they go (a temporary copy; the captures are not touched)."""
+    where = plan.source.path if plan.source is not None else "the dataset"
+    return (f"The training gets, beside your pictures, up to {plan.per_class} faces of each of "
+            f"{', '.join(plan.kept)}, drawn (always the same ones) from the Training split of `{where}`. They go "
+            "into a temporary folder that is deleted when the training ends; your pictures are not touched.")
+
+
+def keep_notes(plan: KeepPlan, dataset_path: Path | None) -> list[str]:
+    """Why some (or all) of the dropped classes cannot be kept: the source lacks them, or there is no source."""
+    if plan.source is None:
+        where = f"`{dataset_path}` is not on this machine" if dataset_path else "FER_DATASET_PATH is empty"
+        return [f"No face dataset to borrow pictures of {', '.join(plan.missing)} from ({where}; FER2013 lives in "
+                "`../shared` beside development checkouts, or point FER_DATASET_PATH at your own image folders). "
+                "The new model is trained on your pictures only."]
+    if plan.lacking:
+        them = "it" if len(plan.lacking) == 1 else "them"
+        return [f"{plan.source.label} has no faces of {', '.join(plan.lacking)}: the new model will not know "
+                f"{them} unless you capture some."]
+    return []
+
+
 def job_line(info: JobInfo) -> str:
     """One line about a training job, e.g. ``Training mine: head epoch 3/8 (42 s)``."""
     took = f"{info.elapsed:.0f} s"
@@ -121,5 +158,6 @@ def job_line(info: JobInfo) -> str:
     return f"Training {info.name}: {info.message} ({took})"
 
 
-__all__ = ["SESSION_KEY", "capture_lines", "counts_chart", "counts_chart_height", "early_stop_notes",
-           "flat_accuracy_note", "job_line", "session_capture", "suggestion_line"]
+__all__ = ["SESSION_KEY", "capture_lines", "counts_chart", "counts_chart_height", "dropped_warning",
+           "early_stop_notes", "flat_accuracy_note", "job_line", "keep_help", "keep_label", "keep_notes",
+           "session_capture", "suggestion_line"]

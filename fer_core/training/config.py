@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from fer_core.data.keep_classes import KeepPlan
 from fer_core.data.labels import validate_class_name
 from fer_core.inference.card import ModelCard, Normalization, load_card
 from fer_core.paths import safe_join
@@ -75,6 +76,8 @@ class TrainConfig:
 
 # Fields a checkpoint must agree on to be resumed (others, such as verbose or notes, may change). The last
 # four shape the model each phase fits and its optimizer, so a backed-up epoch only loads into the same ones.
+KEEP_CLASSES = "keep_classes"  # ``TrainConfig.extra`` key: faces to add for the starting model's other classes
+
 RESUME_KEYS = ("data", "labels", "targets", "fer2013_weight", "backbone", "width", "input_size", "epochs",
                "finetune_epochs", "batch_size", "lr", "unfreeze", "augment", "degrade", "cache_features",
                "schedule")
@@ -147,7 +150,7 @@ def follow_init_model(cfg: TrainConfig, card: ModelCard) -> TrainConfig:
 
 def personal_config(data: str | Path, name: str, start: str = "model", init_model: str | Path | None = None,
                     epochs: int = 20, finetune_epochs: int = 4, models_dir: str | Path | None = None,
-                    **overrides: Any) -> TrainConfig:
+                    keep: KeepPlan | None = None, **overrides: Any) -> TrainConfig:
     """A ``TrainConfig`` sized for a few hundred own images on a CPU (minutes, not hours).
 
     ``start``: ``model`` fine-tunes ``init_model`` (its backbone and the classes both share),
@@ -156,6 +159,8 @@ def personal_config(data: str | Path, name: str, start: str = "model", init_mode
     models folder of the settings); ``name`` must be a plain folder name.
     Head epochs are many because they are nearly free (cached backbone features) and a small
     set needs them for the head's batch-norm statistics to settle; fine-tune epochs cost more.
+    ``keep`` (a ``plan_keep`` with classes to keep) makes the training job add that many source
+    faces of each of the starting model's other classes (``keep_extra``), so the model keeps them.
     """
     clean = validate_class_name(name)
     if " " in clean:
@@ -173,8 +178,18 @@ def personal_config(data: str | Path, name: str, start: str = "model", init_mode
         base.update(backbone="mobilenet_v2", weights="auto", unfreeze=30)
     else:
         raise ValueError("start must be 'model' or 'imagenet'")
+    if keep is not None and keep.kept and keep.source is not None:
+        base["extra"] = {KEEP_CLASSES: keep.as_extra()}
+        base["notes"] += (f", plus {keep.per_class} {keep.source.label} training faces each of "
+                          f"{', '.join(keep.kept)} to keep those classes")
     base.update(overrides)
     return TrainConfig(**base)
+
+
+def keep_extra(cfg: TrainConfig) -> dict[str, Any] | None:
+    """The classes-to-keep entry of a personal config (``personal_config(keep=...)``), or None."""
+    entry = cfg.extra.get(KEEP_CLASSES) if isinstance(cfg.extra, dict) else None
+    return entry if isinstance(entry, dict) and entry.get("classes") and entry.get("source") else None
 
 
 # ----------------------------------------------------------------------------- command line
@@ -243,5 +258,5 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     return TrainConfig(**values)
 
 
-__all__ = ["DESCRIPTION", "RESUME_KEYS", "ModelSpec", "TrainConfig", "build_parser", "config_from_args",
-           "follow_init_model", "personal_config", "resolve", "resolve_weights"]
+__all__ = ["DESCRIPTION", "KEEP_CLASSES", "RESUME_KEYS", "ModelSpec", "TrainConfig", "build_parser", "config_from_args",
+           "follow_init_model", "keep_extra", "personal_config", "resolve", "resolve_weights"]

@@ -32,11 +32,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from fer_core.data.keep_classes import kept_folder
 from fer_core.errors import FerError
 from fer_core.inference.classifier import forget_classifier
 from fer_core.model_folder import card_path, is_model_folder
 from fer_core.settings import PROJECT_ROOT, get_settings
-from fer_core.training.config import TrainConfig, personal_config
+from fer_core.training.config import TrainConfig, keep_extra, personal_config
 from fer_core.training.phases import planned_epochs
 from fer_core.training.trainer import train
 
@@ -417,6 +418,26 @@ def _die_with_parent() -> None:
         pass
 
 
+def train_keeping_classes(cfg: TrainConfig, progress: ProgressFn | None = None) -> Path:
+    """``train(cfg)``; for a personal config that keeps the starting model's other classes
+    (``keep_extra``), on a temporary folder of the captures plus source faces of those classes.
+
+    The folder is made inside the job's checkpoint folder when there is one: the parent removes
+    that folder however the job ends (a cancelled child is killed before it can clean up), and
+    the child removes its own folder when training returns or fails.
+    """
+    keep = keep_extra(cfg)
+    if keep is None:
+        return train(cfg, progress=progress)  # its progress events: phases, epochs, batches inside long epochs
+    if progress is not None:
+        progress({"event": "status", "message": f"adding {keep['per_class']} {keep.get('source_label') or 'source'} "
+                                                f"faces each of {', '.join(keep['classes'])}"})
+    with kept_folder(cfg.data, keep["source"], keep["classes"], int(keep["per_class"]), seed=int(keep.get("seed", 0)),
+                     parent=cfg.checkpoint_dir or None) as built:
+        log.info("training on %s: %s (%s added)", built.root, built.counts, built.added)
+        return train(dataclasses.replace(cfg, data=str(built.root)), progress=progress)
+
+
 def _child_main() -> int:
     """``python -m fer_core.training.jobs``: read a TrainConfig as JSON on stdin, train, report on stdout."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
@@ -434,7 +455,7 @@ def _child_main() -> int:
     sys.stdout = sys.stderr  # anything else printed (Keras) stays out of the event channel
     try:
         cfg = TrainConfig(**json.loads(sys.stdin.read()))
-        train(cfg, progress=emit)  # its progress events: phases, epochs, and batches inside long epochs
+        train_keeping_classes(cfg, progress=emit)
     except BaseException as exc:  # noqa: BLE001 - reported to the parent, then a failing exit code
         log.exception("training failed")
         emit({"event": "error", "message": _one_line(exc)})
@@ -444,7 +465,8 @@ def _child_main() -> int:
 
 # personal_config (the Teach page's preset) and planned_epochs live with the config and the phase plan.
 __all__ = ["CANCELLED", "DONE", "FAILED", "QUEUED", "RUNNING", "JobError", "JobInfo", "active_job", "cancel", "get_job",
-           "list_jobs", "personal_config", "planned_epochs", "start_thread_job", "start_training", "wait"]
+           "list_jobs", "personal_config", "planned_epochs", "start_thread_job", "start_training",
+           "train_keeping_classes", "wait"]
 
 
 if __name__ == "__main__":

@@ -392,7 +392,10 @@ def test_teach_figures_come_with_their_counts_and_reasons(capture_env: Path, app
         shutil.rmtree(made, ignore_errors=True)
 
 
-def test_teach_says_which_classes_a_fine_tune_would_drop(capture_env: Path, astronaut: np.ndarray) -> None:
+def test_teach_says_which_classes_a_fine_tune_would_drop(capture_env: Path, astronaut: np.ndarray, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    # no dataset to keep them with (keeping them: tests/app/test_teach_keep.py)
+    monkeypatch.setenv("FER_DATASET_PATH", str(tmp_path / "absent.npz"))
     write_captures(capture_env, astronaut, classes=("happy", "sad"), per_class=3)
     at = page("pages/6_Teach.py").run()
     no_exceptions(at)
