@@ -32,6 +32,8 @@ from webui.video import timeline_chart
 from webui.webrtc import MEDIA_STREAM_CONSTRAINTS, rtc_configuration
 
 REFRESH_SECONDS = 0.5  # readout refresh (faster refreshes stall a busy browser: charts redraw each time)
+FIRST_LABEL_POLL_SECONDS = 0.1  # until the first label: it shows as soon as it exists, not up to 0.5 s later
+FIRST_LABEL_TURNS = 50  # fast refreshes at most this many times (a stream with no face goes back to 0.5 s)
 TIMELINE_EVERY = 4  # redraw the last-minute chart every 4th refresh (every 2 s)
 
 setup_page("Live webcam", icon="🎥")
@@ -81,6 +83,7 @@ with left:
         key="live",
         mode=WebRtcMode.SENDRECV,
         rtc_configuration=rtc_configuration(),
+        server_rtc_configuration=rtc_configuration(),  # else aiortc waits on Google STUN
         media_stream_constraints=MEDIA_STREAM_CONSTRAINTS,
         queued_video_frames_callback=frames_callback,
         async_processing=True,
@@ -157,11 +160,13 @@ notice = st.empty()  # same slot in both branches, so the "stopped" notice never
 if ctx.state.playing and admitted:
     turn = 0
     while ctx.state.playing:
-        show(slot.snapshot())
+        stats = slot.snapshot()
+        show(stats)
         if turn % TIMELINE_EVERY == 0:
             show_timeline(slot.timeline())
         turn += 1
-        time.sleep(REFRESH_SECONDS)
+        fast = stats.label is None and turn < FIRST_LABEL_TURNS  # waiting for the first label (for 5 s at most)
+        time.sleep(FIRST_LABEL_POLL_SECONDS if fast else REFRESH_SECONDS)
 else:
     slot.close()  # stop the classification thread while nothing streams
     slot.reset()  # the next START begins with no stale label; the timeline stays for the download

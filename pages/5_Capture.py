@@ -111,6 +111,7 @@ with left:
         key="capture",
         mode=WebRtcMode.SENDRECV,
         rtc_configuration=rtc_configuration(),
+        server_rtc_configuration=rtc_configuration(),  # else aiortc waits on Google STUN
         media_stream_constraints=MEDIA_STREAM_CONSTRAINTS,
         video_frame_callback=make_frame_callback(session),
         async_processing=True,
