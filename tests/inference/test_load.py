@@ -47,6 +47,48 @@ def test_steps_down_one_level_per_busy_period_and_stops_at_the_last() -> None:
     assert "busy" in q.describe() and "one view" in q.describe()
 
 
+def test_a_one_period_burst_is_not_enough_but_two_busy_periods_are() -> None:
+    m = FakeMachine()
+    g = _governor(m)  # high 0.65, surge 0.85
+    m.run(1.0, 0.75)
+    assert g.observe().level == 0  # one busy second (a session starting) changes nothing
+    m.run(1.0, 0.5)
+    assert g.observe().level == 0
+    m.run(1.0, 0.75)
+    assert g.observe().level == 0
+    m.run(1.0, 0.75)
+    assert g.observe().level == 1  # two in a row: one step down
+    m.run(1.0, 0.75)
+    assert g.observe().level == 1  # the count starts again after a step
+    m.run(1.0, 0.75)
+    assert g.observe().level == 2
+
+
+def test_slow_frames_step_down_even_when_the_average_cpu_looks_fine() -> None:
+    m = FakeMachine()
+    g = _governor(m)  # slow_ms 20, fast_ms 12
+    for _ in range(2):
+        for ms in [8.0] * 90 + [45.0] * 10:  # bursts: one frame in ten late
+            g.note_frame(ms)
+        m.run(1.0, 0.3)
+        g.observe()
+    assert g.frame_p95_ms == 45.0 and g.share == pytest.approx(0.3)
+    assert g.quality.level == 1
+    # calm needs low CPU use and fast frames: 16 ms frames hold the level however idle the CPU
+    for _ in range(6):
+        for _ in range(100):
+            g.note_frame(16.0)
+        m.run(1.0, 0.1)
+        g.observe()
+    assert g.quality.level == 1
+    for _ in range(6):
+        for _ in range(100):
+            g.note_frame(6.0)
+        m.run(1.0, 0.1)
+        g.observe()
+    assert g.quality.level == 0
+
+
 def test_no_decision_within_a_period() -> None:
     m = FakeMachine()
     g = _governor(m, period_s=1.0)
@@ -69,7 +111,7 @@ def test_steps_back_up_only_after_holding_calm() -> None:
     assert g.observe().level == 2
     m.run(2.0, 0.1)
     assert g.observe().level == 1  # 3 s of calm: one step up
-    m.run(1.0, 0.45)  # between low and high: stays, and the calm clock restarts
+    m.run(1.0, 0.5)  # between low and high: stays, and the calm clock restarts
     assert g.observe().level == 1
     m.run(1.0, 0.1)
     m.run(1.0, 0.1)
@@ -83,6 +125,8 @@ def test_steps_back_up_only_after_holding_calm() -> None:
 def test_bad_thresholds_refused() -> None:
     with pytest.raises(ValueError, match="low < high"):
         LoadGovernor(high=0.3, low=0.5)
+    with pytest.raises(ValueError, match="high <= surge"):
+        LoadGovernor(high=0.9, surge=0.8)
 
 
 def test_one_governor_per_process() -> None:
