@@ -110,6 +110,10 @@ def test_train_a_tiny_model_then_delete_it(page, app_server, astronaut, screensh
     name.fill("e2e_tiny")
     _slider_to_min(page, "Head epochs")
     _slider_to_min(page, "Fine-tune epochs")
+    keep = page.get_by_text(re.compile(r"Keep the starting model's other classes"))
+    if keep.count():  # a face dataset is at hand (../shared): the offer to keep the classes the captures lack
+        keep.first.scroll_into_view_if_needed()
+        screenshot(page, "teach_keep")
     single(page.get_by_role("button", name="Start training")).click()
     # the status line moves while it trains (it stayed at "starting (2 s)")
     lines: set[str] = set()
