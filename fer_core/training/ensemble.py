@@ -132,6 +132,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", default="")
     p.add_argument("--notes", default="")
     p.add_argument("--data", default="", help="dataset for choosing test-time views and the report")
+    p.add_argument("--labels", default="fer2013",
+                   help="labels of --data for the views and report: fer2013, ferplus (FER+ majority) or a votes file")
     p.add_argument("--val-split", default="PublicTest", help="split the test-time views are chosen on")
     p.add_argument("--test-split", default="PrivateTest", help="split of the report (touched only here)")
     return p
@@ -143,12 +145,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         out = build_ensemble(args.members, args.out, name=args.name, notes=args.notes)
         if args.data:
-            ds = load_dataset(args.data)
+            ds = load_dataset(args.data, labels=args.labels)
             if args.val_split:
                 choose_tta_on_split(out, ds.split(args.val_split), ds.class_names)
             if args.test_split:
                 report = evaluate_split(out, ds.split(args.test_split), ds.class_names)
-                write_report(out, report, split_name=args.test_split, data=args.data)
+                write_report(out, report, split_name=args.test_split, data=args.data, labels=args.labels)
                 print(f"{args.test_split} accuracy {report['accuracy']:.4f}  macro F1 {report['macro_f1']:.4f}")
     except (ValueError, FileNotFoundError, FerError) as exc:
         print(f"error: {exc}", file=sys.stderr)

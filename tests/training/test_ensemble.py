@@ -79,3 +79,18 @@ def test_fine_tuning_starts_from_the_first_member(tiny_model_dir, second_model, 
     got = Classifier(out).model.get_layer("backbone").get_weights()
     want = Classifier(tiny_model_dir).model.get_layer("backbone").get_weights()
     assert all(np.allclose(g, w) for g, w in zip(got, want))
+
+
+def test_cli_reports_on_ferplus_votes_when_asked(tiny_model_dir, second_model, tmp_path, capsys):
+    from fer_core.data.datasets import load_dataset
+    from tests.data.test_ferplus import write_fer_npz_and_votes
+
+    data, _, _, usage = write_fer_npz_and_votes(tmp_path)
+    out = tmp_path / "ens"
+    assert main(["--members", str(tiny_model_dir), str(second_model), "--out", str(out), "--data", str(data),
+                 "--labels", "ferplus"]) == 0
+    kept = len(load_dataset(str(data), labels="ferplus").split("PrivateTest"))
+    assert 0 < kept < int((usage == 2).sum())  # the majority protocol leaves faces out
+    lines = {k: v for k, v in load_card(out).metrics.items() if v.get("labels") == "ferplus"}
+    assert len(lines) == 1
+    assert 0 < next(iter(lines.values()))["n"] <= kept  # faces of the FER+ test set (those of classes it knows)
