@@ -64,28 +64,25 @@ def test_a_one_period_burst_is_not_enough_but_two_busy_periods_are() -> None:
     assert g.observe().level == 2
 
 
+def _seconds(g: LoadGovernor, m: FakeMachine, n: int, frames_ms: list[float], share: float) -> None:
+    """``n`` one-second periods, each with these frame times noted and this CPU share, then a decision."""
+    for _ in range(n):
+        for ms in frames_ms:
+            g.note_frame(ms)
+        m.run(1.0, share)
+        g.observe()
+
+
 def test_slow_frames_step_down_even_when_the_average_cpu_looks_fine() -> None:
     m = FakeMachine()
     g = _governor(m)  # slow_ms 20, fast_ms 12
-    for _ in range(2):
-        for ms in [8.0] * 90 + [45.0] * 10:  # bursts: one frame in ten late
-            g.note_frame(ms)
-        m.run(1.0, 0.3)
-        g.observe()
+    _seconds(g, m, 2, [8.0] * 90 + [45.0] * 10, 0.3)  # bursts: one frame in ten late
     assert g.frame_p95_ms == 45.0 and g.share == pytest.approx(0.3)
     assert g.quality.level == 1
     # calm needs low CPU use and fast frames: 16 ms frames hold the level however idle the CPU
-    for _ in range(6):
-        for _ in range(100):
-            g.note_frame(16.0)
-        m.run(1.0, 0.1)
-        g.observe()
+    _seconds(g, m, 6, [16.0] * 100, 0.1)
     assert g.quality.level == 1
-    for _ in range(6):
-        for _ in range(100):
-            g.note_frame(6.0)
-        m.run(1.0, 0.1)
-        g.observe()
+    _seconds(g, m, 6, [6.0] * 100, 0.1)
     assert g.quality.level == 0
 
 

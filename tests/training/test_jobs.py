@@ -15,22 +15,8 @@ from fer_core.training import jobs
 from fer_core.training.jobs import CANCELLED, DONE, FAILED, JobError, personal_config, start_thread_job, start_training
 from tests.captures import write_captures
 from tests.conftest import need_shared
-from tests.helpers import stop_all_jobs
 
-
-@pytest.fixture()
-def models_dir(tmp_path, monkeypatch) -> Path:
-    d = tmp_path / "models"
-    d.mkdir()
-    monkeypatch.setenv("FER_MODELS_DIR", str(d))  # the child process inherits it
-    return d
-
-
-@pytest.fixture(autouse=True)
-def _clean_jobs():
-    stop_all_jobs()
-    yield
-    stop_all_jobs()
+pytestmark = pytest.mark.usefixtures("clean_jobs")
 
 
 def test_thread_job_reports_progress_and_result():

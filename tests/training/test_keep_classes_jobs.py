@@ -15,22 +15,8 @@ from fer_core.inference.card import load_card
 from fer_core.training import jobs
 from fer_core.training.jobs import CANCELLED, DONE, FAILED, personal_config, start_training
 from tests.data.test_keep_classes import write_fer_npz, write_png_captures
-from tests.helpers import stop_all_jobs
 
-
-@pytest.fixture()
-def models_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    d = tmp_path / "models"
-    d.mkdir()
-    monkeypatch.setenv("FER_MODELS_DIR", str(d))  # the child process inherits it
-    return d
-
-
-@pytest.fixture(autouse=True)
-def _clean_jobs():
-    stop_all_jobs()
-    yield
-    stop_all_jobs()
+pytestmark = pytest.mark.usefixtures("clean_jobs")
 
 
 def _keep_config(tmp_path: Path, init_model: Path, name: str, per_class: int = 4, **overrides: Any):
