@@ -77,7 +77,7 @@ class TrainConfig:
 KEEP_CLASSES = "keep_classes"  # ``TrainConfig.extra`` key: faces to add for the starting model's other classes
 
 # Fields a checkpoint must agree on to be resumed (others, such as verbose or notes, may change). The last
-# four shape the model each phase fits and its optimizer, so a backed-up epoch only loads into the same ones.
+# five shape the model each phase fits and its optimizer, so a backed-up epoch only loads into the same ones.
 RESUME_KEYS = ("data", "labels", "targets", "fer2013_weight", "backbone", "width", "input_size", "epochs",
                "finetune_epochs", "batch_size", "lr", "unfreeze", "augment", "degrade", "cache_features",
                "schedule")
