@@ -79,11 +79,12 @@ st.caption("Press **START** and allow the camera. The largest face is boxed in g
 
 left, right = st.columns([3, 2])
 with left:
+    ice = rtc_configuration()  # read once (settings or secrets) for both ends of the connection
     ctx = webrtc_streamer(
         key="live",
         mode=WebRtcMode.SENDRECV,
-        rtc_configuration=rtc_configuration(),
-        server_rtc_configuration=rtc_configuration(),  # else aiortc waits on Google STUN
+        rtc_configuration=ice,
+        server_rtc_configuration=dict(ice),  # the server's side too, else aiortc waits on Google STUN
         media_stream_constraints=MEDIA_STREAM_CONSTRAINTS,
         queued_video_frames_callback=frames_callback,
         async_processing=True,

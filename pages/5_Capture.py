@@ -107,11 +107,12 @@ elif unchosen:
 
 left, right = st.columns([3, 2])
 with left:
+    ice = rtc_configuration()  # read once (settings or secrets) for both ends of the connection
     ctx = webrtc_streamer(
         key="capture",
         mode=WebRtcMode.SENDRECV,
-        rtc_configuration=rtc_configuration(),
-        server_rtc_configuration=rtc_configuration(),  # else aiortc waits on Google STUN
+        rtc_configuration=ice,
+        server_rtc_configuration=dict(ice),  # the server's side too, else aiortc waits on Google STUN
         media_stream_constraints=MEDIA_STREAM_CONSTRAINTS,
         video_frame_callback=make_frame_callback(session),
         async_processing=True,

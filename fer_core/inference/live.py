@@ -290,9 +290,9 @@ class LiveProcessor:
         boxes, big_pos = job.boxes, job.largest_pos
         t = time.perf_counter()
         clf = self.pipeline.classifier
-        probs = clf.predict(job.crops, tta=[]) if job.single_view else clf.predict(job.crops)
+        probs = clf.predict(job.crops, tta=[] if job.single_view else None)  # None: the card's views
         dt = (time.perf_counter() - t) * 1000.0
-        names = self.pipeline.classifier.class_names
+        names = clf.class_names
         with self._lock:
             results = []
             for i, (box, p) in enumerate(zip(boxes, probs)):
@@ -339,11 +339,12 @@ class LiveProcessor:
 
     def _account(self, t0: float) -> None:
         now = time.perf_counter()
+        ms = (now - t0) * 1000.0
         if self.governor is not None:
-            self.governor.note_frame((now - t0) * 1000.0)
+            self.governor.note_frame(ms)
         with self._lock:
             self._frame_times.append(now)
-            self._latencies.append((now - t0) * 1000.0)
+            self._latencies.append(ms)
             self._stats.frames += 1
             if len(self._frame_times) >= 2:
                 span = self._frame_times[-1] - self._frame_times[0]

@@ -25,10 +25,10 @@ class SlowClassifier:
         self.gate = threading.Event()
         self.calls = 0
 
-    def predict(self, crops):
+    def predict(self, crops, tta=None):
         self.gate.wait(timeout=10)
         self.calls += 1
-        return self.real.predict(crops)
+        return self.real.predict(crops, tta=tta)
 
 
 @pytest.fixture()

@@ -36,10 +36,10 @@ class FailingClassifier:
     def __init__(self, real) -> None:
         self.real, self.card, self.class_names, self.fail = real, real.card, real.class_names, True
 
-    def predict(self, crops):
+    def predict(self, crops, tta=None):
         if self.fail:
             raise ValueError("model broke")
-        return self.real.predict(crops)
+        return self.real.predict(crops, tta=tta)
 
 
 def _failure_logs(caplog) -> list[logging.LogRecord]:
