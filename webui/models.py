@@ -21,6 +21,7 @@ from fer_core.model_folder import CARD_FILE, MODEL_FILE
 from fer_core.owners import Space, visible_models
 from fer_core.registry import ModelInfo, can_delete, delete_model, deletion_refusal
 from fer_core.settings import get_settings
+from webui.heap import settle_heap
 from webui.owner import current_space
 
 log = logging.getLogger(__name__)
@@ -96,6 +97,7 @@ def _stamp(model_dir: str | Path) -> tuple[float, float]:
 def _classifier(model_dir: str, stamp: tuple[float, float]) -> Classifier:
     clf = get_classifier(model_dir)
     clf.warm_up()
+    settle_heap()  # Streamlit's after-run collections stop walking TensorFlow's objects
     return clf
 
 

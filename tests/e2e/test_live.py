@@ -27,7 +27,7 @@ def test_live_webcam_classifies_the_fake_camera(page, app_server, model_classes,
     try:
         # Both lines, with at least one processed frame, in the same rendering of the page.
         wait_for_text(page, re.compile(rf"(?s)(?=.*{expr_rx.pattern})(?=.*Frames processed:\s*[1-9])",
-                                       re.IGNORECASE), timeout=STREAM_TIMEOUT_S)
+                                       re.IGNORECASE), timeout=STREAM_TIMEOUT_S, poll=0.1)  # 0.1 s: the timing below
     except TimeoutError as exc:
         raise AssertionError(f"{exc}\n--- server log ---\n{app_server.log_tail()}") from None
 
