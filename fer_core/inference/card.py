@@ -34,6 +34,11 @@ def tta_zooms(tta: list[str]) -> list[float]:
     return [float(t.partition(":")[2]) for t in tta if t.startswith("zoom:")]
 
 
+def view_count(tta: list[str]) -> int:
+    """Model runs per face a ``tta`` list costs: the face and each zoom, each mirrored with ``hflip``."""
+    return (1 + len(tta_zooms(tta))) * (2 if "hflip" in tta else 1)
+
+
 @dataclass
 class Normalization:
     """``x = (pixel * scale - mean) / std`` per channel."""

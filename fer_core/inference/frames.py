@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from fer_core.inference.card import tta_zooms
+from fer_core.inference.card import view_count
 from fer_core.inference.draw import draw_faces
 from fer_core.inference.pipeline import Face, Pipeline, label_probs
 from fer_core.inference.smoothing import ProbabilitySmoother
@@ -37,9 +37,7 @@ def _elapsed(since: float | None, now: float, interval: float) -> bool:
 def crops_per_call(pipeline: Pipeline) -> int:
     """Face crops whose test-time views fill one model batch (6 views: 21 crops, 126 images)."""
 
-    tta = list(getattr(pipeline.classifier.card, "tta", []) or [])
-    views = (1 + len(tta_zooms(tta))) * (2 if "hflip" in tta else 1)
-    return max(1, MODEL_BATCH // views)
+    return max(1, MODEL_BATCH // view_count(list(getattr(pipeline.classifier.card, "tta", []) or [])))
 
 
 @dataclass

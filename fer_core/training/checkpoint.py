@@ -7,6 +7,7 @@ where it stopped instead of starting over. The folder holds::
     best_<phase>.weights.h5 the best epoch's weights of the phase (Keras ``ModelCheckpoint``)
     backup_<phase>/         the last epoch's weights and optimizer (Keras ``BackupAndRestore``)
     <phase>.csv             the phase's epoch log (Keras ``CSVLogger``)
+    teacher_targets.npz     with ``--teacher``: the teachers' labels of the training images (``distill``)
 
 A checkpoint made with other data or other settings (``RESUME_KEYS``) is never resumed: the
 run starts afresh and clears these files.
@@ -17,7 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import shutil
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ from fer_core.training.phases import PHASE_NAMES
 log = logging.getLogger(__name__)
 
 STATE_FILE = "state.json"
+_DEFAULTS = {f.name: getattr(TrainConfig(data="", out=""), f.name) for f in fields(TrainConfig)}
 
 
 @dataclass
@@ -90,7 +92,7 @@ class Checkpoint:
             return None
         old = state.get("config", {})
         for key in RESUME_KEYS:
-            if old.get(key) != getattr(cfg, key):
+            if old.get(key, _DEFAULTS.get(key)) != getattr(cfg, key):  # a key newer than the checkpoint: its default
                 log.warning("checkpoint in %s was made with %s=%r, not %r: starting afresh", folder, key,
                             old.get(key), getattr(cfg, key))
                 return None

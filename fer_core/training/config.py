@@ -40,6 +40,8 @@ class TrainConfig:
     labels: str = "fer2013"  # fer2013 (the data's own labels) | ferplus (FER+ votes beside it) | a votes file path
     targets: str = "crossentropy"  # with FER+ labels: vote distributions (crossentropy) or majority labels
     fer2013_weight: float = 0.0  # with FER+ vote distributions: share of FER2013's own label in each target
+    teachers: list[str] = field(default_factory=list)  # model folders whose mean probabilities the targets blend in
+    teacher_weight: float = 0.5  # with teachers: their share of each target
     input_size: int = 0  # 0: the backbone's default
     width: int = 32
     train_split: str = "Training"
@@ -78,9 +80,9 @@ KEEP_CLASSES = "keep_classes"  # ``TrainConfig.extra`` key: faces to add for the
 
 # Fields a checkpoint must agree on to be resumed (others, such as verbose or notes, may change). The last
 # five shape the model each phase fits and its optimizer, so a backed-up epoch only loads into the same ones.
-RESUME_KEYS = ("data", "labels", "targets", "fer2013_weight", "backbone", "width", "input_size", "epochs",
-               "finetune_epochs", "batch_size", "lr", "unfreeze", "augment", "degrade", "cache_features",
-               "schedule")
+RESUME_KEYS = ("data", "labels", "targets", "fer2013_weight", "teachers", "teacher_weight", "backbone", "width",
+               "input_size", "epochs", "finetune_epochs", "batch_size", "lr", "unfreeze", "augment", "degrade",
+               "cache_features", "schedule")
 
 
 def resolve_weights(cfg: TrainConfig) -> str:
@@ -118,6 +120,7 @@ def resolve(cfg: TrainConfig) -> tuple[TrainConfig, ModelSpec]:
     """
     if cfg.backbone not in BACKBONES:
         raise ValueError(f"unknown backbone {cfg.backbone!r}; choose from {', '.join(BACKBONES)}")
+    _check_teachers(cfg)
     weights = resolve_weights(cfg)
     init_card: ModelCard | None = None
     if cfg.init_model:
@@ -131,6 +134,18 @@ def resolve(cfg: TrainConfig) -> tuple[TrainConfig, ModelSpec]:
         return cfg, ModelSpec(weights, (size_px, size_px), init_card.color_mode, init_card.normalization, init_card)
     size_px = cfg.input_size or spec.default_size
     return cfg, ModelSpec(weights, (size_px, size_px), spec.color_mode, spec.normalization)
+
+
+def _check_teachers(cfg: TrainConfig) -> None:
+    """Fail before any image is loaded when a ``--teacher`` is not a model folder or the weight is out of range."""
+    if not cfg.teachers:
+        return
+    if not 0.0 <= cfg.teacher_weight <= 1.0:
+        raise ValueError(f"--teacher-weight must be between 0 and 1, not {cfg.teacher_weight}")
+    for teacher in cfg.teachers:
+        if Path(teacher).resolve() == Path(cfg.out).resolve():
+            raise ValueError(f"--teacher {teacher} is the folder this run writes; pick another --name")
+        load_card(teacher)  # ModelError with the reason when it is not a model folder
 
 
 def follow_init_model(cfg: TrainConfig, card: ModelCard) -> TrainConfig:
@@ -213,6 +228,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with FER+ labels: train on vote distributions or on majority labels")
     p.add_argument("--fer2013-weight", type=float, default=d.fer2013_weight,
                    help="with FER+ vote distributions: share of FER2013's own label in each target (0-1)")
+    p.add_argument("--teacher", dest="teachers", action="append", default=[], metavar="MODEL_DIR",
+                   help="distil: blend this model's probabilities into the targets (repeat for several teachers)")
+    p.add_argument("--teacher-weight", type=float, default=d.teacher_weight,
+                   help="with --teacher: the teachers' share of each target (0-1)")
     p.add_argument("--input-size", type=int, default=0)
     p.add_argument("--width", type=int, default=d.width, help="fer_cnn base width")
     for key in ("train_split", "val_split", "test_split"):

@@ -55,7 +55,9 @@ def trained_on(cfg: TrainConfig, splits: Splits) -> str:
     """For the card: the data, its training and validation splits and the labels used."""
     return (f"{cfg.data} [{cfg.train_split}; validation: {splits.validation_text(cfg.val_split)}]"
             + ("" if cfg.labels == "fer2013" else f"; labels: FER+ votes ({cfg.targets})")
-            + (f", {cfg.fer2013_weight:g} FER2013's own label" if cfg.fer2013_weight else ""))
+            + (f", {cfg.fer2013_weight:g} FER2013's own label" if cfg.fer2013_weight else "")
+            + (f"; distilled: {cfg.teacher_weight:g} of each target from the mean of {', '.join(cfg.teachers)}"
+               if cfg.teachers else ""))
 
 
 def make_card(cfg: TrainConfig, spec: ModelSpec, class_names: list[str], splits: Splits,

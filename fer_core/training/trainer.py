@@ -39,6 +39,7 @@ from fer_core.training.checkpoint import Checkpoint
 from fer_core.training.config import ModelSpec, TrainConfig, build_parser, config_from_args, resolve
 from fer_core.training.data import Splits, TrainingData, data_fingerprint, load_arrays, pick_splits, tf_dataset
 from fer_core.training.degrade import build_degrade
+from fer_core.training.distill import distilled_targets
 from fer_core.training.evaluation import evaluate_split, write_report
 from fer_core.training.export import export_model
 from fer_core.training.phases import FINETUNE, HEAD, TRAIN, Phase, make_optimizer, plan_phases, steps_per_epoch
@@ -73,7 +74,12 @@ def train(cfg: TrainConfig, progress: ProgressFn | None = None) -> Path:
     data = load_arrays(splits, cfg, len(ds.class_names), spec.size, spec.color_mode)
     log.info("data: %d train, %d val (%s); classes %s; class weights %s", len(data.x_train),
              0 if data.x_val is None else len(data.x_val), splits.how, ds.class_names, data.class_weight)
-    checkpoint = Checkpoint.open(cfg, data_fingerprint(ds.class_names, splits.train, splits.val))
+    fingerprint = data_fingerprint(ds.class_names, splits.train, splits.val)
+    checkpoint = Checkpoint.open(cfg, fingerprint)
+    if cfg.teachers:
+        _emit(progress, {"event": "status", "message": f"{len(cfg.teachers)} teacher(s) labelling the training images"})
+        data.targets = distilled_targets(cfg.teachers, cfg.teacher_weight, data.x_train, data.targets,
+                                         ds.class_names, checkpoint.folder, fingerprint)
     run = Run(cfg, spec, build_network(cfg, spec, ds.class_names), data, checkpoint, progress)
     t_start = time.time()
     for phase in plan_phases(cfg, spec.weights):

@@ -68,3 +68,10 @@ def test_zoom_views_are_read_from_the_card():
     card = ModelCard.from_json(_card(tta=["hflip", "zoom:1.1", "zoom:0.9"]))
     assert tta_zooms(card.tta) == [1.1, 0.9]
     assert tta_zooms(["hflip"]) == []
+
+
+def test_view_count_is_what_the_classifier_runs():
+    from fer_core.inference.card import view_count
+
+    assert view_count([]) == 1 and view_count(["hflip"]) == 2
+    assert view_count(["hflip", "zoom:1.1", "zoom:0.9"]) == 6 and view_count(["zoom:1.1"]) == 2
