@@ -32,7 +32,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("images", nargs="+", help="image files (jpg, png, webp, bmp, gif)")
     p.add_argument("--model", default=None, help="model directory or name under models/ (default: default)")
     p.add_argument("--detector", default=None, help="auto | yunet | haar")
-    p.add_argument("--largest-only", action="store_true", help="classify only the largest face")
+    how = p.add_mutually_exclusive_group()
+    how.add_argument("--largest-only", action="store_true", help="classify only the largest face")
+    how.add_argument("--whole", action="store_true",
+                     help="each image is already a face crop: classify it whole, without detection")
     args = p.parse_args(argv)
     try:
         return _run(args)
@@ -61,7 +64,7 @@ def _run(args: argparse.Namespace) -> int:
     for name in args.images:
         try:
             image = read_image(name)
-            faces = pipe.analyze(image, classify="largest" if args.largest_only else "all")
+            faces = pipe.analyze(image, classify="whole" if args.whole else "largest" if args.largest_only else "all")
         except FerError as exc:
             _error(exc)
             failed += 1

@@ -17,6 +17,8 @@ from webui.models import DETECTOR_LABELS, detector_choices, pipeline_or_stop, si
 from webui.navigation import setup_page
 
 RESULTS_KEY = "upload_results"
+CLASSIFY_CHOICES = {"All faces": "all", "Only the largest face": "largest",
+                    "The whole photo (already a face crop)": "whole"}
 FILE_TYPES = [e.lstrip(".") for e in UPLOAD_EXTENSIONS]  # the decoder's formats, no more, no less
 
 setup_page("Upload photos", icon="🖼️")
@@ -25,11 +27,13 @@ settings = get_settings()
 
 with st.sidebar:
     st.header("Photo settings")
+    classify = CLASSIFY_CHOICES[st.radio(
+        "Classify", list(CLASSIFY_CHOICES), key="upload_classify",
+        help="Photos that are already cut to one face (a dataset's crops, a thumbnail) often have too little "
+             "around the face for the detector: the last choice classifies the whole photo as that face.")]
     choices = detector_choices()
     detector = st.selectbox("Face detector", choices, format_func=lambda k: DETECTOR_LABELS[k],
-                            key="upload_detector")
-    classify = "largest" if st.radio("Classify", ["All faces", "Only the largest face"],
-                                     key="upload_classify") == "Only the largest face" else "all"
+                            key="upload_detector", disabled=classify == "whole")
 
 st.title("🖼️ Upload photos")
 st.caption(f"Photos are analysed on this server and not stored. Up to {settings.max_upload_mb} MB each; "
@@ -65,7 +69,10 @@ if progress is not None:
 
 ok = [r for r in results if r.ok]
 faces = sum(len(r.faces) for r in ok)
-st.markdown(f"**{len(ok)}** of {len(results)} photo(s) analysed, **{faces}** face(s) found.")
+if classify == "whole":
+    st.markdown(f"**{len(ok)}** of {len(results)} photo(s) analysed, each as one face.")
+else:
+    st.markdown(f"**{len(ok)}** of {len(results)} photo(s) analysed, **{faces}** face(s) found.")
 
 for r in results:
     if not r.ok:
@@ -77,7 +84,8 @@ for r in results:
             st.image(r.annotated, caption=r.caption(), width="stretch")
         with chart_col:
             if not r.faces:
-                st.warning(f"{r.name}: no face found. Try another detector in the sidebar, or a photo where "
+                st.warning(f"{r.name}: no face found. Try another detector in the sidebar, choose \"The whole "
+                           "photo\" under Classify if it is already cut to the face, or a photo where "
                            "the face is larger and frontal.")
             for i, face in enumerate(r.faces, start=1):
                 if face.label is None:

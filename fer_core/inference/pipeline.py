@@ -81,16 +81,33 @@ class Pipeline:
             face.label, face.score, face.probabilities = label_probs(self.classifier.class_names, p)
         return faces
 
+    def whole(self, image: np.ndarray) -> Face:
+        """The whole image as one classified face: for photos that are already face crops.
+
+        Why: a detector often finds nothing in a tight crop (no forehead, chin or background
+        around the face; YuNet misses about one in eleven of the film crops in ``../shared``),
+        and a crop of a face is what the model takes. The image is used as given, as
+        ``evaluate`` scores a folder of crops without ``--detect``.
+        """
+        h, w = image.shape[:2]
+        face = Face(box=Box(0, 0, int(w), int(h), 1.0), is_largest=True)
+        probs = self.classifier.predict([image])[0]  # as given: no margin, no detector framing
+        face.label, face.score, face.probabilities = label_probs(self.classifier.class_names, probs)
+        return face
+
     def analyze(self, image: np.ndarray, classify: str = "all") -> list[Face]:
-        """Detect and classify. ``classify``: ``all`` faces, only the ``largest``, or ``none``."""
+        """Detect and classify. ``classify``: ``all`` faces, only the ``largest``, ``none``, or ``whole``
+        (no detection: the image is one face, see ``whole``)."""
         rgb = ensure_rgb(image)
+        if classify == "whole":
+            return [self.whole(rgb)]
         faces = self.detect(rgb)
         if classify == "all":
             self.classify(rgb, faces)
         elif classify == "largest":
             self.classify(rgb, [f for f in faces if f.is_largest])
         elif classify != "none":
-            raise ValueError("classify must be all, largest or none")
+            raise ValueError("classify must be all, largest, none or whole")
         return faces
 
 

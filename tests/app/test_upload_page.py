@@ -72,3 +72,28 @@ def test_uploader_takes_every_format_the_error_names(app_env: Path, astronaut_jp
     no_exceptions(at)
     assert not at.error
     assert [c for img in at.image for c in img.captions][0].startswith("astronaut.gif: ")
+
+
+def test_a_face_crop_is_classified_whole(app_env: Path, astronaut) -> None:
+    """A tight crop the detector may miss gets its label when "The whole photo" is chosen; the detector is moot."""
+    import io
+
+    from PIL import Image
+
+    from tests.inference.test_pipeline import _tight_crop
+
+    buf = io.BytesIO()
+    Image.fromarray(_tight_crop(astronaut)).save(buf, format="PNG")
+    at = page("pages/2_Upload_photos.py").run()
+    assert not at.sidebar.selectbox(key="upload_detector").disabled
+    at.sidebar.radio(key="upload_classify").set_value("The whole photo (already a face crop)").run()
+    at.file_uploader[0].set_value(("crop.png", buf.getvalue(), "image/png")).run()
+    no_exceptions(at)
+    assert at.sidebar.selectbox(key="upload_detector").disabled
+    assert not at.warning, [w.value for w in at.warning]
+    assert "**1** of 1 photo(s) analysed, each as one face." in texts(at)
+    captions = [c for img in at.image for c in img.captions]
+    label = captions[0].split(": ", 1)[1].rsplit(" ", 1)[0]
+    assert len(captions) == 1 and label in DEFAULT_CLASSES | {"contempt"}, captions
+    table = at.dataframe[0].value
+    assert list(table["label"]) == [label] and list(table["x"]) == [0] and list(table["y"]) == [0]

@@ -49,3 +49,26 @@ def test_upload_labels_a_face_photo(page, app_server, model_classes, astronaut, 
     assert set(by_file) == {"astronaut.jpg", "broken.jpg"}, rows
     assert by_file["astronaut.jpg"]["label"].lower() in {c.lower() for c in model_classes}
     assert by_file["broken.jpg"]["error"]
+
+
+def test_a_face_crop_is_labelled_whole(page, app_server, model_classes, astronaut, tmp_path: Path, screenshot):
+    """A dataset-style crop of the face, with "The whole photo" chosen in the sidebar, comes back labelled."""
+    from tests.inference.test_pipeline import _tight_crop
+
+    crop = tmp_path / "crop.png"
+    Image.fromarray(_tight_crop(astronaut)).save(crop)
+    open_app_page(page, app_server.url, "Upload_photos")
+    single(page.get_by_text("The whole photo (already a face crop)")).click()
+    wait_for_app(page)
+    uploader = page.locator('[data-testid="stFileUploader"]').filter(has_text="Photos")
+    uploader.locator('input[type="file"]').set_input_files([str(crop)])
+    labels = "|".join(re.escape(c) for c in model_classes)
+    try:
+        m = wait_for_text(page, re.compile(rf"crop\.png: ({labels}) \d+%", re.IGNORECASE), timeout=RESULT_TIMEOUT_S)
+    except TimeoutError as exc:
+        raise AssertionError(f"{exc}\n--- server log ---\n{app_server.log_tail()}") from None
+    assert m.group(1).lower() in {c.lower() for c in model_classes}
+    wait_for_app(page)
+    assert page.locator('[data-testid="stAlertContentWarning"]').count() == 0  # no "no face found"
+    assert not exception_texts(page), exception_texts(page)
+    screenshot(page, "upload_whole")

@@ -54,3 +54,27 @@ def test_unknown_model_name(monkeypatch, tmp_path):
     monkeypatch.setenv("FER_MODELS_DIR", str(tmp_path))
     with pytest.raises(ModelError, match="not found"):
         resolve_model_dir("nope")
+
+
+def _tight_crop(astronaut):
+    """The astronaut's face cut to 80% of Haar's box (a dataset-style crop): too little around it for Haar."""
+    x, y, w, h = HaarDetector().detect(astronaut)[0].as_tuple()
+    cx, cy, half_w, half_h = x + w / 2, y + h / 2, w * 0.4, h * 0.48
+    return np.ascontiguousarray(astronaut[int(cy - half_h):int(cy + half_h), int(cx - half_w):int(cx + half_w)])
+
+
+def test_the_whole_photo_is_one_face_where_the_detector_finds_none(tiny_model_dir, astronaut):
+    crop = _tight_crop(astronaut)
+    pipe = Pipeline(get_classifier(tiny_model_dir), HaarDetector())
+    assert pipe.analyze(crop) == []
+    faces = pipe.analyze(crop, classify="whole")
+    assert len(faces) == 1 and faces[0].is_largest
+    assert faces[0].box.as_tuple() == (0, 0, crop.shape[1], crop.shape[0])
+    names = pipe.classifier.class_names
+    expected = pipe.classifier.predict([crop])[0]  # the crop as given, with the card's views
+    assert np.allclose([faces[0].probabilities[c] for c in names], expected, atol=1e-6)
+    assert faces[0].label == names[int(np.argmax(expected))] and faces[0].score == pytest.approx(expected.max())
+    gray = pipe.analyze(crop.mean(axis=2).astype(np.uint8), classify="whole")
+    assert len(gray) == 1 and gray[0].label in names
+    with pytest.raises(ValueError, match="whole"):
+        pipe.analyze(crop, classify="everything")
