@@ -18,7 +18,7 @@ from fer_core.data.csvout import table_csv
 from fer_core.data.imageio import decode_image
 from fer_core.data.labels import label_score
 from fer_core.errors import FerError, ImageError
-from fer_core.inference.draw import draw_faces
+from fer_core.inference.draw import draw_faces, draw_whole_face
 from fer_core.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -78,7 +78,8 @@ def analyze_upload(name: str, data: bytes, pipeline: Any, classify: str = "all",
         image = decode_image(data, name=name)
         result.height, result.width = int(image.shape[0]), int(image.shape[1])
         result.faces = pipeline.analyze(image, classify=classify)
-        result.annotated = draw_faces(image, result.faces, numbered=len(result.faces) > 1)
+        result.annotated = (draw_whole_face(image, result.faces[0]) if classify == "whole"
+                            else draw_faces(image, result.faces, numbered=len(result.faces) > 1))
     except FerError as exc:
         result.error = str(exc)
     except Exception as exc:  # a model or detector failure on one file must not lose the batch

@@ -103,6 +103,27 @@ def draw_faces(rgb: np.ndarray, faces: Iterable[Any], numbered: bool = False) ->
     return out
 
 
+def draw_whole_face(rgb: np.ndarray, face: Any) -> np.ndarray:
+    """A face crop classified whole: the picture boxed, with a white strip below it for the label tag.
+
+    Why: on a picture that is all face there is no room outside the box, and a tag inside it
+    would hide the mouth and chin the expression is read from.
+    """
+    img = np.asarray(ensure_rgb(rgb), dtype=np.uint8)
+    text = face_text(face)
+    if not text:
+        return draw_faces(img, [face])
+    h, w = img.shape[:2]
+
+    def strip(rows: int) -> int:  # the tag's height on a picture ``rows`` taller, plus a gap
+        (_, y0, _, y1), _, _, _ = tag_layout((h + rows, w), text, face.box)
+        return y1 - y0 + 8
+
+    pad = strip(strip(0))  # the tag's size follows the picture's, which the strip enlarges
+    canvas = cv2.copyMakeBorder(np.ascontiguousarray(img), 0, pad, 0, 0, cv2.BORDER_CONSTANT, value=(255, 255, 255))
+    return draw_faces(canvas, [face])
+
+
 def mark_error(rgb: Any) -> np.ndarray:
     """Pass a picture through with a small red corner mark (a frame that failed).
 
@@ -119,5 +140,5 @@ def mark_error(rgb: Any) -> np.ndarray:
         return np.zeros((48, 64, 3), np.uint8)
 
 
-__all__ = ["GREEN", "GREY", "RED", "draw_box", "draw_faces", "face_text", "line_width", "mark_error", "put_label",
-           "tag_layout"]
+__all__ = ["GREEN", "GREY", "RED", "draw_box", "draw_faces", "draw_whole_face", "face_text", "line_width",
+           "mark_error", "put_label", "tag_layout"]

@@ -103,3 +103,21 @@ def test_csv_neutralises_formula_file_names(pipeline) -> None:
                               pipeline)
     parsed = list(csv.DictReader(io.StringIO(results_csv(results).decode("utf-8"))))
     assert [r["file"] for r in parsed] == ["'=HYPERLINK(\"x\").png", "'@sum.jpg", "plain.jpg"]
+
+
+def test_a_face_crop_analysed_whole(pipeline, astronaut) -> None:
+    from tests.inference.test_pipeline import _tight_crop
+
+    crop = _tight_crop(astronaut)
+    found = analyze_upload("crop.png", _png(crop), pipeline)
+    assert found.ok and found.faces == [] and found.caption() == "crop.png: no face found"
+    whole = analyze_upload("crop.png", _png(crop), pipeline, classify="whole")
+    assert whole.ok and len(whole.faces) == 1 and whole.label in pipeline.classifier.class_names
+    assert whole.annotated.shape[0] > crop.shape[0] and whole.annotated.shape[1] == crop.shape[1]  # the tag's strip
+    assert results_table([whole])[0]["label"] == whole.label
+
+
+def _png(rgb: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(rgb).save(buf, format="PNG")
+    return buf.getvalue()

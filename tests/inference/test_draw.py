@@ -73,3 +73,22 @@ def test_tags_near_an_edge_stay_on_the_picture() -> None:
     assert len(tag_rows) >= 2
     band = out[tag_rows[0]:tag_rows[-1] + 1, 114:119]
     assert not (band < 60).all(axis=2).any(), "the text runs off the right edge"
+
+
+def test_a_face_crop_drawn_whole_keeps_every_pixel_in_view() -> None:
+    """The tag goes on a strip below the picture, never over the face (mouth and chin stay visible)."""
+    from fer_core.inference.draw import draw_whole_face, tag_layout
+
+    for h, w in ((94, 78), (600, 480), (60, 200)):
+        img = np.random.default_rng(0).integers(0, 200, (h, w, 3)).astype(np.uint8)
+        face = Face(Box(0, 0, w, h), True, {"happy": 0.96, "sad": 0.04}, "happy", 0.96)
+        out = draw_whole_face(img, face)
+        assert out.shape[0] > h and out.shape[1] == w
+        inset = 4  # inside the box's lines, the picture is untouched
+        assert np.array_equal(out[inset:h - inset, inset:w - inset], img[inset:h - inset, inset:w - inset])
+        strip = out[h + 2:]
+        assert (strip == GREEN).all(axis=2).any(), "the label tag is drawn on the strip"
+        (_, y0, _, y1), _, _, _ = tag_layout(out.shape, face_text(face), face.box)
+        assert y0 > h and y1 < out.shape[0], (h, w, y0, y1, out.shape)
+    unlabelled = Face(Box(0, 0, 78, 94), True)
+    assert draw_whole_face(np.zeros((94, 78, 3), np.uint8), unlabelled).shape == (94, 78, 3)
