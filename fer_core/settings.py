@@ -45,6 +45,19 @@ def _env_cap(name: str, default: int | None) -> int | None:
     return number
 
 
+def _env_degrees(name: str, default: float | None) -> float | None:
+    """An angle from 0 to 90 degrees, or ``off`` for ``None``."""
+    value = os.environ.get(name)
+    if value is None or not value.strip():
+        return default
+    if value.strip().lower() in ("off", "none", "no", "false"):
+        return None
+    number = _env_float(name, 0.0)
+    if not 0.0 <= number <= 90.0:
+        raise ValueError(f"setting {name} must be 0 to 90 degrees, or off, not {value!r}")
+    return number
+
+
 def _env_int(name: str, default: int) -> int:
     value = os.environ.get(name)
     if value in (None, ""):
@@ -71,6 +84,7 @@ class Settings:
     haar_min_size: int = 30
     detect_max_side: int = 320  # frames are detected on a copy no larger than this
     yunet_score_threshold: float = 0.7
+    level_eyes_beyond: float | None = 8.0  # YuNet faces: head tilt past this many degrees is turned back; None: off
     face_margin: float = 0.15
     max_pixels: int = 40_000_000  # decompression-bomb guard, checked before decoding
     max_upload_mb: int = 25
@@ -109,6 +123,7 @@ class Settings:
             haar_min_size=_env_int("FER_HAAR_MIN_SIZE", base.haar_min_size),
             detect_max_side=_env_int("FER_DETECT_MAX_SIDE", base.detect_max_side),
             yunet_score_threshold=_env_float("FER_YUNET_SCORE", base.yunet_score_threshold),
+            level_eyes_beyond=_env_degrees("FER_LEVEL_EYES_BEYOND", base.level_eyes_beyond),
             face_margin=_env_float("FER_FACE_MARGIN", base.face_margin),
             max_pixels=_env_int("FER_MAX_PIXELS", base.max_pixels),
             max_upload_mb=_env_int("FER_MAX_UPLOAD_MB", base.max_upload_mb),

@@ -21,3 +21,15 @@ def test_bad_values_name_the_setting(monkeypatch):
     monkeypatch.setenv("FER_SMOOTHING_ALPHA", "lots")
     with pytest.raises(ValueError, match="FER_SMOOTHING_ALPHA must be a number"):
         get_settings()
+
+
+def test_eye_levelling_setting(monkeypatch):
+    assert get_settings().level_eyes_beyond == 8.0
+    monkeypatch.setenv("FER_LEVEL_EYES_BEYOND", "12.5")
+    assert get_settings().level_eyes_beyond == 12.5
+    monkeypatch.setenv("FER_LEVEL_EYES_BEYOND", "Off")
+    assert get_settings().level_eyes_beyond is None
+    for bad in ("120", "-3"):
+        monkeypatch.setenv("FER_LEVEL_EYES_BEYOND", bad)
+        with pytest.raises(ValueError, match="FER_LEVEL_EYES_BEYOND must be 0 to 90 degrees, or off"):
+            get_settings()

@@ -125,7 +125,7 @@ def face_cropper(detector: str | None = None, margin: float | None = None) -> Ca
         big = largest(boxes)
         if big is None:
             raise ImageError("no face found in the photo")
-        return np.ascontiguousarray(crop_face(rgb, boxes[big].as_tuple(), det, pad))
+        return np.ascontiguousarray(crop_face(rgb, boxes[big], det, pad))
 
     return crop
 

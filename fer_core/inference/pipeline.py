@@ -70,7 +70,7 @@ class Pipeline:
 
     def crop(self, image: np.ndarray, face: Face) -> np.ndarray:
         """The face as the model should see it (see ``preprocess.crop_face``)."""
-        return crop_face(image, face.box.as_tuple(), self.detector, self.margin)
+        return crop_face(image, face.box, self.detector, self.margin)
 
     def classify(self, image: np.ndarray, faces: list[Face]) -> list[Face]:
         """Fill label, score and probabilities of ``faces`` in one batched model call."""

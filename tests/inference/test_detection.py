@@ -69,3 +69,44 @@ def test_largest_choice():
     assert largest(boxes) == 1  # 600 px, ties go to the first
     assert largest([]) is None
     assert get_settings().haar_min_size == 30
+
+
+def _turned(image: np.ndarray, degrees: float, centre: tuple[float, float]) -> np.ndarray:
+    """``image`` turned ``degrees`` clockwise on screen about ``centre``."""
+    import cv2
+
+    m = cv2.getRotationMatrix2D(centre, -degrees, 1.0)
+    return cv2.warpAffine(image, m, image.shape[1::-1], borderMode=cv2.BORDER_REPLICATE)
+
+
+def test_yunet_gives_the_eyes_and_their_roll_on_a_large_face(astronaut):
+    import cv2
+
+    need_shared(YUNET)
+    big = cv2.resize(astronaut, (1024, 1024))  # the face ~180 px wide: YuNet's eyes follow the head
+    det = YuNetDetector(YUNET, max_side=1024)
+    upright = det.detect(big)[0]
+    assert upright.eyes is not None
+    rx, ry, lx, ly = upright.eyes
+    assert upright.x < rx < lx < upright.x + upright.w  # the person's right eye on the image's left
+    assert upright.y < ry < upright.y + upright.h / 2 and upright.y < ly < upright.y + upright.h / 2
+    centre = (2 * FACE_CENTER[0], 2 * FACE_CENTER[1])
+    for degrees in (20.0, -20.0):
+        tilted = det.detect(_turned(big, degrees, centre))[0]
+        assert tilted.roll == pytest.approx(upright.roll + degrees, abs=6.0)
+
+
+def test_yunet_gives_no_eyes_on_a_face_too_small_for_them(astronaut):
+    need_shared(YUNET)
+    box = YuNetDetector(YUNET, max_side=320).detect(astronaut)[0]  # ~55 px wide in the detected copy
+    assert box.eyes is None and box.roll is None
+
+
+def test_make_detector_passes_the_levelling_setting(monkeypatch):
+    need_shared(YUNET)
+    monkeypatch.setenv("FER_YUNET_PATH", str(YUNET))
+    assert make_detector("yunet").level_beyond == get_settings().level_eyes_beyond == 8.0
+    monkeypatch.setenv("FER_LEVEL_EYES_BEYOND", "off")
+    assert make_detector("yunet").level_beyond is None
+    monkeypatch.setenv("FER_LEVEL_EYES_BEYOND", "0")
+    assert make_detector("yunet").level_beyond == 0.0

@@ -1,5 +1,7 @@
 import numpy as np
+import pytest
 
+from fer_core.inference.detection import Box
 from fer_core.inference.preprocess import convert_face, zoom_batch
 
 
@@ -64,10 +66,81 @@ def test_crop_face_follows_the_detector():
     from fer_core.inference.preprocess import crop_face, crop_with_margin
 
     img = np.random.default_rng(0).integers(0, 255, (120, 160), dtype=np.uint8)
-    box = (40, 30, 40, 52)
+    box = Box(40, 30, 40, 52)
 
     class Framed:
         framing = (0.15, 0.0, 0.15, 0.0)
 
     assert crop_face(img, box, Framed(), 0.15).shape == (52, 52)
-    assert np.array_equal(crop_face(img, box, object(), 0.15), crop_with_margin(img, box, 0.15))
+    assert np.array_equal(crop_face(img, box, object(), 0.15), crop_with_margin(img, box.as_tuple(), 0.15))
+
+
+def _two_eyes(roll: float, size: int = 200) -> tuple[np.ndarray, Box]:
+    """A gray frame with two bright 'eyes' 60 px apart, their line turned ``roll`` degrees clockwise
+    on screen about the frame's centre, and the box a detector would give with those eyes."""
+    import cv2
+
+    img = np.zeros((size, size), np.uint8)
+    c = size / 2
+    dx, dy = 30 * np.cos(np.radians(roll)), 30 * np.sin(np.radians(roll))
+    eyes = (c - dx, c - dy, c + dx, c + dy)  # the person's right eye is on the image's left
+    for x, y in ((eyes[0], eyes[1]), (eyes[2], eyes[3])):
+        cv2.circle(img, (int(round(x)), int(round(y))), 4, 255, -1)
+    return img, Box(60, 50, 80, 100, 0.9, eyes)
+
+
+def _dots_roll(crop: np.ndarray) -> float:
+    """The angle (degrees, clockwise on screen) of the line through the two bright blobs of ``crop``."""
+    import cv2
+
+    n, _, _, centres = cv2.connectedComponentsWithStats((crop > 128).astype(np.uint8))
+    assert n == 3, "both eyes must stay in the crop"
+    (x0, y0), (x1, y1) = sorted(centres[1:].tolist())
+    return float(np.degrees(np.arctan2(y1 - y0, x1 - x0)))
+
+
+def test_box_roll_from_the_eyes():
+    assert Box(0, 0, 10, 10).roll is None
+    assert _two_eyes(20.0)[1].roll == pytest.approx(20.0)
+    assert _two_eyes(-15.0)[1].roll == pytest.approx(-15.0)
+
+
+@pytest.mark.parametrize("roll,beyond,turn", [(20.0, 8.0, 12.0), (-20.0, 8.0, -12.0), (5.0, 8.0, 0.0),
+                                              (-8.0, 8.0, 0.0), (3.0, 0.0, 3.0), (30.0, None, 0.0),
+                                              (None, 8.0, 0.0)])
+def test_tilt_to_undo_leaves_the_lean_training_faces_have(roll, beyond, turn):
+    from fer_core.inference.preprocess import tilt_to_undo
+
+    assert tilt_to_undo(roll, beyond) == pytest.approx(turn)
+
+
+class _Levelling:
+    framing = (0.15, 0.0, 0.15, 0.0)
+    level_beyond = 8.0
+
+
+@pytest.mark.parametrize("roll", [25.0, -25.0, 14.0])
+def test_crop_face_turns_a_tilted_head_back_to_the_lean_allowed(roll):
+    from fer_core.inference.preprocess import crop_face
+
+    img, box = _two_eyes(roll)
+    crop = crop_face(img, box, _Levelling(), 0.15)
+    assert crop.shape == (104, 104)  # the framed square: the 80 px box width grown 15% each side
+    assert _dots_roll(crop) == pytest.approx(np.sign(roll) * 8.0, abs=1.5)
+
+
+def test_crop_face_leaves_a_slight_lean_and_detectors_without_levelling_alone():
+    from fer_core.inference.preprocess import crop_face, framed_square
+
+    img, box = _two_eyes(6.0)
+    assert np.array_equal(crop_face(img, box, _Levelling(), 0.15), framed_square(img, box.as_tuple(),
+                                                                               _Levelling.framing))
+    img, box = _two_eyes(25.0)
+
+    class NoLevel:
+        framing = (0.15, 0.0, 0.15, 0.0)
+        level_beyond = None
+
+    crop = crop_face(img, box, NoLevel(), 0.15)
+    assert np.array_equal(crop, framed_square(img, box.as_tuple(), NoLevel.framing))
+    assert _dots_roll(crop) == pytest.approx(25.0, abs=1.5)
