@@ -18,6 +18,7 @@ import numpy as np
 from fer_core.data import ferplus
 from fer_core.data.imageio import IMAGE_EXTENSIONS, ensure_rgb, read_image
 from fer_core.data.labels import FER2013_CLASSES, canonical_class
+from fer_core.data.packed import decode_images, is_packed
 from fer_core.errors import DatasetError, ImageError
 from fer_core.inference.detection import largest, make_detector
 from fer_core.inference.preprocess import crop_face
@@ -192,14 +193,16 @@ def with_ferplus_labels(ds: Dataset, labels: str, targets: str = "crossentropy",
 
 
 def load_npz(path: str | Path) -> Dataset:
-    """Read the FER2013 ``.npz`` layout (images, labels, usage, class_names, usage_names)."""
+    """Read the FER2013 ``.npz`` layout (images, labels, usage, class_names, usage_names), plain or
+    packed as JPEG bytes (``fer_core.data.packed``)."""
     p = Path(path)
     try:
         with np.load(p, allow_pickle=False) as data:
-            missing = {"images", "labels"} - set(data.files)
+            packed = is_packed(data.files)
+            missing = {"labels"} - set(data.files) if packed else {"images", "labels"} - set(data.files)
             if missing:
                 raise DatasetError(f"{p}: missing arrays {sorted(missing)}")
-            images = np.asarray(data["images"], dtype=np.uint8)
+            images = decode_images(data, p) if packed else np.asarray(data["images"], dtype=np.uint8)
             labels = np.asarray(data["labels"], dtype=np.int64)
             class_names = (
                 [canonical_class(str(c)) for c in data["class_names"]]

@@ -89,10 +89,19 @@ class Classifier:
         if self._fn is None:
             with self._lock:
                 if self._fn is None:
-                    import tensorflow as tf
-
-                    self._fn = tf.function(lambda x: self.model(x, training=False), reduce_retracing=True)
+                    self._fn = self._graph_function()
         return self._fn
+
+    def _graph_function(self) -> Any:
+        """The model as a traced TensorFlow function; on another Keras backend (PyTorch on a lent GPU
+        machine, which has no TensorFlow), the model called eagerly and its output brought to numpy."""
+        import keras
+
+        if keras.backend.backend() == "tensorflow":
+            import tensorflow as tf
+
+            return tf.function(lambda x: self.model(x, training=False), reduce_retracing=True)
+        return lambda x: keras.ops.convert_to_numpy(self.model(x, training=False))
 
     def predict_batch(self, x: np.ndarray, tta: list[str] | None = None) -> np.ndarray:
         """Probabilities for an already prepared batch, averaged over the card's test-time views.

@@ -221,5 +221,22 @@ def tf_dataset(x: np.ndarray, y: np.ndarray, batch: int, shuffle: bool, seed: in
     return ds.batch(batch).prefetch(2)
 
 
+def fit_inputs(train: tuple[np.ndarray, np.ndarray], val: tuple[np.ndarray, np.ndarray] | None,
+               batch: int, seed: int) -> dict[str, Any]:
+    """``model.fit``'s data arguments for the running Keras backend.
+
+    TensorFlow gets ``tf.data`` pipelines (its fastest feed on the CPU); other backends (PyTorch on a
+    lent GPU machine, where TensorFlow is not installed) get the arrays, shuffled by Keras each epoch.
+    """
+    import keras
+
+    if keras.backend.backend() == "tensorflow":
+        return {"x": tf_dataset(*train, batch, shuffle=True, seed=seed),
+                "validation_data": tf_dataset(*val, batch, shuffle=False, seed=0) if val is not None else None}
+    val_data = (val[0], val[1].astype("float32")) if val is not None else None
+    return {"x": train[0], "y": train[1].astype("float32"), "batch_size": batch, "shuffle": True,
+            "validation_data": val_data, "validation_batch_size": batch}
+
+
 __all__ = ["Splits", "TrainingData", "cap_per_class", "class_weights", "data_fingerprint", "load_arrays",
-           "one_hot", "pick_splits", "split_to_arrays", "tf_dataset"]
+           "fit_inputs", "one_hot", "pick_splits", "split_to_arrays", "tf_dataset"]

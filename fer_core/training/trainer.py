@@ -37,7 +37,7 @@ from fer_core.training.architectures import (
 from fer_core.training.callbacks import ProgressFn, make_callbacks
 from fer_core.training.checkpoint import Checkpoint
 from fer_core.training.config import ModelSpec, TrainConfig, build_parser, config_from_args, resolve
-from fer_core.training.data import Splits, TrainingData, data_fingerprint, load_arrays, pick_splits, tf_dataset
+from fer_core.training.data import Splits, TrainingData, data_fingerprint, fit_inputs, load_arrays, pick_splits
 from fer_core.training.degrade import build_degrade
 from fer_core.training.distill import distilled_targets
 from fer_core.training.evaluation import evaluate_split, write_report
@@ -181,7 +181,7 @@ def _loss(cfg: TrainConfig) -> Any:
 
 
 def fit_network(run: Run, model: Any, phase: Phase) -> None:
-    """A phase on images: the wrapper with augmentation, fed by ``tf.data``."""
+    """A phase on images: the wrapper with augmentation, fed as the backend likes (``fit_inputs``)."""
     cfg, data = run.cfg, run.data
     model.compile(optimizer=make_optimizer(cfg, phase, steps_per_epoch(len(data.x_train), cfg.batch_size)),
                   loss=_loss(cfg), metrics=["accuracy"], jit_compile=False)
@@ -189,8 +189,7 @@ def fit_network(run: Run, model: Any, phase: Phase) -> None:
     callbacks = make_callbacks(cfg, phase, run.checkpoint, val is not None, run.progress)
     run.emit({"event": "phase", "phase": phase.name, "epochs": phase.epochs})
     model.fit(
-        tf_dataset(data.x_train, data.targets, cfg.batch_size, shuffle=True, seed=cfg.seed),
-        validation_data=tf_dataset(*val, cfg.batch_size, shuffle=False, seed=0) if val is not None else None,
+        **fit_inputs((data.x_train, data.targets), val, cfg.batch_size, cfg.seed),
         epochs=phase.epochs, class_weight=data.class_weight, callbacks=callbacks, verbose=cfg.verbose,
     )
 

@@ -1,0 +1,81 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from fer_core.data.datasets import load_dataset, load_npz
+from fer_core.data.packed import is_packed, main, pack_npz
+from fer_core.errors import DatasetError
+from tests.conftest import FER_NPZ, need_shared
+from tests.helpers import CLASSES, write_npz
+
+
+def test_a_packed_file_reads_like_the_plain_one(tmp_path):
+    plain = load_npz(write_npz(tmp_path / "d.npz", n_per_class=6))
+    packed_path = pack_npz(tmp_path / "d.npz", tmp_path / "packed.npz", quality=95,
+                           split_quality={"Training": 60})
+    with np.load(packed_path) as data:
+        assert is_packed(data.files) and "images" not in data.files
+    packed = load_npz(packed_path)
+    assert packed.class_names == plain.class_names == CLASSES
+    assert set(packed.splits) == set(plain.splits)
+    for name in plain.splits:
+        a, b = plain.splits[name], packed.splits[name]
+        assert np.array_equal(a.labels, b.labels) and np.array_equal(a.rows, b.rows)
+        assert b.array.shape == a.array.shape and b.array.dtype == np.uint8
+        err = np.abs(a.array.astype(int) - b.array.astype(int)).mean()
+        assert err < (12 if name == "Training" else 4), (name, err)  # JPEG error, lower quality on Training
+
+
+def test_split_quality_changes_only_its_split(tmp_path):
+    src = write_npz(tmp_path / "d.npz", n_per_class=6)
+    high = load_npz(pack_npz(src, tmp_path / "high.npz", quality=95))
+    mixed = load_npz(pack_npz(src, tmp_path / "mixed.npz", quality=95, split_quality={"Training": 40}))
+    assert np.array_equal(high.split("PublicTest").array, mixed.split("PublicTest").array)
+    assert not np.array_equal(high.split("Training").array, mixed.split("Training").array)
+
+
+def test_damaged_or_wrong_packs_are_one_line_errors(tmp_path):
+    src = write_npz(tmp_path / "d.npz", n_per_class=3)
+    with pytest.raises(DatasetError, match="no split named 'Train'"):
+        pack_npz(src, tmp_path / "p.npz", split_quality={"Train": 90})
+    with pytest.raises(DatasetError, match="an .npz file"):
+        pack_npz(src, tmp_path / "p.zip")
+    good = pack_npz(src, tmp_path / "p.npz")
+    with np.load(good) as data:
+        arrays = {k: data[k] for k in data.files}
+    bytes_cut = dict(arrays, jpeg=arrays["jpeg"][:-10])
+    np.savez(tmp_path / "cut.npz", **bytes_cut)
+    with pytest.raises(DatasetError, match="offsets do not match"):
+        load_npz(tmp_path / "cut.npz")
+    garbled = dict(arrays, jpeg=np.full_like(arrays["jpeg"], 7))
+    np.savez(tmp_path / "garbled.npz", **garbled)
+    with pytest.raises(DatasetError, match="packed image 0 is not a 48x48 JPEG"):
+        load_npz(tmp_path / "garbled.npz")
+
+
+def test_the_command_line_packs_and_copies_the_votes(tmp_path, capsys):
+    src_dir = tmp_path / "data" / "fer2013"
+    src_dir.mkdir(parents=True)
+    src = write_npz(src_dir / "fer2013.npz", n_per_class=3)
+    votes_dir = tmp_path / "data" / "ferplus"
+    votes_dir.mkdir()
+    (votes_dir / "ferplus_votes.npz").write_bytes(b"votes")
+    out = tmp_path / "carry"
+    assert main([str(src), str(out), "--training-quality", "90"]) == 0
+    assert load_npz(out / "data" / "fer2013" / "fer2013.npz").counts() == load_npz(src).counts()
+    assert (out / "data" / "ferplus" / "ferplus_votes.npz").read_bytes() == b"votes"
+    assert "MiB" in capsys.readouterr().out
+    assert main([str(tmp_path / "missing.npz"), str(out)]) == 2
+    assert "missing.npz" in capsys.readouterr().err
+
+
+def test_real_fer2013_packs_small_and_keeps_the_ferplus_labels(tmp_path):
+    need_shared(FER_NPZ)
+    assert main([str(FER_NPZ), str(tmp_path), "--training-quality", "90"]) == 0
+    packed = tmp_path / "data" / "fer2013" / "fer2013.npz"
+    assert packed.stat().st_size < 50 * 2**20  # beside a 14 MB working tree, under the 64 MiB a GPU call carries
+    plain, small = load_dataset(FER_NPZ, labels="ferplus"), load_dataset(packed, labels="ferplus")
+    assert small.counts() == plain.counts()
+    a, b = plain.split("PrivateTest").array, small.split("PrivateTest").array
+    assert np.abs(a.astype(int) - b.astype(int)).mean() < 0.2
