@@ -180,6 +180,10 @@ def pack_results(jobs: list[Job], work: Path, out: Path) -> None:
                     job.result["weights_left_behind"] = f"{f.stat().st_size / 2**20:.0f} MiB"
                     continue
                 tar.add(f, arcname=f"{job.name}/{f.name}")
+            if not (folder / "model.json").is_file():  # cut short: its checkpoint resumes here (--checkpoint-dir)
+                for f in sorted((work / f"ckpt_{job.name}").glob("*")):
+                    if f.is_file() and f.stat().st_size <= MAX_BACK_BYTES:
+                        tar.add(f, arcname=f"{job.name}/checkpoint/{f.name}")
 
 
 def environment() -> dict[str, Any]:

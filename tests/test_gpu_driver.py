@@ -91,6 +91,25 @@ def test_the_driver_trains_the_plan_and_packs_loadable_models(tmp_path):
     assert probs.shape == (1, len(card["class_names"])) and abs(float(probs.sum()) - 1) < 1e-4
 
 
+def test_a_job_past_the_deadline_is_stopped_and_its_checkpoint_comes_back(tmp_path):
+    data = pack_npz(write_npz(tmp_path / "d.npz", n_per_class=6), tmp_path / "packed.npz")
+    # its own --epochs (after the scheduled one) asks for far more than the budget holds
+    plan = _plan(tmp_path, [{"name": "long", "args": [*TINY, "--epochs", "100000", "--patience", "100000", "--no-tta"], "epochs": 1,
+                             "min_epochs": 1}])
+    out = tmp_path / "out"
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "gpu" / "device_train.py"), "--plan", str(plan), "--data", str(data),
+         "--out", str(out), "--work", str(tmp_path / "work"), "--budget", "75", "--probe-steps", "1"],
+        capture_output=True, text=True, timeout=600, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
+    )
+    assert proc.returncode == 1, proc.stderr[-3000:]  # a job that did not finish is a failed run
+    job = json.loads((out / "summary.json").read_text())["jobs"][0]
+    assert job["killed_at_deadline"] and job["returncode"] != 0
+    with tarfile.open(out / "long.tar.gz") as tar:
+        names = set(tar.getnames())
+    assert "long/train.log" in names and "long/checkpoint/state.json" in names, names
+
+
 @pytest.mark.skipif(importlib.util.find_spec("torch") is None,
                     reason="PyTorch is not installed in this venv (the GPU machine has it; gpu/README.md says how "
                            "to check the torch path on a CPU)")
