@@ -94,8 +94,8 @@ def test_the_driver_trains_the_plan_and_packs_loadable_models(tmp_path):
 def test_a_job_past_the_deadline_is_stopped_and_its_checkpoint_comes_back(tmp_path):
     data = pack_npz(write_npz(tmp_path / "d.npz", n_per_class=6), tmp_path / "packed.npz")
     # its own --epochs (after the scheduled one) asks for far more than the budget holds
-    plan = _plan(tmp_path, [{"name": "long", "args": [*TINY, "--epochs", "100000", "--patience", "100000", "--no-tta"], "epochs": 1,
-                             "min_epochs": 1}])
+    endless = [*TINY, "--epochs", "100000", "--patience", "100000", "--no-tta"]
+    plan = _plan(tmp_path, [{"name": "long", "args": endless, "epochs": 1, "min_epochs": 1}])
     out = tmp_path / "out"
     proc = subprocess.run(
         [sys.executable, str(ROOT / "gpu" / "device_train.py"), "--plan", str(plan), "--data", str(data),
