@@ -149,9 +149,9 @@ class YuNetDetector:
         self.nms_threshold = float(nms_threshold)
         self.max_side = int(max_side)
         # Head tilt past this many degrees is turned back before the crop (None: never). FER2013's
-        # faces lean up to ~12 degrees (median 4), so only the tilt beyond 8 is undone: on FER+
-        # PublicTest through YuNet that scored +0.4 points upright and +0.9 with heads tilted
-        # 10-25 degrees, where levelling every face lost 0.1 upright (README, "The crop").
+        # faces lean up to ~12 degrees (median 4), so only the tilt beyond 8 is undone: through the
+        # pipeline on PublicTest, models/default +0.2 points upright and +0.5 with heads tilted 10-25
+        # degrees; levelling every face lost up to 0.5 upright (README, "The crop the model sees").
         self.level_beyond = None if level_beyond is None else float(level_beyond)
         self._local = threading.local()  # one cv2 detector per thread: it keeps per-call state
         self._new_detector()
