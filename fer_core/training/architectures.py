@@ -154,26 +154,6 @@ def unfreeze_model(model: Any, n_layers: int) -> int:
     return opened
 
 
-def build_augmentation(flip: bool = True, rotation_deg: float = 10.0, shift: float = 0.1, zoom: float = 0.1,
-                       contrast: float = 0.2) -> Any:
-    """Training-only augmentation on raw 0-255 pixels: flip, small rotation, shift, zoom, contrast."""
-    import keras
-    from keras import layers
-
-    steps: list[Any] = []
-    if flip:
-        steps.append(layers.RandomFlip("horizontal", name="aug_flip"))
-    if rotation_deg > 0:
-        steps.append(layers.RandomRotation(rotation_deg / 360.0, fill_mode="reflect", name="aug_rotate"))
-    if shift > 0:
-        steps.append(layers.RandomTranslation(shift, shift, fill_mode="reflect", name="aug_shift"))
-    if zoom > 0:
-        steps.append(layers.RandomZoom(zoom, zoom, fill_mode="reflect", name="aug_zoom"))
-    if contrast > 0:
-        steps.append(layers.RandomContrast(contrast, value_range=(0, 255), name="aug_contrast"))
-    return keras.Sequential(steps, name="augment")
-
-
 def normalization_layer(norm: Normalization, channels: int) -> Any:
     """A Keras layer doing ``(x * scale - mean) / std``, for the training graph only."""
     from keras import layers

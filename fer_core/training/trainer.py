@@ -26,7 +26,6 @@ from fer_core.data.datasets import Dataset, load_dataset
 from fer_core.errors import FerError
 from fer_core.inference.classifier import load_keras_model
 from fer_core.training.architectures import (
-    build_augmentation,
     build_model,
     first_member,
     normalization_layer,
@@ -34,6 +33,7 @@ from fer_core.training.architectures import (
     transfer_weights,
     unfreeze_model,
 )
+from fer_core.training.augment import build_augmentation
 from fer_core.training.callbacks import ProgressFn, make_callbacks
 from fer_core.training.checkpoint import Checkpoint
 from fer_core.training.config import ModelSpec, TrainConfig, build_parser, config_from_args, resolve
@@ -167,7 +167,7 @@ def _training_wrapper(run: Run) -> Any:
     inputs = keras.Input(shape=(size[0], size[1], channels), name="pixels")
     x = keras.layers.Rescaling(1.0, name="to_float")(inputs)
     if run.cfg.augment:
-        x = build_augmentation()(x)
+        x = build_augmentation(seed=run.cfg.seed)(x)
         if run.cfg.degrade:
             x = build_degrade(seed=run.cfg.seed)(x)
     x = normalization_layer(run.spec.normalization, channels)(x)
