@@ -19,7 +19,8 @@ def test_home_shows_model_card_and_links(app_env: Path) -> None:
     assert picker.value == "default" and picker.options == ["default", "tiny"]  # broken one not selectable
     body = texts(at)
     assert "**Classes:** angry, disgust, fear, happy, sad, surprise, neutral" in body
-    assert "**Backbone:** fer_cnn" in body
+    backbone = next(line for line in body.splitlines() if "**Backbone:**" in line)
+    assert "fer_cnn" in backbone  # the shipped default: "2 × fer_cnn, probabilities averaged"
     # the broken folder is listed with its error under the picker
     assert any("1 model folder(s) cannot be used" in e.label for e in at.sidebar.expander)
     assert "**broken**: " in body and "not valid JSON" in body
