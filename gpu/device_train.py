@@ -133,9 +133,9 @@ def _command(job: Job, data: str, work: Path) -> list[str]:
 def job_environment(lanes: int) -> dict[str, str]:
     """The environment of one job: CPU threads shared out among the lanes.
 
-    Why: each PyTorch process starts as many threads as the machine has cores; five such processes on
-    16 cores fight over them (the lease of 2026-11-27 saw each epoch 1.4-1.6 times slower with four lanes).
-    A step of these small networks is mostly Python on one core, so a few threads each are enough.
+    Why: each PyTorch process starts as many threads as the machine has cores, so five such processes on
+    16 cores fight over them (a likely part of why the lease of 2026-11-27 saw each epoch 1.4-1.6 times slower
+    with four lanes). A step of these small networks is mostly Python on one core: a few threads each suffice.
     """
     threads = str(max(1, (os.cpu_count() or 1) // max(1, lanes)))
     return {**os.environ, "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads}
