@@ -38,7 +38,7 @@ def test_the_shipped_plan_reads_and_names_only_known_options():
     from fer_core.training.config import build_parser
 
     jobs = device_train.load_plan(ROOT / "gpu" / "plan.json")
-    labels = [j.args[j.args.index("--labels") + 1] for j in jobs]
+    labels = [device_train._option(j.args, "--labels", "") for j in jobs]
     assert labels.count("fer2013") >= 2 and labels.count("ferplus") >= 1  # FER2013 is what the leases lack most
     for job in jobs:  # every job's options parse as fer_core.train's
         build_parser().parse_args(["--data", "x", *job.args, "--epochs", "1"])
