@@ -26,7 +26,7 @@ from fer_core.inference.classifier import load_keras_model
 from fer_core.model_folder import read_history, write_model_folder
 from fer_core.training.architectures import MEMBER_PREFIX
 from fer_core.training.evaluation import evaluate_split, write_report
-from fer_core.training.tta import choose_tta_on_split
+from fer_core.training.tta import candidates_within, choose_tta_on_split
 
 log = logging.getLogger(__name__)
 
@@ -136,6 +136,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="labels of --data for the views and report: fer2013, ferplus (FER+ majority) or a votes file")
     p.add_argument("--val-split", default="PublicTest", help="split the test-time views are chosen on")
     p.add_argument("--test-split", default="PrivateTest", help="split of the report (touched only here)")
+    p.add_argument("--max-views", type=int, default=0,
+                   help="choose only test-time views costing at most this many runs per face (0: no limit)")
     return p
 
 
@@ -143,11 +145,12 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     args = build_parser().parse_args(argv)
     try:
+        candidates_within(args.max_views)  # a bad limit fails before anything is written
         out = build_ensemble(args.members, args.out, name=args.name, notes=args.notes)
         if args.data:
             ds = load_dataset(args.data, labels=args.labels)
             if args.val_split:
-                choose_tta_on_split(out, ds.split(args.val_split), ds.class_names)
+                choose_tta_on_split(out, ds.split(args.val_split), ds.class_names, args.max_views)
             if args.test_split:
                 report = evaluate_split(out, ds.split(args.test_split), ds.class_names)
                 write_report(out, report, split_name=args.test_split, data=args.data, labels=args.labels)

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from fer_core.data.datasets import Split
-from fer_core.inference.card import load_card
+from fer_core.inference.card import load_card, view_count
 from fer_core.inference.classifier import Classifier
 from fer_core.training.data import split_to_arrays
 from fer_core.training.evaluation import label_map
@@ -47,13 +47,24 @@ def choose_tta(model_dir: Path, x_val: np.ndarray, y_val: np.ndarray,
     return best[1]
 
 
-def choose_tta_on_split(model_dir: Path, split: Split, data_classes: list[str]) -> list[str]:
+def candidates_within(max_views: int = 0) -> tuple[tuple[str, ...], ...]:
+    """The candidate view lists costing at most ``max_views`` model runs per face (0: all of them).
+
+    Why: an ensemble of several networks already runs each of them per face; its views are
+    held to what keeps the live page's budget, rather than to whatever scores best.
+    """
+    if max_views < 0:
+        raise ValueError(f"--max-views must be 0 (no limit) or more, not {max_views}")
+    return tuple(c for c in TTA_CANDIDATES if not max_views or view_count(list(c)) <= max_views)
+
+
+def choose_tta_on_split(model_dir: Path, split: Split, data_classes: list[str], max_views: int = 0) -> list[str]:
     """``choose_tta`` on a dataset split, leaving out the classes the model does not know."""
     card = load_card(model_dir)
     x, y = split_to_arrays(split, card.input_size, card.color_mode)
     mapping, _ = label_map(data_classes, card.class_names)
     known = mapping[y] >= 0
-    return choose_tta(model_dir, x[known], mapping[y[known]])
+    return choose_tta(model_dir, x[known], mapping[y[known]], candidates_within(max_views))
 
 
-__all__ = ["TTA_CANDIDATES", "choose_tta", "choose_tta_on_split"]
+__all__ = ["TTA_CANDIDATES", "candidates_within", "choose_tta", "choose_tta_on_split"]

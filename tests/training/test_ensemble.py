@@ -65,6 +65,24 @@ def test_cli_chooses_views_on_validation_and_reports_on_test(tiny_model_dir, sec
     assert "error:" in capsys.readouterr().err
 
 
+def test_cli_keeps_views_within_max_views(tiny_model_dir, second_model, tmp_path, capsys):
+    from fer_core.training.tta import candidates_within
+    from tests.helpers import write_npz
+
+    data = write_npz(tmp_path / "d.npz", n_per_class=9)
+    out = tmp_path / "ens"
+    assert main(["--members", str(tiny_model_dir), str(second_model), "--out", str(out), "--data", str(data),
+                 "--max-views", "2"]) == 0
+    card = load_card(out)
+    assert set(card.training["tta_validation_accuracy"]) == {"none", "hflip"}  # six views never tried
+    assert card.tta in ([], ["hflip"])
+    assert len(candidates_within(0)) == 3 and candidates_within(1) == ((),)
+    assert main(["--members", str(tiny_model_dir), str(second_model), "--out", str(tmp_path / "neg"),
+                 "--data", str(data), "--max-views", "-1"]) == 2
+    assert "--max-views" in capsys.readouterr().err
+    assert not (tmp_path / "neg").exists()
+
+
 def test_fine_tuning_starts_from_the_first_member(tiny_model_dir, second_model, tmp_path):
     from fer_core.training.trainer import TrainConfig, train
     from tests.helpers import write_folder
