@@ -8,6 +8,13 @@ the size. ``load_npz`` reads a packed file like the plain one (same arrays, ``im
 Layout: ``jpeg`` (all files' bytes, one ``uint8`` run), ``offsets`` (``N + 1`` int64: image ``i`` is
 ``jpeg[offsets[i]:offsets[i + 1]]``), ``shape`` (height, width), and the plain file's ``labels``,
 ``usage``, ``usage_names`` and ``class_names``.
+
+Shared headers: a 48x48 JPEG is 330 bytes of header (quantisation and Huffman tables, the same for
+every image of one quality) and 300-900 of image data. Written files keep each distinct header once,
+in ``heads`` (bytes) with ``head_offsets`` (``H + 1`` int64), and per image ``head_index``; ``jpeg``
+then holds only what follows the header, without the end marker, and a file is put back together as
+header + data + end marker before decoding. That takes a third off the file. Files without ``heads``
+hold whole JPEGs and read as before.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ import shutil
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -26,6 +34,7 @@ from fer_core.errors import DatasetError
 
 PACKED_KEYS: frozenset[str] = frozenset({"jpeg", "offsets", "shape"})
 _KEPT = ("labels", "usage", "usage_names", "class_names")
+_EOI = np.frombuffer(b"\xff\xd9", np.uint8)
 
 
 def is_packed(files: list[str]) -> bool:
@@ -46,17 +55,67 @@ def encode_images(images: np.ndarray, quality: int | np.ndarray) -> tuple[np.nda
     return np.concatenate(chunks).astype(np.uint8), np.asarray(offsets, dtype=np.int64)
 
 
+def header_length(jpeg: np.ndarray) -> int:
+    """Bytes of a JPEG before its image data: everything up to the end of the start-of-scan segment."""
+    raw = jpeg.tobytes()
+    sos = raw.find(b"\xff\xda")
+    if sos < 0 or sos + 4 > len(raw):
+        raise DatasetError("an encoded image has no start-of-scan marker")
+    return sos + 2 + int.from_bytes(raw[sos + 2:sos + 4], "big")
+
+
+def share_headers(blob: np.ndarray, offsets: np.ndarray) -> dict[str, np.ndarray]:
+    """Whole JPEGs (``encode_images``' output) as the shared-header arrays of the layout above."""
+    heads: dict[bytes, int] = {}
+    index = np.empty(len(offsets) - 1, np.int64)
+    scans, scan_offsets = [], [0]
+    for i in range(len(index)):
+        jpeg = blob[offsets[i]:offsets[i + 1]]
+        cut = header_length(jpeg)
+        index[i] = heads.setdefault(jpeg[:cut].tobytes(), len(heads))
+        scans.append(jpeg[cut:-2] if jpeg[-2:].tobytes() == _EOI.tobytes() else jpeg[cut:])
+        scan_offsets.append(scan_offsets[-1] + len(scans[-1]))
+    head_bytes = list(heads)
+    return {"jpeg": np.concatenate(scans).astype(np.uint8), "offsets": np.asarray(scan_offsets, np.int64),
+            "heads": np.frombuffer(b"".join(head_bytes), np.uint8),
+            "head_offsets": np.cumsum([0] + [len(h) for h in head_bytes]).astype(np.int64),
+            "head_index": index.astype(np.uint8 if len(heads) < 256 else np.int64)}
+
+
+def _checked_offsets(offsets: np.ndarray, size: int, what: str, source: str | Path) -> np.ndarray:
+    if offsets.ndim != 1 or len(offsets) < 1 or offsets[0] != 0 or offsets[-1] != size \
+            or (np.diff(offsets) <= 0).any():
+        raise DatasetError(f"{source}: packed {what} offsets do not match its bytes")
+    return offsets
+
+
+def _jpeg_pieces(data: Mapping[str, np.ndarray], n: int, source: str | Path) -> list[np.ndarray] | None:
+    """Each image's header (shared-header files), or None for files of whole JPEGs."""
+    if "heads" not in data:
+        return None
+    if "head_offsets" not in data or "head_index" not in data:
+        raise DatasetError(f"{source}: packed headers come without head_offsets and head_index")
+    heads = np.asarray(data["heads"], dtype=np.uint8)
+    bounds = _checked_offsets(np.asarray(data["head_offsets"], dtype=np.int64), len(heads), "header", source)
+    index = np.asarray(data["head_index"]).astype(np.int64)
+    if index.shape != (n,) or (n and (index.min() < 0 or index.max() >= len(bounds) - 1)):
+        raise DatasetError(f"{source}: packed header index does not match its images")
+    pieces = [heads[bounds[k]:bounds[k + 1]] for k in range(len(bounds) - 1)]
+    return [pieces[k] for k in index]
+
+
 def decode_images(data: Mapping[str, np.ndarray], source: str | Path) -> np.ndarray:
     """The ``(N, H, W)`` uint8 images of a packed file; a damaged one is a one-line ``DatasetError``."""
     blob = np.asarray(data["jpeg"], dtype=np.uint8)
-    offsets = np.asarray(data["offsets"], dtype=np.int64)
+    offsets = _checked_offsets(np.asarray(data["offsets"], dtype=np.int64), len(blob), "image", source)
     h, w = (int(v) for v in np.asarray(data["shape"]).ravel()[:2])
-    if offsets.ndim != 1 or len(offsets) < 1 or offsets[0] != 0 or offsets[-1] != len(blob) \
-            or (np.diff(offsets) <= 0).any():
-        raise DatasetError(f"{source}: packed image offsets do not match its bytes")
+    heads = _jpeg_pieces(data, len(offsets) - 1, source)
     out = np.empty((len(offsets) - 1, h, w), np.uint8)
     for i in range(len(out)):
-        image = cv2.imdecode(blob[offsets[i]:offsets[i + 1]], cv2.IMREAD_GRAYSCALE)
+        jpeg = blob[offsets[i]:offsets[i + 1]]
+        if heads is not None:
+            jpeg = np.concatenate([heads[i], jpeg, _EOI])
+        image = cv2.imdecode(jpeg, cv2.IMREAD_GRAYSCALE)
         if image is None or image.shape != (h, w):
             raise DatasetError(f"{source}: packed image {i} is not a {w}x{h} JPEG")
         out[i] = image
@@ -92,7 +151,8 @@ def pack_npz(src: str | Path, dst: str | Path, quality: int = 95,
             quality_of[np.asarray(kept["usage"]) == names.index(split)] = q
     blob, offsets = encode_images(images, quality_of)
     dst.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(dst, jpeg=blob, offsets=offsets, shape=np.asarray(images.shape[1:3], dtype=np.int64), **kept)
+    arrays: dict[str, Any] = {**share_headers(blob, offsets), "shape": np.asarray(images.shape[1:3], np.int64), **kept}
+    np.savez(dst, **arrays)
     return dst
 
 
@@ -132,4 +192,5 @@ if __name__ == "__main__":
     raise SystemExit(main())
 
 
-__all__ = ["PACKED_KEYS", "decode_images", "encode_images", "is_packed", "main", "pack_npz", "pack_shared_layout"]
+__all__ = ["PACKED_KEYS", "decode_images", "encode_images", "header_length", "is_packed", "main", "pack_npz",
+           "pack_shared_layout", "share_headers"]
