@@ -104,10 +104,10 @@ def test_the_command_line_packs_and_copies_the_votes(tmp_path, capsys):
 
 def test_real_fer2013_packs_small_and_keeps_the_ferplus_labels(tmp_path):
     need_shared(FER_NPZ)
-    assert main([str(FER_NPZ), str(tmp_path), "--training-quality", "75", "--quality", "90"]) == 0  # gpu/prepare.sh's
+    assert main([str(FER_NPZ), str(tmp_path), "--training-quality", "70", "--quality", "85"]) == 0  # gpu/prepare.sh's
     packed = tmp_path / "data" / "fer2013" / "fer2013.npz"
-    assert packed.stat().st_size < 24 * 2**20  # beside a 34 MiB working tree, under the 64 MiB a GPU call carries
+    assert packed.stat().st_size < 21 * 2**20  # beside a 38 MiB working tree, under the 64 MiB a GPU call carries
     plain, small = load_dataset(FER_NPZ, labels="ferplus"), load_dataset(packed, labels="ferplus")
     assert small.counts() == plain.counts()
     a, b = plain.split("PrivateTest").array, small.split("PrivateTest").array
-    assert np.abs(a.astype(int) - b.astype(int)).mean() < 3  # quality 90: 2.5 grey levels, milder than augmentation
+    assert np.abs(a.astype(int) - b.astype(int)).mean() < 4  # quality 85: about 3 grey levels, milder than augmentation
