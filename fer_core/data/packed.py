@@ -89,7 +89,7 @@ def _checked_offsets(offsets: np.ndarray, size: int, what: str, source: str | Pa
     return offsets
 
 
-def _jpeg_pieces(data: Mapping[str, np.ndarray], n: int, source: str | Path) -> list[np.ndarray] | None:
+def _image_headers(data: Mapping[str, np.ndarray], n: int, source: str | Path) -> list[np.ndarray] | None:
     """Each image's header (shared-header files), or None for files of whole JPEGs."""
     if "heads" not in data:
         return None
@@ -109,7 +109,7 @@ def decode_images(data: Mapping[str, np.ndarray], source: str | Path) -> np.ndar
     blob = np.asarray(data["jpeg"], dtype=np.uint8)
     offsets = _checked_offsets(np.asarray(data["offsets"], dtype=np.int64), len(blob), "image", source)
     h, w = (int(v) for v in np.asarray(data["shape"]).ravel()[:2])
-    heads = _jpeg_pieces(data, len(offsets) - 1, source)
+    heads = _image_headers(data, len(offsets) - 1, source)
     out = np.empty((len(offsets) - 1, h, w), np.uint8)
     for i in range(len(out)):
         jpeg = blob[offsets[i]:offsets[i + 1]]

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from fer_core.data.datasets import load_dataset, load_npz
-from fer_core.data.packed import is_packed, main, pack_npz
+from fer_core.data.packed import decode_images, encode_images, is_packed, main, pack_npz, share_headers
 from fer_core.errors import DatasetError
 from tests.conftest import FER_NPZ, need_shared
 from tests.helpers import CLASSES, write_npz
@@ -63,8 +63,6 @@ def test_damaged_or_wrong_packs_are_one_line_errors(tmp_path):
 
 
 def test_headers_are_kept_once_and_files_of_whole_jpegs_still_read(tmp_path):
-    from fer_core.data.packed import encode_images, share_headers
-
     src = write_npz(tmp_path / "d.npz", n_per_class=6)
     plain = load_npz(src)
     mixed = pack_npz(src, tmp_path / "mixed.npz", quality=95, split_quality={"Training": 60})
@@ -81,8 +79,6 @@ def test_headers_are_kept_once_and_files_of_whole_jpegs_still_read(tmp_path):
     full, offsets = encode_images(plain.split("PublicTest").array, 95)
     shared = share_headers(full, offsets)
     old = {"jpeg": full, "offsets": offsets, "shape": np.array([48, 48])}
-    from fer_core.data.packed import decode_images
-
     assert np.array_equal(decode_images(old, "old"), decode_images({**shared, "shape": old["shape"]}, "new"))
 
 
@@ -111,3 +107,8 @@ def test_real_fer2013_packs_small_and_keeps_the_ferplus_labels(tmp_path):
     assert small.counts() == plain.counts()
     a, b = plain.split("PrivateTest").array, small.split("PrivateTest").array
     assert np.abs(a.astype(int) - b.astype(int)).mean() < 4  # quality 85: about 3 grey levels, milder than augmentation
+    # at the default test quality (95) the pixels come back as they were (the images were JPEGs once)
+    assert main([str(FER_NPZ), str(tmp_path / "q95"), "--training-quality", "70"]) == 0
+    q95 = load_dataset(tmp_path / "q95" / "data" / "fer2013" / "fer2013.npz", labels="ferplus")
+    exact = q95.split("PrivateTest").array
+    assert np.abs(a.astype(int) - exact.astype(int)).mean() < 0.2
