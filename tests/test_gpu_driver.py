@@ -49,6 +49,14 @@ def test_bad_plans_are_refused(tmp_path):
         device_train.load_plan(_plan(tmp_path, [{"name": "a", "args": [], "epochs": 1}] * 2))
     with pytest.raises(ValueError, match="letters"):
         device_train.load_plan(_plan(tmp_path, [{"name": "../x", "args": [], "epochs": 1}]))
+    with pytest.raises(ValueError, match="8 files"):
+        device_train.load_plan(_plan(tmp_path, [{"name": f"j{i}", "args": [], "epochs": 1} for i in range(8)]))
+
+
+def test_the_slowdown_grows_with_the_lanes_as_the_leases_measured():
+    assert device_train.auto_slowdown(1) == 1.0
+    assert 2.5 <= device_train.auto_slowdown(6) <= 2.9  # H200, 6 lanes: 2.7
+    assert device_train.auto_slowdown(5) < device_train.auto_slowdown(6)
 
 
 def test_jobs_share_the_cpu_threads_out_among_the_lanes(monkeypatch):
@@ -101,10 +109,30 @@ def test_the_driver_trains_the_plan_and_packs_loadable_models(tmp_path):
     assert probs.shape == (1, len(card["class_names"])) and abs(float(probs.sum()) - 1) < 1e-4
 
 
-def test_a_job_past_the_deadline_is_stopped_and_its_checkpoint_comes_back(tmp_path):
+def test_a_job_that_asks_for_more_than_the_budget_ends_in_time_with_its_model(tmp_path):
     data = pack_npz(write_npz(tmp_path / "d.npz", n_per_class=6), tmp_path / "packed.npz")
     # its own --epochs (after the scheduled one) asks for far more than the budget holds
     endless = [*TINY, "--epochs", "100000", "--patience", "100000", "--no-tta"]
+    plan = _plan(tmp_path, [{"name": "long", "args": endless, "epochs": 1, "min_epochs": 1}])
+    out = tmp_path / "out"
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "gpu" / "device_train.py"), "--plan", str(plan), "--data", str(data),
+         "--out", str(out), "--work", str(tmp_path / "work"), "--budget", "75", "--probe-steps", "1"],
+        capture_output=True, text=True, timeout=600, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    job = json.loads((out / "summary.json").read_text())["jobs"][0]
+    assert "killed_at_deadline" not in job and job["seconds"] < 75 and job["test_accuracy"] is not None
+    with tarfile.open(out / "long.tar.gz") as tar:
+        assert {"long/model.keras", "long/model.json"} <= set(tar.getnames())
+        card = json.load(tar.extractfile("long/model.json"))  # type: ignore[arg-type]
+    assert 1 <= card["training"]["epochs_run"]["train"] < 100000
+
+
+def test_a_job_still_running_at_the_deadline_is_killed_and_its_checkpoint_comes_back(tmp_path):
+    data = pack_npz(write_npz(tmp_path / "d.npz", n_per_class=6), tmp_path / "packed.npz")
+    # far more epochs than the budget holds, and its own --deadline 0 turns the driver's off: as a hang would
+    endless = [*TINY, "--epochs", "100000", "--patience", "100000", "--no-tta", "--deadline", "0"]
     plan = _plan(tmp_path, [{"name": "long", "args": endless, "epochs": 1, "min_epochs": 1}])
     out = tmp_path / "out"
     proc = subprocess.run(

@@ -43,6 +43,7 @@ class Checkpoint:
     finished: dict[str, bool] = field(default_factory=dict)
     phase: str = ""
     epoch: int = 0
+    cut_short: set[str] = field(default_factory=set)  # phases a --deadline ended (for the log; as an early stop)
 
     # ------------------------------------------------------------------ files
 

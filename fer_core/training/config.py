@@ -66,6 +66,7 @@ class TrainConfig:
     degrade: bool = False  # with augment: webcam degradations (blur, low resolution, gamma, noise)
     tta: bool = True
     precision: str = "auto"  # auto | float32 | bf16
+    deadline: float = 0.0  # Unix time: end a phase before an epoch that would finish past it (a lent GPU); 0 = none
     max_per_class: int = 0  # cap for quick experiments; 0 = all
     seed: int = 1
     checkpoint_dir: str = ""
@@ -245,6 +246,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="add webcam degradations (blur, low resolution, gamma, noise) to the augmentation")
     p.add_argument("--no-tta", dest="tta", action="store_false")
     p.add_argument("--precision", choices=("auto", "float32", "bf16"), default=d.precision)
+    p.add_argument("--deadline", type=float, default=d.deadline,
+                   help="Unix time: end the phase at the last epoch that finishes before it, then write the model "
+                        "as usual (the GPU driver's budget), as an early stop would")
     p.add_argument("--max-per-class", type=int, default=0)
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--checkpoint-dir", default="")
