@@ -109,17 +109,22 @@ def test_the_driver_trains_the_plan_and_packs_loadable_models(tmp_path):
     assert probs.shape == (1, len(card["class_names"])) and abs(float(probs.sum()) - 1) < 1e-4
 
 
-def test_a_job_that_asks_for_more_than_the_budget_ends_in_time_with_its_model(tmp_path):
+def _drive_one_long_job(tmp_path: Path, args: list[str], out: Path) -> subprocess.CompletedProcess[str]:
+    """The driver on a one-job plan ``long`` with a 75-second budget (the deadline tests)."""
     data = pack_npz(write_npz(tmp_path / "d.npz", n_per_class=6), tmp_path / "packed.npz")
-    # its own --epochs (after the scheduled one) asks for far more than the budget holds
-    endless = [*TINY, "--epochs", "100000", "--patience", "100000", "--no-tta"]
-    plan = _plan(tmp_path, [{"name": "long", "args": endless, "epochs": 1, "min_epochs": 1}])
-    out = tmp_path / "out"
-    proc = subprocess.run(
+    plan = _plan(tmp_path, [{"name": "long", "args": args, "epochs": 1, "min_epochs": 1}])
+    return subprocess.run(
         [sys.executable, str(ROOT / "gpu" / "device_train.py"), "--plan", str(plan), "--data", str(data),
          "--out", str(out), "--work", str(tmp_path / "work"), "--budget", "75", "--probe-steps", "1"],
         capture_output=True, text=True, timeout=600, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
     )
+
+
+def test_a_job_that_asks_for_more_than_the_budget_ends_in_time_with_its_model(tmp_path):
+    # its own --epochs (after the scheduled one) asks for far more than the budget holds
+    endless = [*TINY, "--epochs", "100000", "--patience", "100000", "--no-tta"]
+    out = tmp_path / "out"
+    proc = _drive_one_long_job(tmp_path, endless, out)
     assert proc.returncode == 0, proc.stderr[-3000:]
     job = json.loads((out / "summary.json").read_text())["jobs"][0]
     assert "killed_at_deadline" not in job and job["seconds"] < 75 and job["test_accuracy"] is not None
@@ -130,16 +135,10 @@ def test_a_job_that_asks_for_more_than_the_budget_ends_in_time_with_its_model(tm
 
 
 def test_a_job_still_running_at_the_deadline_is_killed_and_its_checkpoint_comes_back(tmp_path):
-    data = pack_npz(write_npz(tmp_path / "d.npz", n_per_class=6), tmp_path / "packed.npz")
     # far more epochs than the budget holds, and its own --deadline 0 turns the driver's off: as a hang would
     endless = [*TINY, "--epochs", "100000", "--patience", "100000", "--no-tta", "--deadline", "0"]
-    plan = _plan(tmp_path, [{"name": "long", "args": endless, "epochs": 1, "min_epochs": 1}])
     out = tmp_path / "out"
-    proc = subprocess.run(
-        [sys.executable, str(ROOT / "gpu" / "device_train.py"), "--plan", str(plan), "--data", str(data),
-         "--out", str(out), "--work", str(tmp_path / "work"), "--budget", "75", "--probe-steps", "1"],
-        capture_output=True, text=True, timeout=600, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
-    )
+    proc = _drive_one_long_job(tmp_path, endless, out)
     assert proc.returncode == 1, proc.stderr[-3000:]  # a job that did not finish is a failed run
     job = json.loads((out / "summary.json").read_text())["jobs"][0]
     assert job["killed_at_deadline"] and job["returncode"] != 0
