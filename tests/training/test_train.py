@@ -1,4 +1,6 @@
 import json
+import time
+from dataclasses import replace
 
 import numpy as np
 
@@ -162,8 +164,6 @@ def test_an_interrupted_phase_resumes_at_the_epoch_it_stopped(tmp_path):
 
 def test_a_deadline_ends_the_phase_after_the_last_epoch_that_fits_and_still_writes_the_model(tmp_path):
     """--deadline (the GPU driver's budget): an epoch that would end past it is not begun; the model is written."""
-    import time
-
     data = write_folder(tmp_path / "d", n_per_class=6)
     cfg = TrainConfig(data=str(data), out=str(tmp_path / "m"), width=4, epochs=50, batch_size=8, precision="float32",
                       verbose=0, checkpoint_dir=str(tmp_path / "ck"), patience=100, tta=False, deadline=time.time())
@@ -171,8 +171,8 @@ def test_a_deadline_ends_the_phase_after_the_last_epoch_that_fits_and_still_writ
     history = json.loads((tmp_path / "m" / "history.json").read_text())["epochs"]
     assert [h["epoch"] for h in history] == [1]  # the deadline had passed when the first epoch ended
     assert Classifier(tmp_path / "m").predict([np.full((48, 48), 128, np.uint8)]).shape[0] == 1
-    roomy = TrainConfig(**{**cfg.__dict__, "out": str(tmp_path / "m2"), "checkpoint_dir": str(tmp_path / "ck2"),
-                           "epochs": 2, "deadline": time.time() + 3600})
+    roomy = replace(cfg, out=str(tmp_path / "m2"), checkpoint_dir=str(tmp_path / "ck2"), epochs=2,
+                    deadline=time.time() + 3600)
     train(roomy)
     assert len(json.loads((tmp_path / "m2" / "history.json").read_text())["epochs"]) == 2  # far off: no effect
 
