@@ -68,6 +68,22 @@ def history_table(history: pd.DataFrame | Iterable[Mapping[str, Any]]) -> pd.Dat
     return df.reset_index(drop=True)
 
 
+PLOT_WIDTH_PX = 600  # about the plot area a learning curve gets on a page (the legend takes the rest)
+CHAR_WIDTH_PX = 6.5  # a character of the phase names at Vega's default 11 px font
+
+
+def named_spans(spans: pd.DataFrame, width_px: float = PLOT_WIDTH_PX) -> pd.DataFrame:
+    """The phase spans wide enough to carry their name inside the plot.
+
+    Why: an ensemble's history has one short phase per member ("member 1: train", ...), and names drawn
+    at every start overlapped into one unreadable line; the shading and the legend still show them all."""
+    if spans.empty:
+        return spans
+    total = float(spans["end"].max() - spans["start"].min()) or 1.0
+    room = (spans["end"] - spans["start"]) * width_px / total
+    return spans[room >= spans["phase"].str.len() * CHAR_WIDTH_PX + 8]
+
+
 def learning_curve_chart(history: pd.DataFrame | Iterable[Mapping[str, Any]], metric: str,
                          height: int = 240) -> alt.LayerChart:
     """Train and validation ``metric`` (loss or accuracy) per epoch, phases shaded and named.
@@ -85,7 +101,7 @@ def learning_curve_chart(history: pd.DataFrame | Iterable[Mapping[str, Any]], me
         .encode(x=alt.X("start:Q", scale=alt.Scale(zero=False, nice=False)), x2="end:Q",
                 color=alt.Color("phase:N", legend=alt.Legend(title="phase", orient="right")))
     )
-    names = alt.Chart(spans).mark_text(align="left", baseline="top", dx=4, dy=4, color="#666").encode(
+    names = alt.Chart(named_spans(spans)).mark_text(align="left", baseline="top", dx=4, dy=4, color="#666").encode(
         x="start:Q", y=alt.value(0), text="phase:N")
     lines = (
         alt.Chart(data)
@@ -136,4 +152,4 @@ def confusion_chart(confusion: pd.DataFrame, class_names: list[str], height: int
 
 
 __all__ = ["OTHER_COLOR", "SPLIT_COLORS", "TOP_COLOR", "confusion_chart", "history_table", "learning_curve_chart",
-           "per_class_chart", "probability_chart", "probability_frame"]
+           "named_spans", "per_class_chart", "probability_chart", "probability_frame"]

@@ -63,3 +63,20 @@ def test_model_summary() -> None:
     e = model_summary(Ensemble())
     assert e["Backbone"] == "2 × fer_cnn, probabilities averaged"
     assert e["Test-time views"] == "original + mirrored, zoom ×1.1 + mirrored"
+
+
+
+def _layer_rows(spec: dict, mark: str) -> list[dict]:
+    layer = next(x for x in spec["layer"] if x["mark"]["type"] == mark)
+    return spec["datasets"][layer["data"]["name"]]
+
+
+def test_phase_names_only_where_they_fit() -> None:
+    """An ensemble's short member phases lose their names (they overlapped); the long one and the shading keep all."""
+    rows = [{"phase": f"member {m}: train", "epoch": e, "loss": 1.0, "val_loss": 1.0}
+            for m, n in ((1, 8), (2, 8), (3, 53)) for e in range(1, n + 1)]
+    spec = learning_curve_chart(rows, "loss").to_dict()
+    assert [r["phase"] for r in _layer_rows(spec, "text")] == ["member 3: train"]
+    assert len(_layer_rows(spec, "rect")) == 3
+    two = learning_curve_chart([EPOCHS[0]] * 8 + [EPOCHS[2]] * 4, "accuracy").to_dict()  # 8 and 4 epochs: both fit
+    assert {r["phase"] for r in _layer_rows(two, "text")} == {"head", "finetune"}
