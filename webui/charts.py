@@ -19,6 +19,7 @@ from fer_core.training.reports import CURVE_METRICS, history_long, phase_spans
 
 SPLIT_COLORS = alt.Scale(domain=["train", "val"], range=["#4c78a8", "#f58518"])
 TOP_COLOR, OTHER_COLOR = "#2e9e4f", "#9aa5b1"
+TITLE_HEIGHT = 30  # a chart title at Vega's default 13 px font, with its offset
 
 
 # ---------------------------------------------------------------- class probabilities
@@ -31,9 +32,10 @@ def probability_chart(probabilities: dict[str, float], height: int | None = None
                       title: str | None = None) -> alt.Chart:
     """A horizontal bar per class, the top class highlighted, scale fixed at 0–100 %.
 
-    ``height`` defaults to room for every class name (Vega drops labels that overlap)."""
+    ``height`` defaults to room for every class name (Vega drops labels that overlap), and for the title:
+    the page fits the whole chart, title included, into that height, so a titled chart's rows were squeezed."""
     if height is None:
-        height = 40 + 24 * len(probabilities)
+        height = 40 + 24 * len(probabilities) + (TITLE_HEIGHT if title else 0)
     df = probability_frame(probabilities)
     top = df["class"][df["probability"].idxmax()] if len(df) else None
     df["top"] = df["class"] == top

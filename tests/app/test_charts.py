@@ -14,6 +14,8 @@ from webui.model_text import model_summary
 def test_probability_chart() -> None:
     chart = probability_chart({"happy": 0.7, "sad": 0.3}).to_dict()
     assert chart["mark"]["type"] == "bar" and chart["encoding"]["x"]["scale"]["domain"] == [0, 1]
+    titled = probability_chart({"happy": 0.7, "sad": 0.3}, title="Share of time").to_dict()
+    assert titled["height"] > chart["height"]  # the title gets its own room, the rows keep theirs
 
 
 EPOCHS = [
