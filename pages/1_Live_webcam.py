@@ -138,7 +138,8 @@ def show_timeline(rows: list[FrameRow]) -> None:
     if not recent:
         return
     names = list(pipeline.classifier.class_names)
-    chart = timeline_chart(recent, names, end, start=start, height=120, title="The last minute", legend_columns=3)
+    chart = timeline_chart(recent, names, end, start=start, height=120, title="The last minute", legend_columns=3,
+                           band_end=recent[-1].time)
     timeline_slot.altair_chart(chart, width="stretch")
 
 

@@ -151,8 +151,11 @@ def timeline_frame(rows: list[Any], class_names: list[str], max_points: int = 60
 
 def timeline_chart(rows: list[Any], class_names: list[str], duration: float, start: float = 0.0,
                    height: int = 260, title: str = "Expression over time",
-                   legend_columns: int | None = None) -> alt.VConcatChart:
-    """Probabilities over time from ``start`` to ``duration`` s, one line per class, the label band above."""
+                   legend_columns: int | None = None, band_end: float | None = None) -> alt.VConcatChart:
+    """Probabilities over time from ``start`` to ``duration`` s, one line per class, the label band above.
+
+    The band's last label lasts to ``band_end`` (default ``duration``, the end of a video). Why: the live page
+    charts a fixed minute, and a stream stopped after 4 s must not read as that face's label for all 60."""
     colors = class_colors(class_names)
     legend = alt.Legend(title=None, orient="top", direction="horizontal", symbolType="square",
                         columns=legend_columns or alt.Undefined)
@@ -160,7 +163,7 @@ def timeline_chart(rows: list[Any], class_names: list[str], duration: float, sta
     x = alt.X("start:Q", title=None, axis=alt.Axis(labels=False, ticks=False),
               scale=alt.Scale(domain=domain, nice=False))
     band = (
-        alt.Chart(pd.DataFrame(label_segments(rows, duration)))
+        alt.Chart(pd.DataFrame(label_segments(rows, duration if band_end is None else band_end)))
         .mark_rect()
         .encode(x=x, x2="end:Q", color=alt.Color("label:N", scale=colors, legend=legend),
                 tooltip=["label:N", alt.Tooltip("start:Q", format=".1f", title="from (s)"),

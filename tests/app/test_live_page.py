@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import streamlit_webrtc
 
+import json
 import re
 import time
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import Any
 
 import av
 import numpy as np
+import pyarrow
 import pytest
 
 from tests.app.apptest import StreamContext as _Ctx
@@ -161,4 +163,9 @@ def test_stopping_clears_the_last_label(app_env: Path, monkeypatch: pytest.Monke
     button = at.get("download_button")
     assert button, "the stopped stream's timeline can be downloaded"
     assert "Download this session" in button[0].proto.label
-    assert at.get("vega_lite_chart"), "the last minute is charted"
+    chart = next(c for c in at.get("vega_lite_chart") if '"vconcat"' in c.proto.spec)  # the last minute
+    rect = next(v for v in json.loads(chart.proto.spec)["vconcat"] if v["mark"]["type"] == "rect")
+    data = next(d.data.data for d in chart.proto.datasets if d.name == rect["data"]["name"])
+    band = pyarrow.ipc.open_stream(data).read_pandas()
+    last = at.session_state["live_slot"].timeline()[-1].time
+    assert band["end"].iloc[-1] == pytest.approx(last), "the label band stops where the stream did, not at 60 s"
