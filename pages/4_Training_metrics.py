@@ -18,6 +18,7 @@ from fer_core.training.reports import (
     trained_key,
 )
 from webui.charts import confusion_chart, learning_curve_chart, per_class_chart
+from webui.model_text import interval_note
 from webui.models import all_models, sidebar_model_picker
 from webui.navigation import setup_page
 
@@ -79,6 +80,10 @@ def render(name: str, reports: ModelReports) -> None:
             where += " · FER+ labels (majority of ten taggers)"
         if where:
             st.caption(f"Evaluated on {where}")
+        if note := interval_note(report):
+            st.caption(note, help="Resampling the test faces with replacement (2,000 times) shows how far each "
+                       "figure could move with another draw of faces like these: two models whose ranges "
+                       "overlap widely are not clearly different on this test set.")
     if reports.history is not None:
         st.altair_chart(learning_curve_chart(reports.history, "loss"), width="stretch", height=260)
         st.altair_chart(learning_curve_chart(reports.history, "accuracy"), width="stretch", height=260)

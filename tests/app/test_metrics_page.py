@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from tests.app.apptest import no_exceptions, page, texts
@@ -23,6 +24,13 @@ def test_trained_model_draws_all_charts(app_env: Path) -> None:
     assert '"phase"' in specs[0]  # phases shaded
     labels = {m.label for m in at.metric}
     assert {"Test accuracy", "Macro F1", "Test images"} <= labels
+    # the range a figure could move with other faces, around the figure shown
+    shown = float(next(m.value for m in at.metric if m.label == "Test accuracy").rstrip("%"))
+    found = re.search(r"95% range with other faces like these: accuracy ([\d.]+)%–([\d.]+)%, macro F1 ([\d.]+)–([\d.]+)",
+                      texts(at))
+    assert found, texts(at)
+    low, high = float(found[1]), float(found[2])
+    assert low <= shown <= high and low < high
     table = at.dataframe[0].value
     assert list(table["class"]) == ["angry", "happy", "sad"]
     assert list(table.columns) == ["class", "precision", "recall", "f1", "support"]
