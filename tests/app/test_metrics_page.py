@@ -26,8 +26,8 @@ def test_trained_model_draws_all_charts(app_env: Path) -> None:
     assert {"Test accuracy", "Macro F1", "Test images"} <= labels
     # the range a figure could move with other faces, around the figure shown
     shown = float(next(m.value for m in at.metric if m.label == "Test accuracy").rstrip("%"))
-    found = re.search(r"95% range with other faces like these: accuracy ([\d.]+)%–([\d.]+)%, macro F1 ([\d.]+)–([\d.]+)",
-                      texts(at))
+    found = re.search(r"95% range with other faces like these: "
+                      r"accuracy ([\d.]+)%–([\d.]+)%, macro F1 ([\d.]+)–([\d.]+)", texts(at))
     assert found, texts(at)
     low, high = float(found[1]), float(found[2])
     assert low <= shown <= high and low < high
