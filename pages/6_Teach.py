@@ -23,7 +23,7 @@ from fer_core.registry import inspect_model
 from fer_core.settings import get_settings
 from fer_core.training import jobs
 from webui.charts import learning_curve_chart
-from webui.model_text import SMALL_TEST, accuracy_text, headline_metric, small_test_warning
+from webui.model_text import SMALL_TEST, accuracy_text, headline_metric, interval_note, small_test_warning
 from webui.models import (
     MODEL_KEY,
     PICKER_KEY,
@@ -297,6 +297,8 @@ def _show_report(model: Path) -> None:
     on = f"{report.get('split', 'held-out')} pictures"
     st.markdown(f"Accuracy: **{accuracy_text(float(report.get('accuracy', 0)), n, on)}** right, "
                 f"macro F1 {report.get('macro_f1', 0):.2f}.")
+    if note := interval_note(report):
+        st.caption(note)
     warning = small_test_warning(n)
     if warning:
         st.warning(warning)

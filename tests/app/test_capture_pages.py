@@ -205,6 +205,7 @@ def test_teach_trains_in_the_background_and_manages_models(capture_env: Path, ap
     assert at.get("vega_lite_chart"), "learning curve"
     body = texts(at)
     assert "validation pictures** right" in body
+    assert "95% range with other faces like these: accuracy" in body  # a few dozen pictures: a wide range
     assert (app_env / "mine_e2e" / "model.json").is_file()
     # it is in the picker and can be chosen
     at.button(key="train_use").click().run()
