@@ -13,8 +13,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from fer_core.errors import ModelError
 from fer_core.inference.card import ModelCard
-from fer_core.model_folder import write_model_folder
+from fer_core.model_folder import read_history, write_model_folder
 from fer_core.settings import get_settings
 from fer_core.training.architectures import build_model
 from fer_core.training.checkpoint import Checkpoint
@@ -36,9 +37,26 @@ def export_model(net: Any, cfg: TrainConfig, spec: ModelSpec, class_names: list[
         "skipped_files": len(skipped),
         "params": int(final.count_params()),
     })
-    out = write_model_folder(Path(cfg.out), final, card, checkpoint.history)
+    out = write_model_folder(Path(cfg.out), final, card, inherited_history(cfg) + checkpoint.history)
     log.info("model written to %s", out)
     return out
+
+
+def inherited_history(cfg: TrainConfig) -> list[dict[str, Any]]:
+    """A warm restart's earlier epochs: the ``--init-model``'s history, its phases named after it.
+
+    Why: a warm restart (``--init-model M --whole``) continues M on the same task; without M's epochs its
+    learning curves began at the restart, as if 10 epochs had made a 70% network. A fine-tune on other
+    data (Teach) keeps only its own epochs: its validation figures would not continue M's."""
+    if not (cfg.init_model and cfg.whole):
+        return []
+    try:
+        rows = read_history(cfg.init_model) or []
+    except (ModelError, OSError) as exc:
+        log.warning("the earlier epochs of %s are left out of the history: %s", cfg.init_model, exc)
+        return []
+    name = Path(cfg.init_model).name
+    return [{**row, "phase": f"{name}: {row.get('phase', 'train')}"} for row in rows]
 
 
 def float32_copy(net: Any, cfg: TrainConfig, n_classes: int, size: tuple[int, int]) -> Any:
@@ -80,4 +98,4 @@ def make_card(cfg: TrainConfig, spec: ModelSpec, class_names: list[str], splits:
     )
 
 
-__all__ = ["export_model", "float32_copy", "make_card", "trained_on"]
+__all__ = ["export_model", "float32_copy", "inherited_history", "make_card", "trained_on"]
