@@ -37,7 +37,7 @@ def interval_note(report: dict[str, Any]) -> str | None:
     the range says how much of a gap between two models is just which faces were drawn."""
     try:
         iv = report_intervals(report)
-    except (KeyError, TypeError, ValueError):  # a report too damaged to resample: the figures still show
+    except (AttributeError, KeyError, TypeError, ValueError):  # a report too damaged to resample: figures still show
         return None
     if iv is None:
         return None

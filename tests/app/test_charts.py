@@ -82,3 +82,17 @@ def test_phase_names_only_where_they_fit() -> None:
     assert len(_layer_rows(spec, "rect")) == 3
     two = learning_curve_chart([EPOCHS[0]] * 8 + [EPOCHS[2]] * 4, "accuracy").to_dict()  # 8 and 4 epochs: both fit
     assert {r["phase"] for r in _layer_rows(two, "text")} == {"head", "finetune"}
+
+
+def test_interval_note_for_good_and_damaged_reports() -> None:
+    from webui.model_text import interval_note
+
+    good = {"class_names": ["a", "b"], "confusion_matrix": [[40, 10], [5, 45]],
+            "per_class": {"a": {"support": 50}, "b": {"support": 50}}}
+    note = interval_note(good)
+    assert note is not None and note.startswith("95% range with other faces like these: accuracy ")
+    for damaged in ({"class_names": ["a", "b"], "confusion_matrix": [[1, "x"], [0, 1]], "per_class": {}},
+                    {"class_names": ["a", "b"], "confusion_matrix": [[1, -5], [0, 1]], "per_class": {}},
+                    {"class_names": ["a", "b"], "confusion_matrix": [[1, 0], [0, 1]], "per_class": {"a": 3}},
+                    {"class_names": ["a"], "confusion_matrix": [[0]], "per_class": {}}):
+        assert interval_note(damaged) is None  # the page still shows the figures, without a range
