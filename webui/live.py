@@ -18,7 +18,7 @@ import streamlit as st
 
 from fer_core.data.labels import label_line
 from fer_core.inference.draw import mark_error
-from fer_core.inference.live import LiveOptions, LiveProcessor, LiveStats
+from fer_core.inference.live import SKIP_WINDOW_S, LiveOptions, LiveProcessor, LiveStats
 from fer_core.inference.load import shared_governor
 from fer_core.inference.sessions import LiveLease, LiveSessions, live_sessions
 from fer_core.inference.timeline import FrameRow
@@ -236,7 +236,8 @@ def saturation_note(stats: LiveStats) -> str | None:
     """A warning while the server is busy: frames dropped lately, or the load governor's lower quality."""
     notes = []
     if stats.skipped_share >= SATURATED_SHARE:
-        notes.append(f"The server is saturated: {stats.skipped_share:.0%} of your camera's frames in the last 2 s "
+        notes.append(f"The server is saturated: {stats.skipped_share:.0%} of your camera's frames in the last "
+                     f"{SKIP_WINDOW_S:g} s "
                      "were skipped unseen, so the video and the label update less often.")
     if stats.load_note:
         notes.append(stats.load_note)

@@ -146,3 +146,27 @@ def test_busy_note_says_what_the_level_costs() -> None:
     assert note is not None and "busy" in note and "every 4th frame" in note and "one view" in note
     both = saturation_note(LiveStats(skipped_share=0.5, load_level=1, load_note=LEVELS[1].describe()))
     assert both is not None and both.startswith("The server is saturated: 50%") and "one view" in both
+
+
+def test_one_stall_is_not_a_saturated_server_but_steady_drops_are(tiny_model_dir: Path) -> None:
+    """30 fps for the last 5 s: one stall that dropped 15 frames at once is no warning (it was, read over 2 s);
+    dropping every other frame throughout is, and the note names the window."""
+    from fer_core.inference.classifier import get_classifier
+    from fer_core.inference.detection import HaarDetector
+    from fer_core.inference.live import SKIP_WINDOW_S
+    from fer_core.inference.pipeline import Pipeline
+    from webui.live import saturation_note
+
+    proc = LiveProcessor(Pipeline(get_classifier(tiny_model_dir), HaarDetector()))
+    try:
+        now = time.perf_counter()
+        proc._done_times.extend(now - i / 30 for i in range(int(SKIP_WINDOW_S * 30), 0, -1))
+        proc._skips.append((now - 0.5, 15))
+        stats = proc.snapshot()
+        assert 0 < stats.skipped_share < 0.1 and saturation_note(stats) is None
+        proc._skips.clear()
+        proc._skips.extend((now - i / 15, 1) for i in range(int(SKIP_WINDOW_S * 15), 0, -1))
+        note = saturation_note(proc.snapshot())
+        assert note is not None and note.startswith("The server is saturated: 33%") and "last 5 s" in note
+    finally:
+        proc.close()
