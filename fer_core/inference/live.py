@@ -31,7 +31,8 @@ from fer_core.inference.timeline import FrameRow
 log = logging.getLogger(__name__)
 
 SKIP_WINDOW_S = 5.0  # the readout's "frames skipped lately" looks this far back: long enough that one stall
-# (a burst of frames dropped at once, seen on a loaded 2-core machine) does not read as a saturated server
+# (a burst of frames dropped at once) does not flash the "saturated" warning
+FPS_FRAMES = 60  # the readout's FPS is measured over the last this many frames
 _PHASES = itertools.count()  # each processor's detection phase: sessions do not all detect on the same tick
 
 
@@ -121,9 +122,9 @@ class LiveProcessor:
         self._first_frame_time = 0.0  # 0: no stream yet, or the last one ended (the next frame starts one)
         # the largest face over time since the stream's first frame (about an hour at 10 labels a second)
         self._timeline: collections.deque[FrameRow] = collections.deque(maxlen=36_000)
-        self._frame_times: collections.deque[float] = collections.deque(maxlen=60)  # for FPS
-        # every frame of the skip window, even at 60 fps (the FPS deque holds only the last 60)
-        self._done_times: collections.deque[float] = collections.deque(maxlen=int(SKIP_WINDOW_S * 60) + 1)
+        # when each frame was done: the last FPS_FRAMES give the FPS, all of them (the skip window even at
+        # 60 fps) the share of frames skipped
+        self._frame_times: collections.deque[float] = collections.deque(maxlen=int(SKIP_WINDOW_S * 60) + 1)
         self._latencies: collections.deque[float] = collections.deque(maxlen=120)
         self._skips: collections.deque[tuple[float, int]] = collections.deque(maxlen=256)  # (when, how many)
         self._errors_logged: set[str] = set()
@@ -165,7 +166,7 @@ class LiveProcessor:
         skipped = sum(n for t, n in self._skips if now - t <= SKIP_WINDOW_S)
         if not skipped:
             return 0.0
-        done = sum(1 for t in self._done_times if now - t <= SKIP_WINDOW_S)
+        done = sum(1 for t in self._frame_times if now - t <= SKIP_WINDOW_S)
         return skipped / (skipped + done)
 
     # ---------------------------------------------------------------- frames
@@ -235,7 +236,6 @@ class LiveProcessor:
             self._results, self._boxes, self._largest = [], [], None
             self._missing, self._result_time, self._first_frame_time = 0, 0.0, 0.0
             self._frame_times.clear()
-            self._done_times.clear()
             self._latencies.clear()
             self._skips.clear()
 
@@ -348,12 +348,12 @@ class LiveProcessor:
             self.governor.note_frame(ms)
         with self._lock:
             self._frame_times.append(now)
-            self._done_times.append(now)
             self._latencies.append(ms)
             self._stats.frames += 1
-            if len(self._frame_times) >= 2:
-                span = self._frame_times[-1] - self._frame_times[0]
-                self._stats.fps = (len(self._frame_times) - 1) / span if span > 0 else 0.0
+            counted = min(len(self._frame_times), FPS_FRAMES)
+            if counted >= 2:
+                span = now - self._frame_times[-counted]
+                self._stats.fps = (counted - 1) / span if span > 0 else 0.0
             lat = sorted(self._latencies)
             self._stats.latency_ms = lat[len(lat) // 2]
             self._stats.latency_p95_ms = lat[min(len(lat) - 1, int(0.95 * len(lat)))]

@@ -160,7 +160,7 @@ def test_one_stall_is_not_a_saturated_server_but_steady_drops_are(tiny_model_dir
     proc = LiveProcessor(Pipeline(get_classifier(tiny_model_dir), HaarDetector()))
     try:
         now = time.perf_counter()
-        proc._done_times.extend(now - i / 30 for i in range(int(SKIP_WINDOW_S * 30), 0, -1))
+        proc._frame_times.extend(now - i / 30 for i in range(int(SKIP_WINDOW_S * 30), 0, -1))
         proc._skips.append((now - 0.5, 15))
         stats = proc.snapshot()
         assert 0 < stats.skipped_share < 0.1 and saturation_note(stats) is None
