@@ -41,7 +41,7 @@ descriptions = {
     "Live webcam": "expressions in your webcam stream, live, with FPS and latency",
     "Upload photos": "analyse photos (jpg, png, webp, bmp, gif), download the results as CSV",
     "Dataset": "browse a training dataset: class balance, sizes, example images",
-    "Training metrics": "learning curves, per-class scores and confusion matrix of a model; compare two",
+    "Training metrics": "learning curves, per-class scores, confusion matrix and how sure each figure is; compare two",
     "Capture": "collect pictures of your own expressions from the webcam",
     "Teach": "fine-tune a model on your own captured expressions",
     "Video": "expressions over time in a video file: annotated video, timeline chart, CSV",
