@@ -19,12 +19,15 @@ Layout::
 from __future__ import annotations
 
 import json
+import logging
 import os
 from pathlib import Path
 from typing import Any, Protocol
 
 from fer_core.errors import ModelError
 from fer_core.paths import is_within
+
+log = logging.getLogger(__name__)
 
 MODEL_FILE = "model.keras"
 CARD_FILE = "model.json"
@@ -176,6 +179,19 @@ def read_history(model_dir: str | Path) -> list[dict[str, Any]] | None:
     return epochs
 
 
+def earlier_epochs(model_dir: str | Path, prefix: str) -> list[dict[str, Any]]:
+    """``model_dir``'s epoch rows with each phase named ``"<prefix>: <phase>"``, for a model built from it.
+
+    Why: an ensemble holds its members' epochs and a warm restart its starting model's; a history that is
+    missing or damaged leaves those epochs out (logged) rather than stopping the new model being written."""
+    try:
+        rows = read_history(model_dir) or []
+    except (ModelError, OSError) as exc:
+        log.warning("the epochs of %s are left out of the history: %s", model_dir, exc)
+        return []
+    return [{**row, "phase": f"{prefix}: {row.get('phase', 'train')}"} for row in rows]
+
+
 def read_report(model_dir: str | Path, key: str | None = None) -> tuple[Path, Any] | None:
     """A report's path and parsed JSON (``report_file`` names it); ``None`` when absent."""
     path = report_file(model_dir, key)
@@ -185,6 +201,6 @@ def read_report(model_dir: str | Path, key: str | None = None) -> tuple[Path, An
 
 
 __all__ = ["CARD_FILE", "EXTRA_REPORT_GLOB", "HISTORY_FILE", "MODEL_FILE", "REPORT_FILE", "card_path",
-           "extra_reports", "has_history", "has_report", "history_path", "is_model_folder", "read_card_data",
-           "read_history", "read_json", "read_report", "report_file", "write_card", "write_history", "write_model",
-           "write_model_folder", "write_report"]
+           "earlier_epochs", "extra_reports", "has_history", "has_report", "history_path", "is_model_folder",
+           "read_card_data", "read_history", "read_json", "read_report", "report_file", "write_card", "write_history",
+           "write_model", "write_model_folder", "write_report"]

@@ -60,3 +60,14 @@ def test_file_names_are_spelled_only_in_model_folder():
              if p.name != "model_folder.py"
              for i, line in enumerate(p.read_text().splitlines(), 1) if pattern.search(line)]
     assert found == []
+
+
+def test_earlier_epochs_are_named_after_their_model_and_a_damaged_history_is_left_out(tmp_path):
+    good, bad, none = tmp_path / "good", tmp_path / "bad", tmp_path / "none"
+    for d in (good, bad, none):
+        d.mkdir()
+    mf.write_history(good, [{"phase": "head", "epoch": 1, "loss": 1.0}, {"epoch": 2, "loss": 0.9}])
+    (bad / "history.json").write_text("{not json")
+    assert [r["phase"] for r in mf.earlier_epochs(good, "member 1")] == ["member 1: head", "member 1: train"]
+    assert mf.earlier_epochs(good, "m")[1]["loss"] == 0.9
+    assert mf.earlier_epochs(bad, "x") == [] and mf.earlier_epochs(none, "x") == []

@@ -13,9 +13,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from fer_core.errors import ModelError
 from fer_core.inference.card import ModelCard
-from fer_core.model_folder import read_history, write_model_folder
+from fer_core.model_folder import earlier_epochs, write_model_folder
 from fer_core.settings import get_settings
 from fer_core.training.architectures import build_model
 from fer_core.training.checkpoint import Checkpoint
@@ -50,13 +49,7 @@ def inherited_history(cfg: TrainConfig) -> list[dict[str, Any]]:
     data (Teach) keeps only its own epochs: its validation figures would not continue M's."""
     if not (cfg.init_model and cfg.whole):
         return []
-    try:
-        rows = read_history(cfg.init_model) or []
-    except (ModelError, OSError) as exc:
-        log.warning("the earlier epochs of %s are left out of the history: %s", cfg.init_model, exc)
-        return []
-    name = Path(cfg.init_model).name
-    return [{**row, "phase": f"{name}: {row.get('phase', 'train')}"} for row in rows]
+    return earlier_epochs(cfg.init_model, Path(cfg.init_model).name)
 
 
 def float32_copy(net: Any, cfg: TrainConfig, n_classes: int, size: tuple[int, int]) -> Any:
