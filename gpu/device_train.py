@@ -199,13 +199,26 @@ def run_all(jobs: list[Job], data: str, work: Path, deadline: float) -> None:
         time.sleep(1.0)
 
 
+@dataclass
+class BackAllowance:
+    """What may still come back from the machine: no file over 15 MiB, at most 60 MiB together."""
+
+    used: int = 0
+
+    def fits(self, size: int) -> bool:
+        return size <= MAX_BACK_BYTES and self.used + size <= TOTAL_BACK_BYTES
+
+    def take(self, size: int) -> None:
+        self.used += size
+
+
 def pack_results(jobs: list[Job], work: Path, out: Path) -> None:
     """One ``NAME.tar.gz`` per job: its model folder (weights only if they can come back) and its log.
 
-    Weights stay behind when one file would pass 15 MiB or all together 60 MiB (the machine's limits on
-    what comes back): four width-48 networks (11 MB each) and two width-32 (5 MB) fit.
+    Weights stay behind when they do not fit the ``BackAllowance`` (the machine's limits on what comes
+    back): four width-48 networks (11 MB each) and two width-32 (5 MB) fit.
     """
-    total = 0
+    allowance = BackAllowance()
     for job in jobs:
         folder, logfile = work / job.name, work / f"{job.name}.log"
         report = folder / "report.json"
@@ -218,19 +231,16 @@ def pack_results(jobs: list[Job], work: Path, out: Path) -> None:
                 tar.add(logfile, arcname=f"{job.name}/train.log")
             for f in sorted(folder.glob("*")) if folder.is_dir() else []:
                 size = f.stat().st_size
-                if f.suffix == ".keras" and (size > MAX_BACK_BYTES or total + size > TOTAL_BACK_BYTES):
+                if f.suffix == ".keras" and not allowance.fits(size):
                     job.result["weights_left_behind"] = f"{size / 2**20:.0f} MiB"
                     continue
-                total += size
+                allowance.take(size)
                 tar.add(f, arcname=f"{job.name}/{f.name}")
             if not (folder / "model.json").is_file():  # cut short: its checkpoint resumes here (--checkpoint-dir)
                 ckpt = work / f"ckpt_{job.name}"
                 for f in sorted(ckpt.rglob("*")):  # backup_<phase>/ too: the last epoch, to resume from
-                    if not f.is_file():
-                        continue
-                    size = f.stat().st_size
-                    if size <= MAX_BACK_BYTES and total + size <= TOTAL_BACK_BYTES:
-                        total += size
+                    if f.is_file() and allowance.fits(size := f.stat().st_size):
+                        allowance.take(size)
                         tar.add(f, arcname=f"{job.name}/checkpoint/{f.relative_to(ckpt)}")
 
 
