@@ -6,7 +6,6 @@ streamlit-webrtc's worker thread by a per-session ``LiveProcessor`` on the share
 """
 
 import streamlit_webrtc  # noqa: F401  (must precede anything that may import tensorflow)
-from streamlit_webrtc import WebRtcMode, webrtc_streamer
 
 import time
 
@@ -29,7 +28,7 @@ from webui.live import (
 from webui.models import DETECTOR_LABELS, detector_choices, pipeline_or_stop, sidebar_model_picker
 from webui.navigation import setup_page
 from webui.video import timeline_chart
-from webui.webrtc import MEDIA_STREAM_CONSTRAINTS, rtc_configuration
+from webui.webrtc import camera_streamer
 
 REFRESH_SECONDS = 0.5  # readout refresh (faster refreshes stall a busy browser: charts redraw each time)
 FIRST_LABEL_POLL_SECONDS = 0.1  # until the first label: it shows as soon as it exists, not up to 0.5 s later
@@ -79,17 +78,8 @@ st.caption("Press **START** and allow the camera. The largest face is boxed in g
 
 left, right = st.columns([3, 2])
 with left:
-    ice = rtc_configuration()  # read once (settings or secrets) for both ends of the connection
-    ctx = webrtc_streamer(
-        key="live",
-        mode=WebRtcMode.SENDRECV,
-        rtc_configuration=ice,
-        server_rtc_configuration=dict(ice),  # the server's side too, else aiortc waits on Google STUN
-        media_stream_constraints=MEDIA_STREAM_CONSTRAINTS,
-        queued_video_frames_callback=frames_callback,
-        async_processing=True,
-        desired_playing_state=gate.desired_playing_state(),
-    )
+    ctx = camera_streamer("live", queued_video_frames_callback=frames_callback,
+                          desired_playing_state=gate.desired_playing_state())
     full_notice = st.empty()  # "The server is full" goes under the video
     with st.expander("Camera and connection help"):
         st.markdown(

@@ -6,7 +6,6 @@ receives the frames in the video thread and saves the largest face under
 """
 
 import streamlit_webrtc  # noqa: F401  (must precede anything that may import tensorflow)
-from streamlit_webrtc import WebRtcMode, webrtc_streamer
 
 import time
 
@@ -21,7 +20,7 @@ from webui.models import pipeline_or_stop, sidebar_model_picker
 from webui.navigation import setup_page
 from webui.owner import current_space, owner_caption
 from webui.teach import capture_lines, session_capture, suggestion_line
-from webui.webrtc import MEDIA_STREAM_CONSTRAINTS, rtc_configuration
+from webui.webrtc import camera_streamer
 
 REFRESH_SECONDS = 0.5
 NEW_CLASS = "➕ New class…"
@@ -107,16 +106,7 @@ elif unchosen:
 
 left, right = st.columns([3, 2])
 with left:
-    ice = rtc_configuration()  # read once (settings or secrets) for both ends of the connection
-    ctx = webrtc_streamer(
-        key="capture",
-        mode=WebRtcMode.SENDRECV,
-        rtc_configuration=ice,
-        server_rtc_configuration=dict(ice),  # the server's side too, else aiortc waits on Google STUN
-        media_stream_constraints=MEDIA_STREAM_CONSTRAINTS,
-        video_frame_callback=make_frame_callback(session),
-        async_processing=True,
-    )
+    ctx = camera_streamer("capture", video_frame_callback=make_frame_callback(session))
     start_col, stop_col = st.columns(2)
     if start_col.button("Start capturing", type="primary", key="cap_start", disabled=problem is not None or unchosen):
         try:

@@ -121,6 +121,10 @@ def make_queued_callback(processor: Any, lease: LiveLease | None = None
     Why: streamlit-webrtc keeps only the newest frame when processing falls behind; with a plain callback
     those drops are silent, so a saturated server just looked slow. Each call also tells ``lease`` the
     stream is alive. Never raises.
+
+    Why one frame back, not one per frame that came in: streamlit-webrtc's track sends one processed frame
+    per incoming frame, oldest first, so a second frame returned here would wait in its queue and delay
+    every later frame by one; a frame left out only shows the one before it a frame longer.
     """
     one = make_frame_callback(processor)
 

@@ -1,10 +1,12 @@
-"""WebRTC settings of the camera pages (Live webcam, Capture): ICE servers and what the camera sends.
+"""WebRTC settings of the camera pages (Live webcam, Capture): ICE servers, what the camera sends, the streamer.
 
 Why one place: both pages open the same kind of stream; a STUN/TURN server set for one must
 serve the other, and both ask the browser for the same picture size.
 """
 
 from __future__ import annotations
+
+import streamlit_webrtc
 
 import json
 import logging
@@ -41,6 +43,25 @@ def parse_ice(value: Any) -> dict[str, Any]:
     return {"iceServers": [dict(v) for v in value]}
 
 
+def camera_streamer(key: str, **callbacks: Any) -> Any:
+    """The camera pages' ``webrtc_streamer``: send and receive, these ICE servers at both ends, async processing.
+
+    ``callbacks``: the frame callback (``video_frame_callback`` or ``queued_video_frames_callback``) and any
+    other argument of the streamer (``desired_playing_state``). Looked up on the module at each call, so a
+    test can stand in for it.
+    """
+    ice = rtc_configuration()  # read once (settings or secrets) for both ends of the connection
+    return streamlit_webrtc.webrtc_streamer(
+        key=key,
+        mode=streamlit_webrtc.WebRtcMode.SENDRECV,
+        rtc_configuration=ice,
+        server_rtc_configuration=dict(ice),  # the server's side too, else aiortc waits on Google STUN
+        media_stream_constraints=MEDIA_STREAM_CONSTRAINTS,
+        async_processing=True,
+        **callbacks,
+    )
+
+
 def rtc_configuration() -> dict[str, Any]:
     """ICE servers for WebRTC: settings (env ``FER_ICE_SERVERS``, JSON), else secret ``ice_servers``, else none.
 
@@ -65,4 +86,4 @@ def rtc_configuration() -> dict[str, Any]:
         return no_ice_servers()
 
 
-__all__ = ["MEDIA_STREAM_CONSTRAINTS", "no_ice_servers", "parse_ice", "rtc_configuration"]
+__all__ = ["MEDIA_STREAM_CONSTRAINTS", "camera_streamer", "no_ice_servers", "parse_ice", "rtc_configuration"]

@@ -35,12 +35,13 @@ def test_rtc_bad_env_falls_back(monkeypatch: pytest.MonkeyPatch, value: str) -> 
 
 
 def test_camera_pages_take_their_webrtc_settings_from_one_place() -> None:
-    """Live and Capture import the ICE configuration and the media constraints; neither writes its own."""
+    """Live and Capture open their stream through ``camera_streamer``; neither writes ICE servers or sizes."""
     assert MEDIA_STREAM_CONSTRAINTS == {"video": {"width": 640, "height": 480}, "audio": False}
     for script in ("pages/1_Live_webcam.py", "pages/5_Capture.py"):
         source = (ROOT / script).read_text()
         tree = ast.parse(source)
         imported = {a.name for n in tree.body if isinstance(n, ast.ImportFrom) and n.module == "webui.webrtc"
                     for a in n.names}
-        assert {"MEDIA_STREAM_CONSTRAINTS", "rtc_configuration"} <= imported, script
+        assert "camera_streamer" in imported, script
         assert "iceServers" not in source and '"width": 640' not in source, script
+        assert "webrtc_streamer(" not in source and "WebRtcMode" not in source, script
