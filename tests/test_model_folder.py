@@ -71,3 +71,10 @@ def test_earlier_epochs_are_named_after_their_model_and_a_damaged_history_is_lef
     assert [r["phase"] for r in mf.earlier_epochs(good, "member 1")] == ["member 1: head", "member 1: train"]
     assert mf.earlier_epochs(good, "m")[1]["loss"] == 0.9
     assert mf.earlier_epochs(bad, "x") == [] and mf.earlier_epochs(none, "x") == []
+
+
+def test_network_of_names_the_ensemble_member_a_phase_belongs_to():
+    assert mf.network_of(f"{mf.member_phase_prefix(2)}: train") == "member 2"
+    assert mf.network_of("member 1: fer_s7: train") == "member 1"  # a member that was itself a warm restart
+    for single in ("train", "finetune", "fer_s7: train", "member: train", "member x: train", "members 1: head", ""):
+        assert mf.network_of(single) == "", single

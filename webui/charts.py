@@ -88,7 +88,8 @@ def named_spans(spans: pd.DataFrame, width_px: float = PLOT_WIDTH_PX) -> pd.Data
 
 def learning_curve_chart(history: pd.DataFrame | Iterable[Mapping[str, Any]], metric: str,
                          height: int = 240) -> alt.LayerChart:
-    """Train and validation ``metric`` (loss or accuracy) per epoch, phases shaded and named.
+    """Train and validation ``metric`` (loss or accuracy) per epoch, phases shaded and named; an ensemble's
+    members side by side, each its own line.
 
     One single view (a layer, not a concatenation, so Vega fits it to its container), legends at
     its right, inside its own height."""
@@ -113,6 +114,7 @@ def learning_curve_chart(history: pd.DataFrame | Iterable[Mapping[str, Any]], me
                     scale=alt.Scale(zero=False, nice=False)),
             y=alt.Y("value:Q", title=metric, scale=alt.Scale(zero=False)),
             stroke=alt.Stroke("split:N", scale=SPLIT_COLORS, title="split", legend=alt.Legend(orient="right")),
+            detail="network:N",  # an ensemble's members are separate lines, not one run through all of them
             tooltip=["phase", "epoch", "split", alt.Tooltip("value:Q", format=".4f")],
         )
     )

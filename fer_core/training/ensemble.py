@@ -23,7 +23,7 @@ from fer_core.data.datasets import load_dataset
 from fer_core.errors import FerError
 from fer_core.inference.card import ModelCard, load_card
 from fer_core.inference.classifier import load_keras_model
-from fer_core.model_folder import earlier_epochs, write_model_folder
+from fer_core.model_folder import earlier_epochs, member_phase_prefix, write_model_folder
 from fer_core.training.architectures import MEMBER_PREFIX
 from fer_core.training.evaluation import evaluate_split, write_report
 from fer_core.training.tta import candidates_within, choose_tta_on_split
@@ -62,7 +62,7 @@ def build_ensemble(members: list[str | Path], out: str | Path, name: str = "", n
             raise ValueError(f"{d}: its {differs} differs from {dirs[0]}'s; members must take the same input")
     net = _average_of(dirs, cards)
     card = _ensemble_card(dirs, cards, name or out.name, notes, int(net.count_params()))
-    history = [row for i, d in enumerate(dirs) for row in earlier_epochs(d, f"member {i + 1}")]
+    history = [row for i, d in enumerate(dirs) for row in earlier_epochs(d, member_phase_prefix(i + 1))]
     write_model_folder(out, net, card, history)
     log.info("ensemble of %d models written to %s", len(dirs), out)
     return out

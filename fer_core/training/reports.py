@@ -73,19 +73,22 @@ def load_history(model_dir: str | Path) -> pd.DataFrame | None:
 
 
 def history_long(history: pd.DataFrame) -> pd.DataFrame:
-    """Long format for Altair: step, epoch, phase, metric (loss/accuracy), split (train/val), value."""
+    """Long format for Altair: step, epoch, phase, network, metric (loss/accuracy), split (train/val), value.
+
+    ``network``: the ensemble member the epoch belongs to (``model_folder.network_of``), "" for a single network."""
     rows = []
     for metric, (train_col, val_col) in CURVE_METRICS.items():
         for split, col in (("train", train_col), ("val", val_col)):
             if col not in history:
                 continue
             part = history[["step", "epoch", "phase"]].copy()
+            part["network"] = part["phase"].astype(str).map(model_folder.network_of)
             part["metric"] = metric
             part["split"] = split
             part["value"] = history[col]
             rows.append(part)
     if not rows:
-        return pd.DataFrame(columns=["step", "epoch", "phase", "metric", "split", "value"])
+        return pd.DataFrame(columns=["step", "epoch", "phase", "network", "metric", "split", "value"])
     out = pd.concat(rows, ignore_index=True)
     return out.dropna(subset=["value"]).reset_index(drop=True)
 

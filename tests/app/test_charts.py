@@ -84,6 +84,20 @@ def test_phase_names_only_where_they_fit() -> None:
     assert {r["phase"] for r in _layer_rows(two, "text")} == {"head", "finetune"}
 
 
+def test_ensemble_members_are_separate_lines_and_a_single_network_one() -> None:
+    """An ensemble's members were trained apart: no line from one member's last epoch to the next's first."""
+    rows = [{"phase": f"member {m}: train", "epoch": e, "loss": 2.0 - e / 10, "val_loss": 1.5}
+            for m in (1, 2) for e in (1, 2, 3)]
+    spec = learning_curve_chart(rows, "loss").to_dict()
+    line = next(x for x in spec["layer"] if x["mark"]["type"] == "line")
+    assert line["encoding"]["detail"]["field"] == "network"
+    values = _layer_rows(spec, "line")
+    assert {(v["network"], v["step"]) for v in values if v["split"] == "train"} == {
+        ("member 1", 1), ("member 1", 2), ("member 1", 3), ("member 2", 4), ("member 2", 5), ("member 2", 6)}
+    single = _layer_rows(learning_curve_chart(EPOCHS, "loss").to_dict(), "line")
+    assert {v["network"] for v in single} == {""}  # head and finetune: one network, one line
+
+
 def test_interval_note_for_good_and_damaged_reports() -> None:
     from webui.model_text import interval_note
 

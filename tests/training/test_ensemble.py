@@ -7,6 +7,7 @@ import pytest
 from fer_core.inference.card import load_card
 from fer_core.inference.classifier import Classifier
 from fer_core.training.ensemble import build_ensemble, main
+from fer_core.training.reports import history_long, load_history
 
 
 @pytest.fixture(scope="module")
@@ -34,6 +35,7 @@ def test_ensemble_averages_its_members(tiny_model_dir, second_model, tmp_path, a
     assert np.allclose(pe, (pa + pb) / 2, atol=1e-5)
     phases = {row["phase"] for row in json.loads((out / "history.json").read_text())["epochs"]}
     assert phases == {"member 1: train", "member 2: train"}
+    assert set(history_long(load_history(out))["network"]) == {"member 1", "member 2"}
 
 
 def test_members_must_take_the_same_input(tiny_model_dir, tmp_path):
