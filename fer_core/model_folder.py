@@ -179,12 +179,12 @@ def read_history(model_dir: str | Path) -> list[dict[str, Any]] | None:
     return epochs
 
 
-MEMBER_PREFIX = "member "  # an ensemble's history names each member's phases "member <n>: <phase>"
+MEMBER_PHASE_PREFIX = "member "  # an ensemble's history names each member's phases "member <n>: <phase>"
 
 
 def member_phase_prefix(index: int) -> str:
     """The prefix of the ``index``-th (from 1) ensemble member's phases in the ensemble's history."""
-    return f"{MEMBER_PREFIX}{index}"
+    return f"{MEMBER_PHASE_PREFIX}{index}"
 
 
 def network_of(phase: str) -> str:
@@ -194,8 +194,8 @@ def network_of(phase: str) -> str:
     a learning curve joins epochs only within one network, not from one member's last to the next's first.
     """
     head, sep, _ = phase.partition(": ")
-    number = head.removeprefix(MEMBER_PREFIX)
-    return head if sep and head.startswith(MEMBER_PREFIX) and number.isdigit() else ""
+    number = head.removeprefix(MEMBER_PHASE_PREFIX)
+    return head if sep and head.startswith(MEMBER_PHASE_PREFIX) and number.isdigit() else ""
 
 
 def earlier_epochs(model_dir: str | Path, prefix: str) -> list[dict[str, Any]]:
@@ -219,8 +219,8 @@ def read_report(model_dir: str | Path, key: str | None = None) -> tuple[Path, An
     return path, read_json(path)
 
 
-__all__ = ["CARD_FILE", "EXTRA_REPORT_GLOB", "HISTORY_FILE", "MEMBER_PREFIX", "MODEL_FILE", "REPORT_FILE",
-           "card_path", "earlier_epochs", "extra_reports", "has_history", "has_report", "history_path",
+__all__ = ["CARD_FILE", "EXTRA_REPORT_GLOB", "HISTORY_FILE", "MEMBER_PHASE_PREFIX", "MODEL_FILE",
+           "REPORT_FILE", "card_path", "earlier_epochs", "extra_reports", "has_history", "has_report", "history_path",
            "is_model_folder", "member_phase_prefix", "network_of", "read_card_data", "read_history", "read_json",
            "read_report", "report_file", "write_card", "write_history", "write_model", "write_model_folder",
            "write_report"]
