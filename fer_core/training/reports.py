@@ -77,12 +77,12 @@ def history_long(history: pd.DataFrame) -> pd.DataFrame:
 
     ``network``: the ensemble member the epoch belongs to (``model_folder.network_of``), "" for a single network."""
     rows = []
+    keys = history[["step", "epoch", "phase"]].assign(network=history["phase"].astype(str).map(model_folder.network_of))
     for metric, (train_col, val_col) in CURVE_METRICS.items():
         for split, col in (("train", train_col), ("val", val_col)):
             if col not in history:
                 continue
-            part = history[["step", "epoch", "phase"]].copy()
-            part["network"] = part["phase"].astype(str).map(model_folder.network_of)
+            part = keys.copy()
             part["metric"] = metric
             part["split"] = split
             part["value"] = history[col]
