@@ -140,16 +140,24 @@ def with_face_crops(ds: Dataset, detector: str | None = None) -> Dataset:
 
 
 def load_dataset(path: str | Path, crop_faces: bool = False, labels: str = "fer2013",
-                 targets: str = "crossentropy", fer2013_weight: float = 0.0) -> Dataset:
+                 targets: str = "crossentropy", fer2013_weight: float = 0.0, vote_weight: float = 0.0) -> Dataset:
     """Load a dataset from an ``.npz``, a Kaggle ``.csv`` or an image folder tree.
 
     With ``crop_faces`` each full-frame photo is cut to its largest face when read. ``labels``
     is ``fer2013`` (the file's own labels), ``ferplus`` (the FER+ votes beside FER2013) or the
     path of a votes file; ``targets`` says how FER+ votes become training targets, and
     ``fer2013_weight`` what share of them FER2013's own label takes (``ferplus.blend_original``).
+    ``vote_weight`` goes the other way: FER2013's own labels, smoothed by that share of the FER+
+    votes beside them (``ferplus.smooth_with_votes``).
     """
     if crop_faces:
-        return with_face_crops(load_dataset(path, labels=labels, targets=targets, fer2013_weight=fer2013_weight))
+        return with_face_crops(load_dataset(path, labels=labels, targets=targets, fer2013_weight=fer2013_weight,
+                                            vote_weight=vote_weight))
+    if vote_weight:
+        if labels != "fer2013":
+            raise DatasetError("FER+ votes smooth FER2013's own labels only (--labels fer2013); "
+                               "with FER+ labels the targets are the votes already")
+        return with_vote_smoothing(load_dataset(path), vote_weight)
     if labels != "fer2013":
         return with_ferplus_labels(load_dataset(path), labels, targets, fer2013_weight)
     p = Path(path).expanduser()
@@ -189,6 +197,26 @@ def with_ferplus_labels(ds: Dataset, labels: str, targets: str = "crossentropy",
             hard = soft.argmax(axis=1).astype(np.int64)
         out.splits[name] = Split(name, hard, array=split.array[keep], targets=soft, rows=split.rows[keep],
                                  left_out=len(split) - len(keep))
+    return out
+
+
+def with_vote_smoothing(ds: Dataset, weight: float) -> Dataset:
+    """FER2013 with its own labels, the training split's targets smoothed by the FER+ votes beside it.
+
+    Every face is kept and every label stays FER2013's; only the training targets change, so
+    validation and test figures remain the classic benchmark's.
+    """
+    if any(s.rows is None or s.array is None for s in ds.splits.values()) or ds.class_names != list(FER2013_CLASSES):
+        raise DatasetError(f"{ds.source}: FER+ votes are aligned to FER2013's .npz only, not to this dataset")
+    votes_file = ferplus.votes_path_beside(ds.source)
+    votes = ferplus.load_votes(votes_file, n_rows=sum(len(s) for s in ds.splits.values()))
+    out = Dataset(class_names=list(ds.class_names), source=f"{ds.source} [smoothed by FER+ votes: {votes_file.name}]")
+    for name, split in ds.splits.items():
+        assert split.rows is not None
+        targets = None
+        if name in ("Training", "all"):
+            targets = ferplus.smooth_with_votes(split.labels, votes[split.rows], weight, len(ds.class_names))
+        out.splits[name] = Split(name, split.labels, array=split.array, targets=targets, rows=split.rows)
     return out
 
 

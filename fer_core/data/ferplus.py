@@ -132,6 +132,33 @@ def blend_original(targets: np.ndarray, original: np.ndarray, weight: float) -> 
     return ((1.0 - weight) * targets + weight * onehot).astype(np.float32)
 
 
+def vote_shares(votes: np.ndarray, n_classes: int) -> np.ndarray:
+    """Each row's votes over the first ``n_classes`` emotions, outliers dropped, summing to 1; zero rows where none.
+
+    Why not the cross-entropy protocol's targets: as a smoothing of another label every emotion the taggers saw
+    counts, not only the top ones, and a face FER+ would drop (unknown won) still shows where its votes went.
+    """
+    v = _drop_outliers(votes)[:, :n_classes]
+    total = v.sum(axis=1, keepdims=True)
+    return np.divide(v, total, out=np.zeros_like(v), where=total > 0).astype(np.float32)
+
+
+def smooth_with_votes(labels: np.ndarray, votes: np.ndarray, weight: float, n_classes: int) -> np.ndarray:
+    """One-hot ``labels`` with ``weight`` of each face's vote shares: ``(1 - weight) * one-hot + weight * votes``.
+
+    Why: FER2013's label is one person's call; where ten taggers split (a face half sad, half neutral), a target
+    that says so teaches more than uniform label smoothing, while the label still leads at any weight below 0.5.
+    Faces without usable votes keep their one-hot label.
+    """
+    if not 0.0 <= weight < 0.5:
+        raise DatasetError(f"the weight of the FER+ votes must lie in [0, 0.5) so the label still leads, not {weight}")
+    onehot = np.zeros((len(labels), n_classes), np.float32)
+    onehot[np.arange(len(labels)), labels] = 1.0
+    shares = vote_shares(votes, n_classes)
+    has = shares.sum(axis=1, keepdims=True) > 0
+    return np.where(has, (1.0 - weight) * onehot + weight * shares, onehot).astype(np.float32)
+
+
 def ferplus_splits(votes: np.ndarray, train_split: bool, mode: str
                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """Rows kept, their hard labels and (soft mode, training split) their targets.

@@ -40,6 +40,7 @@ class TrainConfig:
     labels: str = "fer2013"  # fer2013 (the data's own labels) | ferplus (FER+ votes beside it) | a votes file path
     targets: str = "crossentropy"  # with FER+ labels: vote distributions (crossentropy) or majority labels
     fer2013_weight: float = 0.0  # with FER+ vote distributions: share of FER2013's own label in each target
+    vote_weight: float = 0.0  # with FER2013's own labels: share of the FER+ votes in each training target
     teachers: list[str] = field(default_factory=list)  # model folders whose mean probabilities the targets blend in
     teacher_weight: float = 0.5  # with teachers: their share of each target
     input_size: int = 0  # 0: the backbone's default
@@ -81,8 +82,8 @@ KEEP_CLASSES = "keep_classes"  # ``TrainConfig.extra`` key: faces to add for the
 
 # Fields a checkpoint must agree on to be resumed (others, such as verbose or notes, may change). The last
 # five shape the model each phase fits and its optimizer, so a backed-up epoch only loads into the same ones.
-RESUME_KEYS = ("data", "labels", "targets", "fer2013_weight", "teachers", "teacher_weight", "backbone", "width",
-               "input_size", "epochs", "finetune_epochs", "batch_size", "lr", "unfreeze", "augment", "degrade",
+RESUME_KEYS = ("data", "labels", "targets", "fer2013_weight", "vote_weight", "teachers", "teacher_weight", "backbone",
+               "width", "input_size", "epochs", "finetune_epochs", "batch_size", "lr", "unfreeze", "augment", "degrade",
                "cache_features", "schedule")
 
 
@@ -229,6 +230,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with FER+ labels: train on vote distributions or on majority labels")
     p.add_argument("--fer2013-weight", type=float, default=d.fer2013_weight,
                    help="with FER+ vote distributions: share of FER2013's own label in each target (0-1)")
+    p.add_argument("--vote-weight", type=float, default=d.vote_weight,
+                   help="with FER2013's own labels: share of the FER+ votes in each training target (0-0.5)")
     p.add_argument("--teacher", dest="teachers", action="append", default=[], metavar="MODEL_DIR",
                    help="distil: blend this model's probabilities into the targets (repeat for several teachers)")
     p.add_argument("--teacher-weight", type=float, default=d.teacher_weight,

@@ -67,6 +67,7 @@ def trained_on(cfg: TrainConfig, splits: Splits) -> str:
     return (f"{cfg.data} [{cfg.train_split}; validation: {splits.validation_text(cfg.val_split)}]"
             + ("" if cfg.labels == "fer2013" else f"; labels: FER+ votes ({cfg.targets})")
             + (f", {cfg.fer2013_weight:g} FER2013's own label" if cfg.fer2013_weight else "")
+            + (f"; training targets smoothed by {cfg.vote_weight:g} of the FER+ votes" if cfg.vote_weight else "")
             + (f"; distilled: {cfg.teacher_weight:g} of each target from the mean of {', '.join(cfg.teachers)}"
                if cfg.teachers else ""))
 

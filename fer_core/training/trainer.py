@@ -68,7 +68,7 @@ def train(cfg: TrainConfig, progress: ProgressFn | None = None) -> Path:
     """Run a whole training as ``cfg`` says and return the written model directory."""
     cfg, spec = _prepare(cfg)
     ds = load_dataset(cfg.data, crop_faces=cfg.crop_faces, labels=cfg.labels, targets=cfg.targets,
-                      fer2013_weight=cfg.fer2013_weight)
+                      fer2013_weight=cfg.fer2013_weight, vote_weight=cfg.vote_weight)
     splits = pick_splits(ds, cfg)
     _emit(progress, {"event": "status", "message": f"loading {len(splits.train)} training images"})
     data = load_arrays(splits, cfg, len(ds.class_names), spec.size, spec.color_mode)

@@ -10,7 +10,14 @@ import numpy as np
 import pytest
 
 from fer_core.data.datasets import load_dataset
-from fer_core.data.ferplus import FERPLUS_CLASSES, load_votes, majority_labels, soft_targets
+from fer_core.data.ferplus import (
+    FERPLUS_CLASSES,
+    load_votes,
+    majority_labels,
+    smooth_with_votes,
+    soft_targets,
+    vote_shares,
+)
 from fer_core.errors import DatasetError
 from tests.conftest import FER_NPZ, ROOT, need_shared
 from tests.helpers import synthetic_faces
@@ -124,6 +131,58 @@ def test_fer2013_labels_blend_into_the_vote_distributions(tmp_path):
         load_dataset(data, labels="ferplus", fer2013_weight=1.5)
     with pytest.raises(DatasetError, match="vote distributions only"):
         load_dataset(data, labels="ferplus", targets="majority", fer2013_weight=0.3)
+
+
+def test_vote_shares_and_smoothing_by_hand():
+    votes = reorder([
+        vote_row(sadness=6, neutral=3, happiness=1),  # the single vote dropped: 6 of 9 sad, 3 of 9 neutral
+        vote_row(contempt=8, anger=2),  # contempt is not among FER2013's seven: only anger's 2 votes count
+        vote_row(unknown=9, NF=1),  # no emotion votes at all
+        [-1] * 10,  # left out by FER+
+    ])
+    shares = vote_shares(votes, 7)
+    assert shares[0][ours("sad")] == pytest.approx(2 / 3) and shares[0][ours("neutral")] == pytest.approx(1 / 3)
+    assert shares[0][ours("happy")] == 0
+    assert shares[1][ours("angry")] == pytest.approx(1.0)
+    assert shares[2].sum() == 0 and shares[3].sum() == 0
+    labels = np.array([ours("neutral"), ours("disgust"), ours("fear"), ours("happy")])
+    t = smooth_with_votes(labels, votes, 0.3, 7)
+    assert t.shape == (4, 7)
+    assert t[0][ours("neutral")] == pytest.approx(0.7 + 0.3 / 3) and t[0][ours("sad")] == pytest.approx(0.2)
+    assert t[1][ours("disgust")] == pytest.approx(0.7) and t[1][ours("angry")] == pytest.approx(0.3)
+    np.testing.assert_array_equal(t[2:], np.eye(7, dtype=np.float32)[labels[2:]])  # no usable votes: one-hot
+    np.testing.assert_allclose(t.sum(axis=1), 1.0, atol=1e-6)
+    assert (t.argmax(axis=1) == labels).all()  # FER2013's label leads at any weight below one half
+    for bad in (-0.1, 0.5, 1.0):
+        with pytest.raises(DatasetError, match="must lie in"):
+            smooth_with_votes(labels, votes, bad, 7)
+
+
+def test_fer2013_labels_smoothed_by_the_votes_beside_them(tmp_path):
+    data, _, y, usage = write_fer_npz_and_votes(tmp_path)
+    plain = load_dataset(data)
+    ds = load_dataset(data, vote_weight=0.2)
+    assert ds.class_names == FER7  # seven classes: the classic benchmark's
+    for name in ("Training", "PublicTest", "PrivateTest"):
+        np.testing.assert_array_equal(ds.split(name).labels, plain.split(name).labels)  # every face kept, same label
+    train = ds.split("Training")
+    assert train.targets is not None and train.targets.shape == (len(train), 7)
+    assert ds.split("PublicTest").targets is None and ds.split("PrivateTest").targets is None
+    assert train.rows is not None
+    for row, target in zip(train.rows, train.targets):
+        own = FER7.index(FER7[y[row]])
+        if row % 5 == 4:  # 4 votes for its class, 6 for contempt (not one of the seven): all shares on its class
+            assert target[own] == pytest.approx(1.0)
+        elif row % 7 == 6:  # unknown won, but the two votes for its class are what the taggers saw of emotion
+            assert target[own] == pytest.approx(1.0)
+        else:  # 7 votes for its class, 3 for another
+            assert target[own] == pytest.approx(0.8 + 0.2 * 0.7)
+            assert np.sort(target)[-2] == pytest.approx(0.2 * 0.3)
+    with pytest.raises(DatasetError, match="FER2013's own labels only"):
+        load_dataset(data, labels="ferplus", vote_weight=0.2)
+    (tmp_path / "ferplus" / "ferplus_votes.npz").unlink()
+    with pytest.raises(DatasetError, match="no FER\\+ votes file"):
+        load_dataset(data, vote_weight=0.2)
 
 
 def test_majority_targets_and_bad_votes(tmp_path):

@@ -59,6 +59,24 @@ def test_resume_continues_from_checkpoint(tmp_path):
     assert "carved" in load_card(tmp_path / "m").trained_on
 
 
+def test_fer2013_labels_smoothed_by_votes_train_a_seven_class_model(tmp_path):
+    from tests.data.test_ferplus import FER7, write_fer_npz_and_votes
+
+    data, _, _, _ = write_fer_npz_and_votes(tmp_path)
+    common = dict(data=str(data), width=4, batch_size=8, precision="float32", verbose=0, epochs=1, tta=False,
+                  checkpoint_dir=str(tmp_path / "ck"))
+    out = train(TrainConfig(out=str(tmp_path / "m"), vote_weight=0.3, **common))
+    card = load_card(out)
+    assert card.class_names == FER7  # FER2013's own classes: the votes smooth them, they do not relabel
+    assert "smoothed by 0.3 of the FER+ votes" in card.trained_on
+    assert card.training["config"]["vote_weight"] == 0.3
+    # a checkpoint made with smoothed targets is not resumed by a run without them
+    events: list[dict] = []
+    train(TrainConfig(out=str(tmp_path / "m2"), **common), progress=events.append)
+    state = json.loads((tmp_path / "ck" / "state.json").read_text())
+    assert state["config"]["vote_weight"] == 0.0 and [h["epoch"] for h in state["history"]] == [1]
+
+
 def test_fine_tune_from_an_existing_model(tiny_model_dir, tmp_path):
     data = write_folder(tmp_path / "own", n_per_class=5, class_dirs=["happy", "sad", "scream"])
     cfg = TrainConfig(data=str(data), out=str(tmp_path / "own_model"), init_model=str(tiny_model_dir),
@@ -183,7 +201,7 @@ def test_a_deadline_ends_the_phase_after_the_last_epoch_that_fits_and_still_writ
 
 def test_the_command_line_keeps_every_option():
     options = {o for a in build_parser()._actions for o in a.option_strings}
-    assert {"--fer2013-weight", "--labels", "--targets", "--init-model", "--whole", "--checkpoint-dir",
+    assert {"--fer2013-weight", "--vote-weight", "--labels", "--targets", "--init-model", "--whole", "--checkpoint-dir",
             "--no-resume", "--no-cache-features", "--finetune-epochs", "--unfreeze", "--max-per-class"} <= options
     fields = set(TrainConfig.__dataclass_fields__) - {"extra"}
     assert {a.dest for a in build_parser()._actions if a.dest != "help"} == fields
