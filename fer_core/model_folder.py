@@ -198,17 +198,24 @@ def network_of(phase: str) -> str:
     return head if sep and head.startswith(MEMBER_PHASE_PREFIX) and number.isdigit() else ""
 
 
-def earlier_epochs(model_dir: str | Path, prefix: str) -> list[dict[str, Any]]:
+def earlier_epochs(model_dir: str | Path, prefix: str, keep_named: bool = False) -> list[dict[str, Any]]:
     """``model_dir``'s epoch rows with each phase named ``"<prefix>: <phase>"``, for a model built from it.
 
     Why: an ensemble holds its members' epochs and a warm restart its starting model's; a history that is
-    missing or damaged leaves those epochs out (logged) rather than stopping the new model being written."""
+    missing or damaged leaves those epochs out (logged) rather than stopping the new model being written.
+    With ``keep_named`` (a warm restart) a phase already named after an earlier network keeps that name, so
+    a chain of restarts reads as one phase per network (``fer_s7: train``, ``fer_s7wr: train``, ``train``),
+    not as the nested ``fer_s7wr: fer_s7: train``."""
     try:
         rows = read_history(model_dir) or []
     except (ModelError, OSError) as exc:
         log.warning("the epochs of %s are left out of the history: %s", model_dir, exc)
         return []
-    return [{**row, "phase": f"{prefix}: {row.get('phase', 'train')}"} for row in rows]
+    out = []
+    for row in rows:
+        phase = str(row.get("phase", "train"))
+        out.append({**row, "phase": phase if keep_named and ": " in phase else f"{prefix}: {phase}"})
+    return out
 
 
 def read_report(model_dir: str | Path, key: str | None = None) -> tuple[Path, Any] | None:

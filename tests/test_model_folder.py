@@ -71,6 +71,10 @@ def test_earlier_epochs_are_named_after_their_model_and_a_damaged_history_is_lef
     assert [r["phase"] for r in mf.earlier_epochs(good, "member 1")] == ["member 1: head", "member 1: train"]
     assert mf.earlier_epochs(good, "m")[1]["loss"] == 0.9
     assert mf.earlier_epochs(bad, "x") == [] and mf.earlier_epochs(none, "x") == []
+    mf.write_history(good, [{"phase": "fer_s7: train", "epoch": 1}, {"phase": "train", "epoch": 2}])
+    assert [r["phase"] for r in mf.earlier_epochs(good, "fer_s7wr", keep_named=True)] == ["fer_s7: train",
+                                                                                        "fer_s7wr: train"]
+    assert [r["phase"] for r in mf.earlier_epochs(good, "member 1")] == ["member 1: fer_s7: train", "member 1: train"]
 
 
 def test_network_of_names_the_ensemble_member_a_phase_belongs_to():

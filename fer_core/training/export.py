@@ -13,7 +13,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from fer_core.inference.card import ModelCard
+from fer_core.errors import FerError
+from fer_core.inference.card import ModelCard, load_card
 from fer_core.model_folder import earlier_epochs, write_model_folder
 from fer_core.settings import get_settings
 from fer_core.training.architectures import build_model
@@ -49,7 +50,18 @@ def inherited_history(cfg: TrainConfig) -> list[dict[str, Any]]:
     data (Teach) keeps only its own epochs: its validation figures would not continue M's."""
     if not (cfg.init_model and cfg.whole):
         return []
-    return earlier_epochs(cfg.init_model, Path(cfg.init_model).name)
+    return earlier_epochs(cfg.init_model, network_name(cfg.init_model), keep_named=True)
+
+
+def network_name(model_dir: str | Path) -> str:
+    """The name a warm restart gives its starting model's epochs: the card's name, else the folder's.
+
+    Why the card's: a shipped network lives in a folder named for its role (``models/fer2013``, also the
+    dataset's name), while its card names the network itself (``fer_s7wr``)."""
+    try:
+        return load_card(model_dir).name or Path(model_dir).name
+    except (FerError, OSError):
+        return Path(model_dir).name
 
 
 def float32_copy(net: Any, cfg: TrainConfig, n_classes: int, size: tuple[int, int]) -> Any:

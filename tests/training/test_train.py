@@ -155,6 +155,12 @@ def test_whole_warm_restart_trains_every_layer_in_one_phase(tiny_model_dir, tmp_
     # every conv kernel moved (a head-only phase would leave them as they were)
     kernels = [(a, b) for a, b in zip(before, after) if a.ndim == 4]
     assert kernels and all(not np.allclose(a, b) for a, b in kernels)
+    # a restart of the restart: one phase per network, each named by its card (not its folder), none nested
+    card.name = "first_restart"
+    card.save(out)
+    again = train(replace(cfg, init_model=str(out), out=str(tmp_path / "wr2"), checkpoint_dir=str(tmp_path / "ck4")))
+    rows2 = json.loads((again / "history.json").read_text())["epochs"]
+    assert [r["phase"] for r in rows2] == [r["phase"] for r in rows[:len(parent)]] + ["first_restart: train", "train"]
 
 
 class _Interrupted(Exception):
