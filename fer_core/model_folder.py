@@ -205,7 +205,8 @@ def earlier_epochs(model_dir: str | Path, prefix: str, keep_named: bool = False)
     missing or damaged leaves those epochs out (logged) rather than stopping the new model being written.
     With ``keep_named`` (a warm restart) a phase already named after an earlier network keeps that name, so
     a chain of restarts reads as one phase per network (``fer_s7: train``, ``fer_s7wr: train``, ``train``),
-    not as the nested ``fer_s7wr: fer_s7: train``."""
+    not as the nested ``fer_s7wr: fer_s7: train``; an ensemble's ``member 1: train`` is still prefixed, since
+    the restarted network is one network, not the ensemble's members."""
     try:
         rows = read_history(model_dir) or []
     except (ModelError, OSError) as exc:
@@ -214,7 +215,8 @@ def earlier_epochs(model_dir: str | Path, prefix: str, keep_named: bool = False)
     out = []
     for row in rows:
         phase = str(row.get("phase", "train"))
-        out.append({**row, "phase": phase if keep_named and ": " in phase else f"{prefix}: {phase}"})
+        named = keep_named and ": " in phase and not network_of(phase)  # an ensemble's member lines stay nested
+        out.append({**row, "phase": phase if named else f"{prefix}: {phase}"})
     return out
 
 

@@ -75,6 +75,8 @@ def test_earlier_epochs_are_named_after_their_model_and_a_damaged_history_is_lef
     assert [r["phase"] for r in mf.earlier_epochs(good, "fer_s7wr", keep_named=True)] == ["fer_s7: train",
                                                                                         "fer_s7wr: train"]
     assert [r["phase"] for r in mf.earlier_epochs(good, "member 1")] == ["member 1: fer_s7: train", "member 1: train"]
+    mf.write_history(good, [{"phase": "member 1: train", "epoch": 1}])  # a restart from an ensemble is one network
+    assert [r["phase"] for r in mf.earlier_epochs(good, "ens", keep_named=True)] == ["ens: member 1: train"]
 
 
 def test_network_of_names_the_ensemble_member_a_phase_belongs_to():
