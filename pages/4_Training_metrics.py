@@ -17,7 +17,7 @@ from fer_core.training.reports import (
     report_title,
     trained_key,
 )
-from webui.charts import confusion_chart, learning_curve_chart, per_class_chart
+from webui.charts import confusion_chart, container_height, learning_curve_chart, per_class_chart
 from webui.model_text import interval_note
 from webui.models import all_models, sidebar_model_picker
 from webui.navigation import setup_page
@@ -85,8 +85,9 @@ def render(name: str, reports: ModelReports) -> None:
                        "figure could move with another draw of faces like these: two models whose ranges "
                        "overlap widely are not clearly different on this test set.")
     if reports.history is not None:
-        st.altair_chart(learning_curve_chart(reports.history, "loss"), width="stretch", height=260)
-        st.altair_chart(learning_curve_chart(reports.history, "accuracy"), width="stretch", height=260)
+        for metric in ("loss", "accuracy"):
+            chart = learning_curve_chart(reports.history, metric)
+            st.altair_chart(chart, width="stretch", height=container_height(chart))
     else:
         st.info(f"{name} has no training history (history.json).")
     if report is None:

@@ -22,7 +22,7 @@ from fer_core.owners import MODELS, check_quota, free_model_name
 from fer_core.registry import inspect_model
 from fer_core.settings import get_settings
 from fer_core.training import jobs
-from webui.charts import learning_curve_chart
+from webui.charts import container_height, learning_curve_chart
 from webui.model_text import SMALL_TEST, accuracy_text, headline_metric, interval_note, small_test_warning
 from webui.models import (
     MODEL_KEY,
@@ -276,7 +276,8 @@ def _show_job(job_id: str) -> None:
         st.warning(job_line(info))
     if info.history:
         for col, metric in zip(st.columns(2), ("accuracy", "loss")):
-            col.altair_chart(learning_curve_chart(info.history, metric), width="stretch", height=260)
+            chart = learning_curve_chart(info.history, metric)
+            col.altair_chart(chart, width="stretch", height=container_height(chart))
     if not info.active:
         for note in [*early_stop_notes(info), flat_accuracy_note(info.history)]:
             if note:

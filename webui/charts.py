@@ -98,11 +98,12 @@ def learning_curve_chart(history: pd.DataFrame | Iterable[Mapping[str, Any]], me
     data = data[data["metric"] == metric]
     spans = phase_spans(table)
     spans = spans.assign(start=spans["start"] - 0.5, end=spans["end"] + 0.5)
+    phases = list(dict.fromkeys(spans["phase"]))  # in the order they were trained, not alphabetical
     shade = (
         alt.Chart(spans)
         .mark_rect(opacity=0.08)
         .encode(x=alt.X("start:Q", scale=alt.Scale(zero=False, nice=False)), x2="end:Q",
-                color=alt.Color("phase:N", legend=alt.Legend(title="phase", orient="right")))
+                color=alt.Color("phase:N", sort=phases, legend=alt.Legend(title="phase", orient="right")))
     )
     names = alt.Chart(named_spans(spans)).mark_text(align="left", baseline="top", dx=4, dy=4, color="#666").encode(
         x="start:Q", y=alt.value(0), text="phase:N")
@@ -119,7 +120,23 @@ def learning_curve_chart(history: pd.DataFrame | Iterable[Mapping[str, Any]], me
         )
     )
     return alt.layer(shade, names, lines).resolve_scale(color="independent").properties(
-        height=height, title=f"{metric.capitalize()} per epoch")
+        height=max(height, legend_height(len(phases))), title=f"{metric.capitalize()} per epoch")
+
+
+def container_height(chart: alt.TopLevelMixin) -> int:
+    """The height a page gives ``st.altair_chart`` for ``chart``: the chart's own height and its title's line.
+
+    Why: the container's height, not the spec's, is what Vega fits the chart into; a fixed one would cut
+    off the legend of a chart that grew to show every phase (``legend_height``)."""
+    return int(chart.height) + 20
+
+
+def legend_height(n_phases: int) -> int:
+    """The chart height whose right-hand legends (two splits, then ``n_phases`` phases) show every entry.
+
+    Why: the legends live inside the chart's own height, and Vega cuts off what does not fit; a network
+    warm-restarted six times has seven phases, and the two restarts that did not fit vanished from the legend."""
+    return 154 + 18 * n_phases
 
 
 def per_class_chart(per_class: pd.DataFrame, height: int = 240) -> alt.Chart:
@@ -155,5 +172,6 @@ def confusion_chart(confusion: pd.DataFrame, class_names: list[str], height: int
     return alt.layer(cells, text).properties(height=height, title="Confusion matrix (rows: true class)")
 
 
-__all__ = ["OTHER_COLOR", "SPLIT_COLORS", "TOP_COLOR", "confusion_chart", "history_table", "learning_curve_chart",
-           "named_spans", "per_class_chart", "probability_chart", "probability_frame"]
+__all__ = ["OTHER_COLOR", "SPLIT_COLORS", "TOP_COLOR", "confusion_chart", "container_height", "history_table",
+           "learning_curve_chart", "legend_height", "named_spans", "per_class_chart", "probability_chart",
+           "probability_frame"]

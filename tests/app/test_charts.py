@@ -7,7 +7,7 @@ import math
 
 import pandas as pd
 
-from webui.charts import history_table, learning_curve_chart, probability_chart
+from webui.charts import container_height, history_table, learning_curve_chart, legend_height, probability_chart
 from webui.model_text import model_summary
 
 
@@ -110,3 +110,19 @@ def test_interval_note_for_good_and_damaged_reports() -> None:
                     {"class_names": ["a", "b"], "confusion_matrix": [[1, 0], [0, 1]], "per_class": {"a": 3}},
                     {"class_names": ["a"], "confusion_matrix": [[0]], "per_class": {}}):
         assert interval_note(damaged) is None  # the page still shows the figures, without a range
+
+
+def test_a_chain_of_restarts_lists_its_phases_in_training_order_and_the_chart_grows_to_show_them_all() -> None:
+    """Seven phases (a network and six warm restarts): the legend in the order trained (alphabetically
+    ``fer_s7wr2`` would come before ``fer_s7wr``), and a chart tall enough that none is cut off."""
+    names = ["fer_s7: train"] + [f"fer_s7wr{i}: train" for i in ("", 2, 3, 4, 5)] + ["train"]
+    rows = [{"phase": p, "epoch": e, "loss": 1.0, "val_loss": 1.1} for p in names for e in (1, 2, 3)]
+    spec = learning_curve_chart(rows, "loss").to_dict()
+    shade = next(x for x in spec["layer"] if x["mark"]["type"] == "rect")
+    assert shade["encoding"]["color"]["sort"] == names
+    assert spec["height"] == legend_height(7) > 240
+    short = learning_curve_chart(EPOCHS, "loss").to_dict()  # two phases: the usual height
+    assert short["height"] == 240 and legend_height(2) < 240
+    # the page's container follows the chart (a fixed one cut the grown legend off again)
+    assert container_height(learning_curve_chart(rows, "loss")) == legend_height(7) + 20
+    assert container_height(learning_curve_chart(EPOCHS, "loss")) == 260
