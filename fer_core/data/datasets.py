@@ -185,9 +185,7 @@ def with_ferplus_labels(ds: Dataset, labels: str, targets: str = "crossentropy",
     if fer2013_weight and targets != "crossentropy":
         raise DatasetError("FER2013's own labels blend into vote distributions only (targets 'crossentropy')")
     votes_file = ferplus.votes_path_beside(ds.source) if labels == "ferplus" else Path(labels)
-    if any(s.rows is None or s.array is None for s in ds.splits.values()) or ds.class_names != list(FER2013_CLASSES):
-        raise DatasetError(f"{ds.source}: FER+ votes are aligned to FER2013's .npz only, not to this dataset")
-    votes = ferplus.load_votes(votes_file, n_rows=sum(len(s) for s in ds.splits.values()))
+    votes = aligned_votes(ds, votes_file)
     out = Dataset(class_names=list(ferplus.FERPLUS_CLASSES), source=f"{ds.source} [FER+ votes: {votes_file.name}]")
     for name, split in ds.splits.items():
         assert split.rows is not None and split.array is not None
@@ -200,16 +198,22 @@ def with_ferplus_labels(ds: Dataset, labels: str, targets: str = "crossentropy",
     return out
 
 
+def aligned_votes(ds: Dataset, votes_file: Path) -> np.ndarray:
+    """The FER+ votes for every row of FER2013's ``.npz`` (``split.rows`` index them); ``DatasetError`` for any
+    other dataset, whose rows the votes do not describe."""
+    if any(s.rows is None or s.array is None for s in ds.splits.values()) or ds.class_names != list(FER2013_CLASSES):
+        raise DatasetError(f"{ds.source}: FER+ votes are aligned to FER2013's .npz only, not to this dataset")
+    return ferplus.load_votes(votes_file, n_rows=sum(len(s) for s in ds.splits.values()))
+
+
 def with_vote_smoothing(ds: Dataset, weight: float) -> Dataset:
     """FER2013 with its own labels, the training split's targets smoothed by the FER+ votes beside it.
 
     Every face is kept and every label stays FER2013's; only the training targets change, so
     validation and test figures remain the classic benchmark's.
     """
-    if any(s.rows is None or s.array is None for s in ds.splits.values()) or ds.class_names != list(FER2013_CLASSES):
-        raise DatasetError(f"{ds.source}: FER+ votes are aligned to FER2013's .npz only, not to this dataset")
     votes_file = ferplus.votes_path_beside(ds.source)
-    votes = ferplus.load_votes(votes_file, n_rows=sum(len(s) for s in ds.splits.values()))
+    votes = aligned_votes(ds, votes_file)
     out = Dataset(class_names=list(ds.class_names), source=f"{ds.source} [smoothed by FER+ votes: {votes_file.name}]")
     for name, split in ds.splits.items():
         assert split.rows is not None
