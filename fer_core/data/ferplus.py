@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fer_core.data.labels import canonical_class
+from fer_core.data.labels import canonical_class, one_hot
 from fer_core.errors import DatasetError
 
 # The eight emotions in our label order: FER2013's seven, then contempt (FER+ adds it).
@@ -127,9 +127,7 @@ def blend_original(targets: np.ndarray, original: np.ndarray, weight: float) -> 
     """
     if not 0.0 <= weight <= 1.0:
         raise DatasetError(f"the weight of FER2013's own labels must lie in [0, 1], not {weight}")
-    onehot = np.zeros_like(targets)
-    onehot[np.arange(len(original)), original] = 1.0
-    return ((1.0 - weight) * targets + weight * onehot).astype(np.float32)
+    return ((1.0 - weight) * targets + weight * one_hot(original, targets.shape[1])).astype(np.float32)
 
 
 def vote_shares(votes: np.ndarray, n_classes: int) -> np.ndarray:
@@ -152,8 +150,7 @@ def smooth_with_votes(labels: np.ndarray, votes: np.ndarray, weight: float, n_cl
     """
     if not 0.0 <= weight < 0.5:
         raise DatasetError(f"the weight of the FER+ votes must lie in [0, 0.5) so the label still leads, not {weight}")
-    onehot = np.zeros((len(labels), n_classes), np.float32)
-    onehot[np.arange(len(labels)), labels] = 1.0
+    onehot = one_hot(labels, n_classes)
     shares = vote_shares(votes, n_classes)
     has = shares.sum(axis=1, keepdims=True) > 0
     return np.where(has, (1.0 - weight) * onehot + weight * shares, onehot).astype(np.float32)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
+
 FER2013_CLASSES: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 
 # Other spellings of the same word, as datasets name their folders (FER2013, RAF-DB, CK+, AffectNet).
@@ -82,3 +84,8 @@ def label_score(label: str, score: float | None = None) -> str:
 def label_line(prefix: str, label: str | None, score: float | None = None) -> str:
     """``Expression: happy 87%``, or ``Expression: no face yet`` before any face was classified."""
     return f"{prefix}: {NO_FACE_YET if label is None else label_score(label, score)}"
+
+
+def one_hot(labels: np.ndarray, n_classes: int) -> np.ndarray:
+    """Integer labels as float32 rows with a 1 in each label's column: the hard targets every soft one starts from."""
+    return np.eye(n_classes, dtype=np.float32)[labels]

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from fer_core.data.datasets import Dataset, Split
+from fer_core.data.labels import one_hot
 from fer_core.errors import DatasetError, ImageError
 from fer_core.inference.preprocess import convert_face
 from fer_core.training.config import TrainConfig
@@ -182,10 +183,6 @@ class TrainingData:
         return self.x_val, one_hot(self.y_val, self.n_classes)
 
 
-def one_hot(labels: np.ndarray, n_classes: int) -> np.ndarray:
-    return np.eye(n_classes, dtype=np.float32)[labels]
-
-
 def load_arrays(splits: Splits, cfg: TrainConfig, n_classes: int, size: tuple[int, int],
                 color_mode: str) -> TrainingData:
     """The training and validation images as arrays (unreadable files skipped and counted)."""
@@ -239,4 +236,4 @@ def fit_inputs(train: tuple[np.ndarray, np.ndarray], val: tuple[np.ndarray, np.n
 
 
 __all__ = ["Splits", "TrainingData", "cap_per_class", "class_weights", "data_fingerprint", "load_arrays",
-           "fit_inputs", "one_hot", "pick_splits", "split_to_arrays", "tf_dataset"]
+           "fit_inputs", "pick_splits", "split_to_arrays", "tf_dataset"]
