@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 SHARED=${1:-../shared}
 PY=${PY:-.venv/bin/python}
 KERAS=$(grep -E '^keras==' requirements.txt)
-$PY -m fer_core.data.packed "$SHARED/data/fer2013/fer2013.npz" .carry --training-quality 70 --quality 85  # 19.8 MiB (headers shared): the tracked tree with the shipped models takes 22 of the 64
+$PY -m fer_core.data.packed "$SHARED/data/fer2013/fer2013.npz" .carry --training-quality 70 --quality 85  # 19.8 MiB (headers shared): the tracked tree with the shipped models takes 33 of the 64
 rm -rf .carry/wheels
 $PY -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
   --platform manylinux_2_28_x86_64 --platform manylinux_2_27_x86_64 --platform manylinux_2_17_x86_64 \
