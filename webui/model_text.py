@@ -89,6 +89,14 @@ def plain_summary(card: Any) -> str:
 
 
 
+def _shares_text(members: list[Any]) -> str:
+    """`` with weights 45% / 45% / 10%`` when an ensemble's members do not count alike, else empty."""
+    shares = [m.get("share") if isinstance(m, dict) else None for m in members]
+    if any(not isinstance(s, (int, float)) for s in shares) or max(shares) - min(shares) < 1e-6:
+        return ""
+    return " with weights " + " / ".join(f"{s:.0%}" for s in shares)
+
+
 def model_summary(card: Any) -> dict[str, str]:
     """The card's headline facts as label -> text (the Home page's "Model details")."""
     metrics = getattr(card, "metrics", {}) or {}
@@ -97,7 +105,7 @@ def model_summary(card: Any) -> dict[str, str]:
     training = getattr(card, "training", {})
     members = training.get("ensemble") if isinstance(training, dict) else None
     if isinstance(members, list) and members:
-        backbone = f"{len(members)} × {card.backbone}, probabilities averaged"
+        backbone = f"{len(members)} × {card.backbone}, probabilities averaged{_shares_text(members)}"
     elif card.weights not in ("", "none"):
         backbone = f"{card.backbone} ({card.weights} weights)"
     else:

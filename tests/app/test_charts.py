@@ -66,6 +66,14 @@ def test_model_summary() -> None:
     assert e["Backbone"] == "2 × fer_cnn, probabilities averaged"
     assert e["Test-time views"] == "original + mirrored, zoom ×1.1 + mirrored"
 
+    class Weighted(Ensemble):
+        training = {"ensemble": [{"name": "a", "share": 0.45}, {"name": "b", "share": 0.45},
+                                 {"name": "c", "share": 0.1}]}
+
+    assert model_summary(Weighted())["Backbone"] == "3 × fer_cnn, probabilities averaged with weights 45% / 45% / 10%"
+    Weighted.training = {"ensemble": [{"name": "a", "share": 0.5}, {"name": "b", "share": 0.5}]}
+    assert model_summary(Weighted())["Backbone"] == "2 × fer_cnn, probabilities averaged"
+
 
 
 def _layer_rows(spec: dict, mark: str) -> list[dict]:
