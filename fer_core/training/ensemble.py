@@ -90,7 +90,7 @@ def shared_epochs_once(histories: list[list[dict[str, Any]]]) -> list[dict[str, 
 
     Why: members that are snapshots of one chain of warm restarts carry their common past; written per member, the
     Training metrics page drew the same curve again for each (25 legend entries for three snapshots). Kept once,
-    a later member's curve starts where it left the earlier one.
+    a later member's line holds only its own epochs.
     """
     seen: set[str] = set()
     out: list[dict[str, Any]] = []
