@@ -26,12 +26,12 @@ def synthetic_faces(n_per_class: int = 12, size: int = 48, seed: int = 0,
     return np.stack(images), np.array(labels, dtype=np.int64)
 
 
-def write_npz(path: Path, n_per_class: int = 12) -> Path:
-    """A FER2013-layout npz with three splits of synthetic images (classes ``CLASSES``)."""
-    x, y = synthetic_faces(n_per_class)
+def write_npz(path: Path, n_per_class: int = 12, classes: list[str] | None = None) -> Path:
+    """A FER2013-layout npz with three splits of synthetic images (classes ``CLASSES`` unless given)."""
+    x, y = synthetic_faces(n_per_class, classes=classes)
     usage = np.arange(len(y)) % 3
     np.savez(path, images=x, labels=y.astype(np.int8), usage=usage.astype(np.int8),
-             class_names=np.array(CLASSES), usage_names=np.array(["Training", "PublicTest", "PrivateTest"]))
+             class_names=np.array(classes or CLASSES), usage_names=np.array(["Training", "PublicTest", "PrivateTest"]))
     return path
 
 

@@ -142,14 +142,11 @@ def two_class_model(tmp_path_factory):
     """A real tiny network that knows only two of the tiny model's three classes (as a FER2013 network lacks
     FER+'s contempt)."""
     from fer_core.training.trainer import TrainConfig, train
-    from tests.helpers import synthetic_faces
+    from tests.helpers import write_npz
 
     root = tmp_path_factory.mktemp("two")
-    x, y = synthetic_faces(16, classes=["happy", "angry"])
-    np.savez(root / "d.npz", images=x, labels=y.astype(np.int8), usage=(np.arange(len(y)) % 3).astype(np.int8),
-             class_names=np.array(["happy", "angry"]),
-             usage_names=np.array(["Training", "PublicTest", "PrivateTest"]))
-    return train(TrainConfig(data=str(root / "d.npz"), out=str(root / "two"), width=4, epochs=1, batch_size=16,
+    data = write_npz(root / "d.npz", n_per_class=16, classes=["happy", "angry"])
+    return train(TrainConfig(data=str(data), out=str(root / "two"), width=4, epochs=1, batch_size=16,
                              precision="float32", verbose=0, checkpoint_dir=str(root / "ck"), seed=3, resume=False))
 
 
