@@ -165,3 +165,4 @@ else:
     show_stopped(slot.timeline())
     if not gate.message():
         notice.info("The stream is stopped. Press START to begin.")
+    gate.await_stop(lambda: full_notice.error(gate.message()))  # a refused stream's buttons come back

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import av
@@ -170,6 +171,10 @@ def session_processor(state: Any, pipeline: Any, options: LiveOptions, config: t
 GATE_KEY = "live_gate"
 
 
+STOP_GRACE_S = 5.0  # a refused stream not reported stopped by then gets its buttons back anyway
+STOP_POLL_S = 0.25
+
+
 @dataclass
 class Refusal:
     """A START that found the server full: how full, and whether that stream is still being stopped."""
@@ -177,6 +182,7 @@ class Refusal:
     active: int
     cap: int
     stopping: bool = True
+    since: float = field(default_factory=time.monotonic)
 
 
 class LiveGate:
@@ -186,7 +192,7 @@ class LiveGate:
     that starts (signalling or playing) takes a place; over the cap the run is repeated with
     ``desired_playing_state()`` False, which stops the stream in the browser (and hides its buttons), then
     once it has stopped once more with None (START is back); ``message()`` says why until the next START.
-    A stopped stream gives its place back.
+    A stopped stream gives its place back. ``await_stop`` keeps that from hanging on a report that never comes.
     """
 
     def __init__(self, sessions: LiveSessions | None = None) -> None:
@@ -218,6 +224,25 @@ class LiveGate:
         log.info("live session refused: %d of %d places taken", self.refusal.active, self.refusal.cap)
         st.rerun()  # draw the streamer again, told to stop
         return False  # not reached outside Streamlit
+
+    def await_stop(self, tick: Callable[[], None]) -> None:
+        """Call last in a run that told a refused stream to stop: wait for the browser's "stopped" report
+        (it reruns the page, which ends this wait at the next ``tick``, an ``st`` call), and if none has come
+        within ``STOP_GRACE_S`` of the refusal, draw the streamer with its buttons again all the same.
+
+        Why: the run that clears ``stopping`` only happens when a report arrives; one lost in a race between
+        reruns left the page with no START and no STOP (seen once in a CI run), and a reload was the only way out.
+        """
+        r = self.refusal
+        if r is None or not r.stopping:
+            return
+        while time.monotonic() - r.since < STOP_GRACE_S:
+            tick()
+            time.sleep(STOP_POLL_S)
+        r.stopping = False
+        log.warning("a refused live stream was not reported stopped within %.0f s: its buttons are drawn again",
+                    STOP_GRACE_S)
+        st.rerun()
 
     def message(self) -> str | None:
         """What the page says instead of a frozen video while the last START was refused."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import streamlit_webrtc
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ import av
 import numpy as np
 import pytest
 
+import webui.live
 from fer_core.inference.sessions import live_sessions
 from tests.app.apptest import StreamContext, no_exceptions, page, texts
 from tests.app.test_live_callback import frame_640x480
@@ -85,6 +87,35 @@ def test_a_session_beyond_the_cap_is_told_the_server_is_full(one_place, monkeypa
     fake.frames, fake.turns = [], 0
     at.run()  # STOP: the place is given back
     assert not gate.lease.held and live_sessions().active() == 0
+
+
+class UnreportedStop(GatedStreamer):
+    """Told to stop, the stream plays on as far as the server knows: the browser's "stopped" report is late
+    (or lost); from the next draw on it reads stopped."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> StreamContext:
+        if kwargs.get("desired_playing_state") is False:
+            self.calls.append(kwargs)
+            self.turns = 0
+            return StreamContext(100)
+        return super().__call__(*args, **kwargs)
+
+
+def test_a_refused_stream_never_reported_stopped_gets_its_buttons_back(one_place, monkeypatch: pytest.MonkeyPatch,
+                                                                      astronaut: np.ndarray) -> None:
+    monkeypatch.setattr(webui.live, "STOP_GRACE_S", 0.5)
+    fake = UnreportedStop([frame_640x480(astronaut)] * 2, turns=2)
+    monkeypatch.setattr(streamlit_webrtc, "webrtc_streamer", fake)
+    started = time.monotonic()
+    at = page("pages/1_Live_webcam.py").run()
+    no_exceptions(at)
+    # told to stop, no report within the grace: drawn again with the user's START and STOP, still refused
+    assert [c.get("desired_playing_state") for c in fake.calls] == [None, False, None]
+    assert time.monotonic() - started >= 0.5
+    assert FULL in [e.value for e in at.error]
+    assert "Frames processed" not in texts(at)
+    gate = at.session_state["live_gate"]
+    assert not gate.lease.held and live_sessions().active() == 1
 
 
 def test_frames_skipped_while_busy_show_in_the_readout(app_env: Path, monkeypatch: pytest.MonkeyPatch,

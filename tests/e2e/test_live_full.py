@@ -57,7 +57,12 @@ def test_second_session_beyond_the_cap_is_told_the_server_is_full(capped_server:
     wait_for_text(second, re.escape(FULL), timeout=60)
     # the page stopped that stream: START is offered again, no readout from a stream that plays
     frame = second.frame_locator(WEBRTC_IFRAME).first
-    frame.get_by_role("button", name="START").wait_for(timeout=30_000)
+    try:
+        frame.get_by_role("button", name="START").wait_for(timeout=30_000)
+    except Exception as exc:  # playwright's TimeoutError: say what the streamer shows instead, and the server's log
+        buttons, alerts = frame.locator("button").all_inner_texts(), frame.get_by_role("alert").all_inner_texts()
+        raise AssertionError(f"no START 30 s after the refusal; the streamer's buttons: {buttons}, its alerts: "
+                             f"{alerts}\n{capped_server.log_tail()}") from exc
     # once the page's next run is drawn (the readout of the refused stream can linger for one refresh)
     deadline = time.monotonic() + 30
     text = second.inner_text('[data-testid="stApp"]')
