@@ -230,8 +230,8 @@ class LiveGate:
         (it reruns the page, which ends this wait at the next ``tick``, an ``st`` call), and if none has come
         within ``STOP_GRACE_S`` of the refusal, draw the streamer with its buttons again all the same.
 
-        Why: the run that clears ``stopping`` only happens when a report arrives; one lost in a race between
-        reruns left the page with no START and no STOP (seen once in a CI run), and a reload was the only way out.
+        Why: the run that clears ``stopping`` only happens when a report arrives; without one the streamer stays
+        drawn without its buttons until a reload (a CI run once saw no START for 30 s after a refusal).
         """
         r = self.refusal
         if r is None or not r.stopping:
