@@ -32,11 +32,13 @@ class GatedStreamer(FakeStreamer):
         super().__init__(frames, turns)
         self.batch = batch  # frames per callback call: more than one means the server fell behind
 
+    stop_report_turns = 0  # reads of "playing" after being told to stop, before the browser's report is in
+
     def __call__(self, *args: Any, **kwargs: Any) -> StreamContext:
         if kwargs.get("desired_playing_state") is False:
             self.calls.append(kwargs)
             self.turns = 0
-            return StreamContext(0)
+            return StreamContext(self.stop_report_turns)
         return super().__call__(*args, **kwargs)
 
     def _feed(self, callback: Any) -> None:
@@ -89,22 +91,11 @@ def test_a_session_beyond_the_cap_is_told_the_server_is_full(one_place, monkeypa
     assert not gate.lease.held and live_sessions().active() == 0
 
 
-class UnreportedStop(GatedStreamer):
-    """Told to stop, the stream plays on as far as the server knows: the browser's "stopped" report is late
-    (or lost); from the next draw on it reads stopped."""
-
-    def __call__(self, *args: Any, **kwargs: Any) -> StreamContext:
-        if kwargs.get("desired_playing_state") is False:
-            self.calls.append(kwargs)
-            self.turns = 0
-            return StreamContext(100)
-        return super().__call__(*args, **kwargs)
-
-
 def test_a_refused_stream_never_reported_stopped_gets_its_buttons_back(one_place, monkeypatch: pytest.MonkeyPatch,
                                                                       astronaut: np.ndarray) -> None:
     monkeypatch.setattr(webui.live, "STOP_GRACE_S", 0.5)
-    fake = UnreportedStop([frame_640x480(astronaut)] * 2, turns=2)
+    fake = GatedStreamer([frame_640x480(astronaut)] * 2, turns=2)
+    fake.stop_report_turns = 100  # told to stop, it plays on as far as the server knows: the report never comes
     monkeypatch.setattr(streamlit_webrtc, "webrtc_streamer", fake)
     started = time.monotonic()
     at = page("pages/1_Live_webcam.py").run()
