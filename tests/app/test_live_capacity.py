@@ -28,11 +28,11 @@ class GatedStreamer(FakeStreamer):
     """Plays (``turns`` loop turns) after START; told ``desired_playing_state=False`` it stops, as the
     component does, and stays stopped until the test plays it again (the user's next START)."""
 
+    stop_report_turns = 0  # reads of "playing" after being told to stop, before the browser's report is in
+
     def __init__(self, frames: list[np.ndarray], turns: int, batch: int = 1) -> None:
         super().__init__(frames, turns)
         self.batch = batch  # frames per callback call: more than one means the server fell behind
-
-    stop_report_turns = 0  # reads of "playing" after being told to stop, before the browser's report is in
 
     def __call__(self, *args: Any, **kwargs: Any) -> StreamContext:
         if kwargs.get("desired_playing_state") is False:
