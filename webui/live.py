@@ -202,20 +202,29 @@ class LiveGate:
 
     def desired_playing_state(self) -> bool | None:
         """False while a refused stream is being stopped, else None (the user's START and STOP decide)."""
-        return False if self.refusal is not None and self.refusal.stopping else None
+        return False if self._stopping else None
+
+    @property
+    def _stopping(self) -> bool:
+        """A refused stream is being stopped: drawn told to stop, its buttons hidden."""
+        return self.refusal is not None and self.refusal.stopping
+
+    def _buttons_back(self) -> None:
+        """Draw the streamer again with START (it was drawn told to stop, which hides the buttons); the
+        message stays until the next START."""
+        assert self.refusal is not None
+        self.refusal.stopping = False
+        st.rerun()
 
     def admit(self, ctx: Any) -> bool:
         """True when the stream is on (signalling or playing) and holds a place."""
         state = ctx.state
         if not (state.playing or getattr(state, "signalling", False)):
             self.lease.release()
-            if self.refusal is not None and self.refusal.stopping:
-                # the refused stream has stopped: draw the streamer again with START (it was drawn
-                # told to stop, which hides the buttons); the message stays until the next START
-                self.refusal.stopping = False
-                st.rerun()
+            if self._stopping:
+                self._buttons_back()  # the refused stream has stopped
             return False
-        if self.refusal is not None and self.refusal.stopping:
+        if self._stopping:
             return False
         if self.lease.acquire():
             self.refusal = None
@@ -239,10 +248,9 @@ class LiveGate:
         while time.monotonic() - r.since < STOP_GRACE_S:
             tick()
             time.sleep(STOP_POLL_S)
-        r.stopping = False
         log.warning("a refused live stream was not reported stopped within %.0f s: its buttons are drawn again",
                     STOP_GRACE_S)
-        st.rerun()
+        self._buttons_back()
 
     def message(self) -> str | None:
         """What the page says instead of a frozen video while the last START was refused."""
