@@ -102,7 +102,8 @@ def make_analyser(mode: Mode, pipe, fer, governor=None
     """``(analyse(rgb) -> frame to send, close(), classifications so far)`` for one session."""
     import cv2
 
-    from fer_core.inference.live import LiveOptions, LiveProcessor
+    from fer_core.inference.live import LiveProcessor
+    from fer_core.inference.stream import StreamOptions
 
     if mode.fer_style:
         def fer_frame(rgb: np.ndarray) -> np.ndarray:
@@ -127,7 +128,7 @@ def make_analyser(mode: Mode, pipe, fer, governor=None
             return rgb
 
     cls = LiveProcessor if mode.encode else BoxesOnly
-    proc = cls(pipe, LiveOptions(detect_every=mode.detect_every), governor=governor if mode.adapt else None)
+    proc = cls(pipe, StreamOptions(detect_every=mode.detect_every), governor=governor if mode.adapt else None)
     return proc.process, proc.close, lambda: proc.snapshot().classified
 
 
@@ -140,10 +141,11 @@ def stage_costs(pipe, stream: list[tuple[bytes, int]], frames: int = 60) -> dict
     from aiortc.codecs.vpx import Vp8Decoder, Vp8Encoder
     from aiortc.jitterbuffer import JitterFrame
 
-    from fer_core.inference.live import LiveOptions, LiveProcessor
+    from fer_core.inference.live import LiveProcessor
+    from fer_core.inference.stream import StreamOptions
 
     decoder, encoder = Vp8Decoder(), Vp8Encoder()
-    proc = LiveProcessor(pipe, LiveOptions(async_classify=False, detect_every=1))
+    proc = LiveProcessor(pipe, StreamOptions(async_classify=False, detect_every=1))
     cost = dict.fromkeys(("decode", "to_rgb", "detect_classify_draw", "from_rgb", "encode"), 0.0)
     clock = time.thread_time
     for i in range(frames):

@@ -80,23 +80,24 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--repeats", type=int, default=2)
     p.add_argument("--model", default=None)
     p.add_argument("--detector", default=None)
-    p.add_argument("--classify-interval", type=float, default=None, help="override VideoOptions (0: every frame)")
-    p.add_argument("--detect-interval", type=float, default=None, help="override VideoOptions (0: every frame)")
+    p.add_argument("--classify-interval", type=float, default=None, help="override StreamOptions (0: every frame)")
+    p.add_argument("--detect-every", type=int, default=None,
+                   help="override StreamOptions: detect every n-th frame at 30 fps (0: every frame)")
     p.add_argument("--with-output", action="store_true", help="also time writing the annotated video")
     args = p.parse_args(argv)
 
     from fer_core.inference.pipeline import get_pipeline
-    from fer_core.inference.video import VideoOptions
+    from fer_core.inference.stream import StreamOptions
 
     tmp = Path(tempfile.mkdtemp(prefix="fer-bench-video-"))
     path = Path(args.video) if args.video else write_face_video(tmp / "face.mp4", args.seconds)
     pipe = get_pipeline(args.model, args.detector)
     pipe.classifier.warm_up()
-    options = VideoOptions()
+    options = StreamOptions()
     if args.classify_interval is not None:
         options.classify_interval = args.classify_interval
-    if args.detect_interval is not None:
-        options.detect_interval = args.detect_interval
+    if args.detect_every is not None:
+        options.detect_every = args.detect_every
     import fer_baseline
 
     fer = fer_baseline.FerStylePipeline()

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from fer_core.inference.frames import VideoOptions
+from fer_core.inference.stream import StreamOptions
 from fer_core.inference.videoio import VIDEO_EXTENSIONS
 from fer_core.settings import get_settings
 from webui.charts import probability_chart
@@ -50,7 +50,7 @@ if upload is None:
 pipeline = pipeline_or_stop(model_dir, detector)
 key = (upload.file_id, upload.name, upload.size, str(model_dir), detector, rate)
 job = replace_job(st.session_state, JOB_KEY, key,
-                  lambda: VideoJob(key, upload.name, upload.getvalue(), pipeline, VideoOptions(fps=RATES[rate])))
+                  lambda: VideoJob(key, upload.name, upload.getvalue(), pipeline, StreamOptions(fps=RATES[rate])))
 
 
 @st.fragment(run_every=0.5)

@@ -1,7 +1,8 @@
-"""The live page's moving parts: the frame callback, one processor per browser session, status texts.
+"""The live page's parts: one ``LiveSession`` per browser, the frame callback, the sidebar and the readout.
 
-Why: the callback runs in streamlit-webrtc's worker thread (no ``st.*`` there) and must never
-raise, or the video stops; keeping it here lets tests feed it real ``av.VideoFrame``s.
+Why here and not on the page: the callback runs in streamlit-webrtc's worker thread (no ``st.*`` there) and
+must never raise, or the video stops; keeping it here lets tests feed it real ``av.VideoFrame``s. The page
+keeps the flow (draw, admit, refresh) and every ``st.rerun`` and wait, so it reads top to bottom.
 """
 
 from __future__ import annotations
@@ -11,73 +12,157 @@ import threading
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Literal
 
 import av
 import numpy as np
 import streamlit as st
 
 from fer_core.data.labels import label_line
+from fer_core.inference import timing
 from fer_core.inference.draw import mark_error
-from fer_core.inference.live import SKIP_WINDOW_S, LiveOptions, LiveProcessor, LiveStats
+from fer_core.inference.live import LiveProcessor, LiveStats
 from fer_core.inference.load import shared_governor
+from fer_core.inference.pipeline import Pipeline
 from fer_core.inference.sessions import LiveLease, LiveSessions, live_sessions
-from fer_core.inference.timeline import FrameRow
+from fer_core.inference.stream import StreamOptions
+from fer_core.inference.timeline import FrameRow, timeline_csv
 from fer_core.settings import get_settings
+from webui.charts import probability_chart
+from webui.models import DETECTOR_LABELS, detector_choices
+from webui.video import timeline_chart
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
-SESSION_KEY = "live_slot"
+SESSION_KEY = "live"
+Turn = Literal["play", "idle", "rerun"]  # what the page does after ``LiveSession.admit``
 
 
-class ProcessorSlot:
-    """Holds a session's current ``LiveProcessor``; swapping it (new model or detector) keeps the
-    callback the stream already uses valid."""
+@dataclass
+class Refusal:
+    """A START that found the server full: how full, and whether that stream is still being stopped."""
 
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
+    active: int
+    cap: int
+    stopping: bool = True
+    since: float = field(default_factory=time.monotonic)
+
+
+class LiveSession:
+    """One browser's live stream: its processor on the shared model, its place under the server's cap
+    (``FER_MAX_LIVE_SESSIONS``) and the stop of a stream that found the server full.
+
+    Kept in the browser's session state (``live_session``). ``callback`` stays valid while the processor is
+    swapped for a new model or detector. A stream that starts takes a place (``admit``); over the cap the page
+    is drawn again with ``desired_playing_state()`` False, which stops the stream in the browser and hides its
+    buttons; once the browser reports it stopped, or ``timing.STOP_GRACE_S`` later, the buttons come back and
+    ``message()`` says why until the next START.
+    """
+
+    def __init__(self, sessions: LiveSessions | None = None) -> None:
+        self.sessions = sessions or live_sessions()
+        self.lease: LiveLease = self.sessions.lease()
+        self.refusal: Refusal | None = None
         self.processor: LiveProcessor | None = None
-        self.config: tuple[Any, ...] | None = None
+        self._config: tuple[Any, ...] | None = None
+        self._lock = threading.Lock()
+        self.callback = make_queued_callback(self, self.lease)
 
-    def install(self, config: tuple[Any, ...], build: Callable[[], LiveProcessor]) -> LiveProcessor:
-        """Keep the processor when ``config`` is unchanged, else build a new one and close the old."""
+    # ---------------------------------------------------------------- the processor
+    def use(self, pipeline: Pipeline, options: StreamOptions, config: tuple[Any, ...]) -> LiveProcessor:
+        """The processor for this model and detector (``config``): kept while they stay, else a new one (the old
+        one's worker stopped); the options apply from the next frame."""
         with self._lock:
-            if self.processor is not None and self.config == config:
-                return self.processor
-            old, self.processor, self.config = self.processor, build(), config
+            proc, old = self.processor, None
+            if proc is None or self._config != config:
+                governor = shared_governor() if get_settings().live_adapt else None
+                old, proc = proc, LiveProcessor(pipeline, options, governor=governor)
+                self.processor, self._config = proc, config
+            else:
+                proc.set_options(options)
         if old is not None:
             old.close()
-        return self.processor  # type: ignore[return-value]
+        return proc
 
     def process(self, rgb: np.ndarray) -> np.ndarray:
+        """Annotate a frame (the video thread); frames pass through until a processor is installed."""
         proc = self.processor
         return rgb if proc is None else proc.process(rgb)
-
-    def snapshot(self) -> LiveStats:
-        proc = self.processor
-        return LiveStats() if proc is None else proc.snapshot()
 
     def note_skipped(self, count: int) -> None:
         proc = self.processor
         if proc is not None:
             proc.note_skipped(count)
 
-    def close(self) -> None:
-        """Stop the processor's worker thread (it restarts by itself on the next frame)."""
+    def end_stream(self) -> None:
+        """Nothing streams: stop the model's worker thread and clear the label and counters (a new START
+        begins clean); the timeline stays for the download."""
         proc = self.processor
         if proc is not None:
             proc.close()
-
-    def reset(self) -> None:
-        """Clear the processor's label and counters (after a stream stopped); its timeline stays."""
-        proc = self.processor
-        if proc is not None:
             proc.reset()
 
-    def timeline(self) -> list[FrameRow]:
-        proc = self.processor
-        return [] if proc is None else proc.timeline()
+    # ---------------------------------------------------------------- a place under the cap
+    def desired_playing_state(self) -> bool | None:
+        """False while a refused stream is being stopped, else None (the user's START and STOP decide)."""
+        return False if self._stopping else None
+
+    @property
+    def _stopping(self) -> bool:
+        return self.refusal is not None and self.refusal.stopping
+
+    def admit(self, ctx: Any) -> Turn:
+        """After the streamer is drawn: "play" when the stream is on and holds a place, "idle" when nothing
+        streams, "rerun" when the page must be drawn again (a refused stream to stop, or its buttons back)."""
+        state = ctx.state
+        if not (state.playing or getattr(state, "signalling", False)):
+            self.lease.release()
+            return "rerun" if self.buttons_back() else "idle"
+        if self._stopping:
+            return "idle"
+        if self.lease.acquire():
+            self.refusal = None
+            return "play"
+        self.refusal = Refusal(active=self.sessions.active(), cap=self.sessions.cap)
+        log.info("live session refused: %d of %d places taken", self.refusal.active, self.refusal.cap)
+        return "rerun"
+
+    def awaiting_stop(self) -> bool:
+        """A refused stream was told to stop and its "stopped" report may still come (within the grace).
+
+        Why the page waits: only a run that the report triggers gives the streamer its buttons back; if the
+        report never came, the streamer would show neither START nor STOP until a reload.
+        """
+        r = self.refusal
+        return r is not None and r.stopping and time.monotonic() - r.since < timing.STOP_GRACE_S
+
+    def buttons_back(self) -> bool:
+        """End the wait for a refused stream's stop: True when the page must draw the streamer again (with
+        START); the message stays until the next START."""
+        if not self._stopping:
+            return False
+        assert self.refusal is not None
+        if time.monotonic() - self.refusal.since >= timing.STOP_GRACE_S:
+            log.warning("a refused live stream was not reported stopped within %.0f s: its buttons are drawn "
+                        "again", timing.STOP_GRACE_S)
+        self.refusal.stopping = False
+        return True
+
+    def message(self) -> str | None:
+        """What the page says instead of a frozen video while the last START was refused."""
+        r = self.refusal
+        if r is None:
+            return None
+        n = max(r.active, r.cap)
+        return f"The server is full ({n} live session{'s' if n != 1 else ''}): try again in a minute."
+
+
+def live_session(state: Any) -> LiveSession:
+    """The browser session's ``LiveSession`` (``state`` is ``st.session_state``)."""
+    live = state.get(SESSION_KEY)
+    if not isinstance(live, LiveSession):
+        live = state[SESSION_KEY] = LiveSession()
+    return live
 
 
 def make_frame_callback(processor: Any) -> Callable[[av.VideoFrame], av.VideoFrame]:
@@ -144,126 +229,84 @@ def make_queued_callback(processor: Any, lease: LiveLease | None = None
     return callback
 
 
-def _kept(state: Any, key: str, kind: type[T]) -> T:
-    """The session's ``kind`` object under ``key`` (made on first use; ``state`` is ``st.session_state``)."""
-    obj = state.get(key)
-    if not isinstance(obj, kind):
-        obj = kind()
-        state[key] = obj
-    return obj
+def live_sidebar() -> tuple[str, dict[str, float], StreamOptions]:
+    """The live page's sidebar: the face detector (with the Haar cascade's knobs) and how frames are labelled.
+    Returns the detector's kind, the Haar settings and the stream's options."""
+    settings = get_settings()
+    with st.sidebar:
+        st.header("Live settings")
+        detector = st.selectbox("Face detector", detector_choices(), format_func=lambda k: DETECTOR_LABELS[k],
+                                key="live_detector",
+                                help="YuNet finds turned, dark and small faces; the Haar cascade is the classic "
+                                     "OpenCV detector. Auto uses YuNet when its model file is installed.")
+        with st.expander("Haar cascade settings", expanded=detector == "haar"):
+            haar = {
+                "scale_factor": st.slider("scaleFactor", 1.05, 1.5, float(settings.haar_scale_factor), 0.05,
+                                          key="live_haar_scale",
+                                          help="Step between detection scales: lower finds more, slower."),
+                "min_neighbors": st.slider("minNeighbors", 1, 12, int(settings.haar_min_neighbors),
+                                           key="live_haar_neighbors",
+                                           help="Higher means fewer false faces but more missed ones."),
+                "min_size": st.slider("minSize (pixels)", 10, 200, int(settings.haar_min_size), 5,
+                                      key="live_haar_min_size", help="Smallest face side, in full-frame pixels."),
+            }
+        options = StreamOptions(
+            smoothing=st.toggle("Smooth the expression over frames", value=True, key="live_smoothing",
+                                help="An exponential average of the probabilities, so the label stops flickering."),
+            label_all=st.radio("Label", ["Only the largest face", "All faces"], key="live_label_all",
+                               help="The largest face is always boxed in green and drives the readout.")
+            == "All faces",
+            detect_every=st.slider("Detect faces every N frames", 1, 6, timing.DETECT_EVERY, key="live_detect_every",
+                                   help="Between detections the last boxes are held; higher is faster."),
+        )
+    return detector, haar, options
 
 
-def session_slot(state: Any) -> ProcessorSlot:
-    """The browser session's slot (``state`` is ``st.session_state``)."""
-    return _kept(state, SESSION_KEY, ProcessorSlot)
+class Readout:
+    """The column beside the video: the expression, the counters, the probabilities and the last minute.
 
-
-def session_processor(state: Any, pipeline: Any, options: LiveOptions, config: tuple[Any, ...]) -> LiveProcessor:
-    """One ``LiveProcessor`` per session on the shared pipeline; options applied every run."""
-    slot = session_slot(state)
-    governor = shared_governor() if get_settings().live_adapt else None
-    proc = slot.install(config, lambda: LiveProcessor(pipeline, options, governor=governor))
-    proc.set_options(smoothing=options.smoothing, label_all=options.label_all,
-                     detect_every=options.detect_every, alpha=options.alpha)
-    return proc
-
-
-GATE_KEY = "live_gate"
-
-
-STOP_GRACE_S = 5.0  # a refused stream not reported stopped by then gets its buttons back anyway
-STOP_POLL_S = 0.25
-
-
-@dataclass
-class Refusal:
-    """A START that found the server full: how full, and whether that stream is still being stopped."""
-
-    active: int
-    cap: int
-    stopping: bool = True
-    since: float = field(default_factory=time.monotonic)
-
-
-class LiveGate:
-    """Lets a session's stream play only while the server has a place (``FER_MAX_LIVE_SESSIONS``).
-
-    One per browser session (``live_gate``). Call ``admit(ctx)`` right after ``webrtc_streamer``: a stream
-    that starts (signalling or playing) takes a place; over the cap the run is repeated with
-    ``desired_playing_state()`` False, which stops the stream in the browser (and hides its buttons), then
-    once it has stopped once more with None (START is back); ``message()`` says why until the next START.
-    A stopped stream gives its place back. ``await_stop`` keeps that from hanging on a report that never comes.
+    Made inside the column it fills (two placeholders, redrawn in place on every refresh).
     """
 
-    def __init__(self, sessions: LiveSessions | None = None) -> None:
-        self.sessions = sessions or live_sessions()
-        self.lease = self.sessions.lease()
-        self.refusal: Refusal | None = None
+    def __init__(self) -> None:
+        self.now = st.empty()
+        self.recent = st.empty()
 
-    def desired_playing_state(self) -> bool | None:
-        """False while a refused stream is being stopped, else None (the user's START and STOP decide)."""
-        return False if self._stopping else None
+    def loading(self) -> None:
+        self.now.info("Loading the expression model… (the first start of the server takes a few seconds)")
 
-    @property
-    def _stopping(self) -> bool:
-        """A refused stream is being stopped: drawn told to stop, its buttons hidden."""
-        return self.refusal is not None and self.refusal.stopping
+    def show(self, stats: LiveStats) -> None:
+        """The latest label and counters of a playing stream."""
+        with self.now.container():
+            st.subheader(expression_line(stats), anchor=False)
+            for line in stats_lines(stats):
+                st.text(line)
+            if stats.probabilities:
+                st.altair_chart(probability_chart(stats.probabilities), width="stretch")
+            if note := saturation_note(stats):
+                st.warning(note)
+            if stats.error:
+                st.warning(f"Last frame problem: {stats.error}")
 
-    def _buttons_back(self) -> None:
-        """Draw the streamer again with START (it was drawn told to stop, which hides the buttons); the
-        message stays until the next START."""
-        assert self.refusal is not None
-        self.refusal.stopping = False
-        st.rerun()
+    def show_timeline(self, rows: list[FrameRow], class_names: list[str]) -> None:
+        """The largest face's expression over the last minute."""
+        recent, start, end = recent_timeline(rows)
+        if recent:
+            self.recent.altair_chart(timeline_chart(recent, class_names, end, start=start, height=120,
+                                                    title="The last minute", legend_columns=3,
+                                                    band_end=recent[-1].time), width="stretch")
 
-    def admit(self, ctx: Any) -> bool:
-        """True when the stream is on (signalling or playing) and holds a place."""
-        state = ctx.state
-        if not (state.playing or getattr(state, "signalling", False)):
-            self.lease.release()
-            if self._stopping:
-                self._buttons_back()  # the refused stream has stopped
-            return False
-        if self._stopping:
-            return False
-        if self.lease.acquire():
-            self.refusal = None
-            return True
-        self.refusal = Refusal(active=self.sessions.active(), cap=self.sessions.cap)
-        log.info("live session refused: %d of %d places taken", self.refusal.active, self.refusal.cap)
-        st.rerun()  # draw the streamer again, told to stop
-        return False  # not reached outside Streamlit
-
-    def await_stop(self, tick: Callable[[], None]) -> None:
-        """Call last in a run that told a refused stream to stop: wait for the browser's "stopped" report
-        (it reruns the page, which ends this wait at the next ``tick``, an ``st`` call), and if none has come
-        within ``STOP_GRACE_S`` of the refusal, draw the streamer with its buttons again all the same.
-
-        Why: the run that clears ``stopping`` only happens when a report arrives; without one the streamer stays
-        drawn without its buttons until a reload (a CI run once saw no START for 30 s after a refusal).
-        """
-        r = self.refusal
-        if r is None or not r.stopping:
-            return
-        while time.monotonic() - r.since < STOP_GRACE_S:
-            tick()
-            time.sleep(STOP_POLL_S)
-        log.warning("a refused live stream was not reported stopped within %.0f s: its buttons are drawn again",
-                    STOP_GRACE_S)
-        self._buttons_back()
-
-    def message(self) -> str | None:
-        """What the page says instead of a frozen video while the last START was refused."""
-        r = self.refusal
-        if r is None:
-            return None
-        n = max(r.active, r.cap)
-        return f"The server is full ({n} live session{'s' if n != 1 else ''}): try again in a minute."
-
-
-def live_gate(state: Any) -> LiveGate:
-    """The browser session's gate (``state`` is ``st.session_state``)."""
-    return _kept(state, GATE_KEY, LiveGate)
+    def show_stopped(self, rows: list[FrameRow], class_names: list[str]) -> None:
+        """No live figures from a stream that ended (they would read as current); its timeline to download."""
+        with self.now.container():
+            st.subheader("Expression: —", anchor=False)
+            st.caption("Label, FPS and faces appear here while the stream plays.")
+            if rows:
+                st.download_button("Download this session (CSV)", timeline_csv(rows, class_names),
+                                   file_name="live_session.csv", mime="text/csv", on_click="ignore",
+                                   help=f"The largest face at each of the {len(rows):,} labels since START: time, "
+                                        "box, label, score and every class's probability.")
+        self.show_timeline(rows, class_names)
 
 
 SATURATED_SHARE = 0.2  # the readout warns when this share of the camera's frames was skipped lately
@@ -274,18 +317,17 @@ def saturation_note(stats: LiveStats) -> str | None:
     notes = []
     if stats.skipped_share >= SATURATED_SHARE:
         notes.append(f"The server is saturated: {stats.skipped_share:.0%} of your camera's frames in the last "
-                     f"{SKIP_WINDOW_S:g} s "
+                     f"{timing.SKIP_WINDOW_S:g} s "
                      "were skipped unseen, so the video and the label update less often.")
     if stats.load_note:
         notes.append(stats.load_note)
     return " ".join(notes) or None
 
 
-TIMELINE_SECONDS = 60.0  # the live page charts the last minute
-
-
-def recent_timeline(rows: list[FrameRow], seconds: float = TIMELINE_SECONDS) -> tuple[list[FrameRow], float, float]:
-    """The rows of the last ``seconds`` and the window ``(start, end)`` they are charted in."""
+def recent_timeline(rows: list[FrameRow], seconds: float | None = None) -> tuple[list[FrameRow], float, float]:
+    """The rows of the last ``seconds`` (default ``timing.TIMELINE_S``) and the window ``(start, end)`` they are
+    charted in."""
+    seconds = timing.TIMELINE_S if seconds is None else seconds
     if not rows:
         return [], 0.0, seconds
     end = max(rows[-1].time, seconds)
@@ -311,6 +353,6 @@ def stats_lines(stats: LiveStats) -> list[str]:
         [f"Frames skipped (server busy): {stats.skipped}"] if stats.skipped else [])
 
 
-__all__ = ["GATE_KEY", "LiveGate", "ProcessorSlot", "Refusal", "SESSION_KEY", "TIMELINE_SECONDS", "expression_line",
-           "live_gate", "make_frame_callback", "make_queued_callback", "recent_timeline", "saturation_note",
-           "session_processor", "session_slot", "stats_lines"]
+__all__ = ["SESSION_KEY", "LiveSession", "Readout", "Refusal", "Turn", "expression_line", "live_session",
+           "live_sidebar", "make_frame_callback", "make_queued_callback", "recent_timeline", "saturation_note",
+           "stats_lines"]

@@ -21,8 +21,8 @@ import altair as alt
 import pandas as pd
 
 from fer_core.errors import FerError, one_line
-from fer_core.inference.frames import VideoOptions
 from fer_core.inference.pipeline import Pipeline
+from fer_core.inference.stream import StreamOptions
 from fer_core.inference.video import AnalysisCancelled, VideoResult, analyze_video
 
 log = logging.getLogger(__name__)
@@ -44,7 +44,7 @@ class VideoOutput:
 class VideoJob:
     """One upload's analysis in a daemon thread: progress, then an output or a one-line error."""
 
-    def __init__(self, key: Any, name: str, data: bytes, pipeline: Pipeline, options: VideoOptions) -> None:
+    def __init__(self, key: Any, name: str, data: bytes, pipeline: Pipeline, options: StreamOptions) -> None:
         self.key, self.name = key, name
         self.cancel = threading.Event()
         self.started = time.monotonic()
@@ -75,7 +75,7 @@ class VideoJob:
     def _progress(self, done: int, total: int | None) -> None:
         self.done_frames, self.total_frames = done, total
 
-    def _run(self, data: bytes, pipeline: Pipeline, options: VideoOptions) -> None:
+    def _run(self, data: bytes, pipeline: Pipeline, options: StreamOptions) -> None:
         work = Path(tempfile.mkdtemp(prefix="fer-video-"))
         try:
             with _slots:

@@ -9,21 +9,18 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import numpy as np
 
 from fer_core.inference.card import view_count
 from fer_core.inference.draw import draw_faces
 from fer_core.inference.pipeline import Face, Pipeline, label_probs
-from fer_core.inference.smoothing import ProbabilitySmoother
+from fer_core.inference.stream import ExpressionTrack, StreamOptions
 from fer_core.inference.timeline import FrameRow
 from fer_core.inference.videoio import DecodedFrame
-from fer_core.settings import get_settings
 
 log = logging.getLogger(__name__)
 
-REFERENCE_FPS = 30.0  # the smoothing factor is per frame at this rate, as on the live page
 PENDING_BYTES = 256 * 2**20  # decoded frames waiting for their batch's model call, at most
 MODEL_BATCH = 128  # images per model call the classifier runs without splitting
 _NO_PIXELS = np.zeros((0, 0, 3), np.uint8)
@@ -38,22 +35,6 @@ def crops_per_call(pipeline: Pipeline) -> int:
     """Face crops whose test-time views fill one model batch (6 views: 21 crops, 126 images)."""
 
     return max(1, MODEL_BATCH // view_count(list(getattr(pipeline.classifier.card, "tta", []) or [])))
-
-
-@dataclass
-class VideoOptions:
-    """Which frames to analyse and how to smooth. ``every`` and ``fps`` are exclusive."""
-
-    every: int = 1  # analyse every n-th frame
-    fps: float | None = None  # or about this many frames per second of video
-    # As on the live page: the detector runs at most 15 times and the model at most 10 times per
-    # second of video (boxes and the smoothed result are held in between); 0 means every analysed frame.
-    detect_interval: float = 1 / 15
-    classify_interval: float = 0.1
-    smoothing: bool = True
-    alpha: float | None = None  # default: settings.smoothing_alpha
-    lost_after: int = 6  # analysed frames without a face before the smoothing resets
-    batch: int = 0  # face crops per model call; 0: as many as fill the model's largest batch
 
 
 class Sampler:
@@ -81,17 +62,13 @@ class Sampler:
 class FrameAnalyser:
     """Detection, batched classification, smoothing, drawing and rows for a stream of frames."""
 
-    def __init__(self, pipeline: Pipeline, options: VideoOptions, writer: Callable[[np.ndarray, float], None] | None):
-
+    def __init__(self, pipeline: Pipeline, options: StreamOptions, writer: Callable[[np.ndarray, float], None] | None):
         self.pipeline, self.options, self.writer = pipeline, options, writer
-        self.alpha = options.alpha if options.alpha is not None else get_settings().smoothing_alpha
-        self.smoother = ProbabilitySmoother(self.alpha, reset_after=max(1, options.lost_after))
+        self.track = ExpressionTrack(options)
         self.rows: list[FrameRow] = []
         self._held: list[Face] = []
         self._detected_at: float | None = None
         self._classified_at: float | None = None  # None: no face in the previous analysed frame
-        self._last_time: float | None = None
-        self._latest: np.ndarray | None = None
         self._pending: list[tuple[DecodedFrame, list[Face], np.ndarray | None]] = []
         self._crops_per_call = max(1, options.batch or crops_per_call(pipeline))
 
@@ -134,7 +111,7 @@ class FrameAnalyser:
 
     def _emit(self, frame: DecodedFrame, faces: list[Face], raw: np.ndarray | None) -> None:
         big = next((f for f in faces if f.is_largest), None)
-        p = self._smooth(frame.time, raw, seen=big is not None)
+        p = self._follow(frame.time, raw, seen=big is not None)
         row = FrameRow(time=frame.time, frame=frame.index, faces=len(faces), classified=raw is not None)
         if big is not None and p is not None:
             big.label, big.score, big.probabilities = label_probs(self.pipeline.classifier.class_names, p)
@@ -144,23 +121,15 @@ class FrameAnalyser:
         if self.writer is not None:
             self.writer(draw_faces(frame.rgb, faces), frame.time)
 
-    def _smooth(self, t: float, raw: np.ndarray | None, seen: bool) -> np.ndarray | None:
-        """The time-scaled exponential average (same time constant at any sampling rate); a face
-        seen but not classified this frame keeps the latest result."""
-        if raw is None:
-            if seen:
-                return self._latest
-            self.smoother.update(None)
-            self._latest = None if self.smoother.value is None else self._latest
-            return None
-        dt = 1.0 / REFERENCE_FPS if self._last_time is None else max(t - self._last_time, 0.0)
-        self._last_time = t
-        if not self.options.smoothing:
-            self._latest = np.asarray(raw)
-            return self._latest
-        self.smoother.alpha = 1.0 - (1.0 - self.alpha) ** max(dt * REFERENCE_FPS, 1e-3)
-        self._latest = self.smoother.update(raw)
-        return self._latest
+    def _follow(self, t: float, raw: np.ndarray | None, seen: bool) -> np.ndarray | None:
+        """The face's probabilities at ``t``: a new classification smoothed in, the held result while the face
+        stays in view unclassified, none (and one more frame towards losing it) without a face."""
+        if raw is not None:
+            return self.track.classified(raw, t)
+        if seen:
+            return self.track.latest
+        self.track.missed()
+        return None
 
 
-__all__ = ["FrameAnalyser", "REFERENCE_FPS", "Sampler", "VideoOptions", "crops_per_call"]
+__all__ = ["FrameAnalyser", "Sampler", "crops_per_call"]

@@ -21,18 +21,16 @@ import numpy as np
 from fer_core.data.imageio import ensure_rgb
 from fer_core.data.labels import label_score
 from fer_core.errors import one_line
+from fer_core.inference import timing
 from fer_core.inference.detection import Box, largest
 from fer_core.inference.draw import draw_box, mark_error
 from fer_core.inference.load import LEVELS, LoadGovernor, Quality
 from fer_core.inference.pipeline import Face, Pipeline, label_probs
-from fer_core.inference.smoothing import ProbabilitySmoother
+from fer_core.inference.stream import ExpressionTrack, StreamOptions
 from fer_core.inference.timeline import FrameRow
 
 log = logging.getLogger(__name__)
 
-SKIP_WINDOW_S = 5.0  # the readout's "frames skipped lately" looks this far back: long enough that one stall
-# (a burst of frames dropped at once) does not flash the "saturated" warning
-FPS_FRAMES = 60  # the readout's FPS is measured over the last this many frames
 _PHASES = itertools.count()  # each processor's detection phase: sessions do not all detect on the same tick
 
 
@@ -41,7 +39,7 @@ class ClassifyJob:
     """One frame's faces for the worker: crops in the order of ``boxes``, and which one is the largest.
 
     Why a type: ``largest_pos`` indexes ``crops``/``boxes`` (not the detector's list), and only that
-    face feeds the smoothed readout; an anonymous tuple once fixed it at 0 for every frame.
+    face feeds the smoothed readout, so the two must not be confused.
     """
 
     crops: list[np.ndarray]
@@ -49,18 +47,6 @@ class ClassifyJob:
     largest_pos: int
     frame_no: int
     single_view: bool = False  # the server is busy: one view of each face, not the card's test-time views
-
-
-@dataclass
-class LiveOptions:
-    """What the live page's sidebar controls."""
-
-    smoothing: bool = True
-    label_all: bool = False
-    detect_every: int = 2  # run the detector on every n-th frame; hold boxes between
-    async_classify: bool = True
-    alpha: float = 0.35
-    lost_after: int = 6  # frames without a face before the smoothing resets
 
 
 @dataclass
@@ -80,7 +66,7 @@ class LiveStats:
     result_age_ms: float | None = None
     first_label_ms: float | None = None  # from the stream's first frame to its first label (where START time goes)
     skipped: int = 0  # frames that arrived while the server was busy and were dropped unseen (since START)
-    skipped_share: float = 0.0  # of the frames that arrived in the last SKIP_WINDOW_S, the share dropped
+    skipped_share: float = 0.0  # of the frames that arrived in the last timing.SKIP_WINDOW_S, the share dropped
     load_level: int = 0  # the server's load governor's level (0: full quality; ``fer_core.inference.load``)
     load_note: str = ""  # what that level costs this session, in a sentence ("" at full quality)
     error: str | None = None
@@ -101,10 +87,10 @@ class LiveProcessor:
     fewer views per label and fewer detections when the machine is busy (``fer_core.inference.load``).
     """
 
-    def __init__(self, pipeline: Pipeline, options: LiveOptions | None = None,
+    def __init__(self, pipeline: Pipeline, options: StreamOptions | None = None,
                  governor: LoadGovernor | None = None) -> None:
         self.pipeline = pipeline
-        self.options = options or LiveOptions()
+        self.options = options or StreamOptions()
         self.governor = governor
         self._quality: Quality = LEVELS[0]
         # Why a phase: sessions started together (a class pressing START at once, or a benchmark) would
@@ -112,19 +98,18 @@ class LiveProcessor:
         self._phase = next(_PHASES)
         self._lock = threading.Lock()
         self._stats = LiveStats()
-        self._smoother = ProbabilitySmoother(self.options.alpha, reset_after=1)
+        self._track = ExpressionTrack(self.options)
         self._boxes: list[Box] = []
         self._largest: int | None = None
-        self._missing = 0
         self._frame_no = 0
         self._results: list[tuple[Box, str, float]] = []  # newest classification per face
         self._result_time = 0.0
         self._first_frame_time = 0.0  # 0: no stream yet, or the last one ended (the next frame starts one)
         # the largest face over time since the stream's first frame (about an hour at 10 labels a second)
         self._timeline: collections.deque[FrameRow] = collections.deque(maxlen=36_000)
-        # when each frame was done: the last FPS_FRAMES give the FPS, all of them (the skip window even at
+        # when each frame was done: the last timing.FPS_FRAMES give the FPS, all of them (the skip window even at
         # 60 fps) the share of frames skipped
-        self._frame_times: collections.deque[float] = collections.deque(maxlen=int(SKIP_WINDOW_S * 60) + 1)
+        self._frame_times: collections.deque[float] = collections.deque(maxlen=int(timing.SKIP_WINDOW_S * 60) + 1)
         self._latencies: collections.deque[float] = collections.deque(maxlen=120)
         self._skips: collections.deque[tuple[float, int]] = collections.deque(maxlen=256)  # (when, how many)
         self._errors_logged: set[str] = set()
@@ -136,11 +121,10 @@ class LiveProcessor:
         self._worker: threading.Thread | None = None
 
     # ---------------------------------------------------------------- options
-    def set_options(self, **changes: Any) -> None:
+    def set_options(self, options: StreamOptions) -> None:
         """Change options from the UI thread; takes effect on the next frame."""
         with self._lock:
-            self.options = replace(self.options, **changes)
-            self._smoother.alpha = self.options.alpha
+            self.options = self._track.options = options
 
     def snapshot(self) -> LiveStats:
         with self._lock:
@@ -162,11 +146,12 @@ class LiveProcessor:
                 self._skips.append((time.perf_counter(), count))
 
     def _skipped_share(self, now: float) -> float:
-        """Of the frames that arrived in the last ``SKIP_WINDOW_S`` seconds, the share dropped (lock held)."""
-        skipped = sum(n for t, n in self._skips if now - t <= SKIP_WINDOW_S)
+        """Of the frames that arrived in the last ``timing.SKIP_WINDOW_S`` seconds, the share dropped (lock held)."""
+        window = timing.SKIP_WINDOW_S
+        skipped = sum(n for t, n in self._skips if now - t <= window)
         if not skipped:
             return 0.0
-        done = sum(1 for t in self._frame_times if now - t <= SKIP_WINDOW_S)
+        done = sum(1 for t in self._frame_times if now - t <= window)
         return skipped / (skipped + done)
 
     # ---------------------------------------------------------------- frames
@@ -204,15 +189,15 @@ class LiveProcessor:
             self._boxes = boxes
             self._largest = largest(boxes)
             if boxes:
-                self._missing = 0
                 self._submit(rgb, boxes, self._largest or 0)
             else:
-                self._missing += 1
-                if self._missing >= opts.lost_after:
+                with self._lock:
+                    lost = self._track.missed()
+                if lost:
                     self._lose_face()
         return self._draw(rgb)
 
-    def _detect_every(self, opts: LiveOptions) -> int:
+    def _detect_every(self, opts: StreamOptions) -> int:
         """The user's detection interval, stretched by the load governor when the server is busy."""
         every = max(1, opts.detect_every)
         if self.governor is None:
@@ -232,9 +217,9 @@ class LiveProcessor:
         with self._lock:
             self._stats = LiveStats()
             self._quality = LEVELS[0]  # the next frame asks the governor again and shows its level
-            self._smoother.reset()
+            self._track.reset()
             self._results, self._boxes, self._largest = [], [], None
-            self._missing, self._result_time, self._first_frame_time = 0, 0.0, 0.0
+            self._result_time, self._first_frame_time = 0.0, 0.0
             self._frame_times.clear()
             self._latencies.clear()
             self._skips.clear()
@@ -248,7 +233,6 @@ class LiveProcessor:
         with self._lock:
             if self._timeline and self._timeline[-1].box is not None:
                 self._timeline.append(FrameRow(time=self._stream_time(), frame=self._frame_no, faces=0))
-            self._smoother.reset()
             self._results = []
             self._stats.label, self._stats.score, self._stats.probabilities = None, None, {}
             self._stats.faces = 0
@@ -301,8 +285,7 @@ class LiveProcessor:
             results = []
             for i, (box, p) in enumerate(zip(boxes, probs)):
                 if i == big_pos:
-                    p = self._smoother.update(p) if self.options.smoothing else p
-                    label, score, dist = label_probs(names, np.asarray(p))
+                    label, score, dist = label_probs(names, self._track.classified(p))
                     self._stats.label, self._stats.score, self._stats.probabilities = label, score, dist
                 else:
                     label, score, _ = label_probs(names, p)
@@ -350,7 +333,7 @@ class LiveProcessor:
             self._frame_times.append(now)
             self._latencies.append(ms)
             self._stats.frames += 1
-            counted = min(len(self._frame_times), FPS_FRAMES)
+            counted = min(len(self._frame_times), timing.FPS_FRAMES)
             if counted >= 2:
                 span = now - self._frame_times[-counted]
                 self._stats.fps = (counted - 1) / span if span > 0 else 0.0

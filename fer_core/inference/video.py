@@ -25,9 +25,11 @@ from pathlib import Path
 from typing import Any
 
 from fer_core.errors import FerError, VideoError, one_line
-from fer_core.inference.frames import REFERENCE_FPS, FrameAnalyser, Sampler, VideoOptions
+from fer_core.inference.frames import FrameAnalyser, Sampler
 from fer_core.inference.pipeline import Pipeline, get_pipeline
+from fer_core.inference.stream import StreamOptions
 from fer_core.inference.timeline import FrameRow, Summary, summarize, timeline_csv
+from fer_core.inference.timing import REFERENCE_FPS
 from fer_core.inference.videoio import (
     DamagedVideoError,
     DecodedFrame,
@@ -65,7 +67,7 @@ class VideoResult:
 
 
 def analyze_video(path: str | Path, pipeline: Pipeline | None = None, *, out: str | Path | None = None,
-                  options: VideoOptions | None = None, progress: ProgressFn | None = None,
+                  options: StreamOptions | None = None, progress: ProgressFn | None = None,
                   cancel: threading.Event | None = None, name: str | None = None) -> VideoResult:
     """Analyse a video file; optionally write the annotated video to ``out`` (H.264 mp4).
 
@@ -75,7 +77,7 @@ def analyze_video(path: str | Path, pipeline: Pipeline | None = None, *, out: st
     few times a second with the frames decoded and the header's frame count (or ``None``), and
     once at the end with both equal.
     """
-    opts = options or VideoOptions()
+    opts = options or StreamOptions()
     sampler = Sampler(opts.every, opts.fps)
     t0 = time.perf_counter()
     container, info = open_container(path, name=name)
@@ -197,7 +199,7 @@ def _parser() -> argparse.ArgumentParser:
     rate.add_argument("--fps", type=float, default=None, help="analyse about this many frames per second")
     p.add_argument("--model", default=None, help="model directory or name under models/ (default: default)")
     p.add_argument("--detector", default=None, help="auto | yunet | haar")
-    p.add_argument("--classify-interval", type=float, default=VideoOptions.classify_interval,
+    p.add_argument("--classify-interval", type=float, default=StreamOptions.classify_interval,
                    help="seconds of video between two classifications of the face, the result held between "
                         "(default 0.1, as on the live page; 0: classify every analysed frame)")
     p.add_argument("--no-smoothing", action="store_true", help="show each frame's own probabilities")
@@ -240,7 +242,7 @@ def _run(args: argparse.Namespace) -> int:
     except (FerError, ValueError, OSError) as exc:
         _error(exc)
         return 2
-    options = VideoOptions(every=args.every, fps=args.fps, smoothing=not args.no_smoothing,
+    options = StreamOptions(every=args.every, fps=args.fps, smoothing=not args.no_smoothing,
                            classify_interval=max(0.0, args.classify_interval))
     bar = _progress_bar(sys.stderr) if sys.stderr.isatty() else None
     try:

@@ -10,8 +10,9 @@ import cv2
 import numpy as np
 import pytest
 
-from fer_core.inference.live import LiveOptions, LiveProcessor
-from webui.live import ProcessorSlot, expression_line, make_frame_callback, session_processor, stats_lines
+from fer_core.inference.live import LiveProcessor
+from fer_core.inference.stream import StreamOptions
+from webui.live import LiveSession, expression_line, live_session, make_frame_callback, stats_lines
 
 
 def frame_640x480(astronaut: np.ndarray) -> np.ndarray:
@@ -39,7 +40,7 @@ def pipeline(tiny_model_dir: Path):
 
 
 def test_annotated_frame_same_size_and_stats(pipeline, astronaut: np.ndarray) -> None:
-    proc = LiveProcessor(pipeline, LiveOptions(detect_every=1))
+    proc = LiveProcessor(pipeline, StreamOptions(detect_every=1))
     try:
         callback = make_frame_callback(proc)
         rgb = frame_640x480(astronaut)
@@ -63,7 +64,7 @@ def test_annotated_frame_same_size_and_stats(pipeline, astronaut: np.ndarray) ->
 
 
 def test_yuv_frames_from_a_camera_work(pipeline, astronaut: np.ndarray) -> None:
-    proc = LiveProcessor(pipeline, LiveOptions(async_classify=False))
+    proc = LiveProcessor(pipeline, StreamOptions(async_classify=False))
     try:
         frame = av.VideoFrame.from_ndarray(frame_640x480(astronaut), format="rgb24").reformat(format="yuv420p")
         out = make_frame_callback(proc)(frame)
@@ -110,28 +111,27 @@ def test_processor_that_raises_never_breaks_the_callback(astronaut: np.ndarray) 
         assert tuple(arr[0, 0]) != tuple(rgb[0, 0])  # marked in the corner
 
 
-def test_slot_keeps_processor_until_config_changes(pipeline) -> None:
+def test_session_keeps_processor_until_config_changes(pipeline) -> None:
     state: dict = {}
-    p1 = session_processor(state, pipeline, LiveOptions(), config=("m", "haar"))
-    p2 = session_processor(state, pipeline, LiveOptions(smoothing=False, detect_every=3), config=("m", "haar"))
+    live = live_session(state)
+    assert live.process(np.zeros((4, 4, 3), np.uint8)).shape == (4, 4, 3)  # no processor yet: frames pass
+    p1 = live.use(pipeline, StreamOptions(), config=("m", "haar"))
+    p2 = live_session(state).use(pipeline, StreamOptions(smoothing=False, detect_every=3), config=("m", "haar"))
     assert p1 is p2 and p2.options.smoothing is False and p2.options.detect_every == 3
-    p3 = session_processor(state, pipeline, LiveOptions(), config=("other", "haar"))
-    assert p3 is not p1
-    slot = state["live_slot"]
-    assert isinstance(slot, ProcessorSlot) and slot.processor is p3
-    slot.close()
-    assert ProcessorSlot().snapshot().frames == 0
+    p3 = live.use(pipeline, StreamOptions(), config=("other", "haar"))
+    assert p3 is not p1 and p1._stop, "the replaced processor's worker is stopped"
+    assert isinstance(state["live"], LiveSession) and state["live"].processor is p3
+    live.end_stream()
 
 
 def test_session_processor_follows_the_servers_load_governor(pipeline, monkeypatch) -> None:
     from fer_core.inference.load import shared_governor
 
-    state: dict = {}
-    proc = session_processor(state, pipeline, LiveOptions(), config=("a",))
+    proc = live_session({}).use(pipeline, StreamOptions(), config=("a",))
     assert proc.governor is shared_governor()  # every session of the process follows one governor
     proc.close()
     monkeypatch.setenv("FER_LIVE_ADAPT", "0")
-    off = session_processor({}, pipeline, LiveOptions(), config=("b",))
+    off = live_session({}).use(pipeline, StreamOptions(), config=("b",))
     assert off.governor is None
     off.close()
 
@@ -153,8 +153,8 @@ def test_one_stall_is_not_a_saturated_server_but_steady_drops_are(tiny_model_dir
     dropping every other frame throughout is, and the note names the window."""
     from fer_core.inference.classifier import get_classifier
     from fer_core.inference.detection import HaarDetector
-    from fer_core.inference.live import SKIP_WINDOW_S
     from fer_core.inference.pipeline import Pipeline
+    from fer_core.inference.timing import SKIP_WINDOW_S
     from webui.live import saturation_note
 
     proc = LiveProcessor(Pipeline(get_classifier(tiny_model_dir), HaarDetector()))

@@ -15,7 +15,7 @@ import av
 import numpy as np
 import pytest
 
-import webui.live
+from fer_core.inference import timing
 from fer_core.inference.sessions import live_sessions
 from tests.app.apptest import StreamContext, no_exceptions, page, texts
 from tests.app.test_live_callback import frame_640x480
@@ -69,7 +69,7 @@ def test_a_session_beyond_the_cap_is_told_the_server_is_full(one_place, monkeypa
     assert FULL in [e.value for e in at.error]
     body = texts(at)
     assert "Frames processed" not in body and "Press START" not in body
-    gate = at.session_state["live_gate"]
+    gate = at.session_state["live"]
     assert not gate.lease.held and live_sessions().active() == 1
 
     at.run()  # a rerun while stopped (any widget): START is offered, the message stays
@@ -84,7 +84,7 @@ def test_a_session_beyond_the_cap_is_told_the_server_is_full(one_place, monkeypa
     assert fake.calls[-1].get("desired_playing_state") is None
     assert not at.error and "Frames processed: 2" in texts(at)
     assert gate.lease.held and live_sessions().active() == 1
-    at.session_state["live_slot"].close()
+    at.session_state["live"].end_stream()
 
     fake.frames, fake.turns = [], 0
     at.run()  # STOP: the place is given back
@@ -93,7 +93,7 @@ def test_a_session_beyond_the_cap_is_told_the_server_is_full(one_place, monkeypa
 
 def test_a_refused_stream_never_reported_stopped_gets_its_buttons_back(one_place, monkeypatch: pytest.MonkeyPatch,
                                                                       astronaut: np.ndarray) -> None:
-    monkeypatch.setattr(webui.live, "STOP_GRACE_S", 0.5)
+    monkeypatch.setattr(timing, "STOP_GRACE_S", 0.5)
     fake = GatedStreamer([frame_640x480(astronaut)] * 2, turns=2)
     fake.stop_report_turns = 100  # told to stop, it plays on as far as the server knows: the report never comes
     monkeypatch.setattr(streamlit_webrtc, "webrtc_streamer", fake)
@@ -105,7 +105,7 @@ def test_a_refused_stream_never_reported_stopped_gets_its_buttons_back(one_place
     assert time.monotonic() - started >= 0.5
     assert FULL in [e.value for e in at.error]
     assert "Frames processed" not in texts(at)
-    gate = at.session_state["live_gate"]
+    gate = at.session_state["live"]
     assert not gate.lease.held and live_sessions().active() == 1
 
 
@@ -121,5 +121,5 @@ def test_frames_skipped_while_busy_show_in_the_readout(app_env: Path, monkeypatc
     warnings = [w.value for w in at.warning]
     assert any(w.startswith("The server is saturated: 67% of your camera's frames") for w in warnings), warnings
     assert len(fake.outputs) == 3, "one frame goes back per batch"
-    at.session_state["live_slot"].close()
+    at.session_state["live"].end_stream()
 

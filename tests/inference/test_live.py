@@ -11,8 +11,9 @@ import pytest
 
 from fer_core.inference.classifier import get_classifier
 from fer_core.inference.detection import HaarDetector
-from fer_core.inference.live import LiveOptions, LiveProcessor
+from fer_core.inference.live import LiveProcessor
 from fer_core.inference.pipeline import Pipeline
+from fer_core.inference.stream import StreamOptions
 
 
 class SlowClassifier:
@@ -40,7 +41,7 @@ def frame(astronaut):
 
 def test_frames_never_wait_for_the_model(tiny_model_dir, frame):
     slow = SlowClassifier(get_classifier(tiny_model_dir))
-    proc = LiveProcessor(Pipeline(slow, HaarDetector()), LiveOptions(detect_every=1))
+    proc = LiveProcessor(Pipeline(slow, HaarDetector()), StreamOptions(detect_every=1))
     t = time.perf_counter()
     for _ in range(5):
         out = proc.process(frame)
@@ -58,7 +59,7 @@ def test_frames_never_wait_for_the_model(tiny_model_dir, frame):
 
 def test_only_the_newest_job_is_classified(tiny_model_dir, frame):
     slow = SlowClassifier(get_classifier(tiny_model_dir))
-    proc = LiveProcessor(Pipeline(slow, HaarDetector()), LiveOptions(detect_every=1))
+    proc = LiveProcessor(Pipeline(slow, HaarDetector()), StreamOptions(detect_every=1))
     for _ in range(8):
         proc.process(frame)
     slow.gate.set()
@@ -70,7 +71,7 @@ def test_only_the_newest_job_is_classified(tiny_model_dir, frame):
 
 def test_result_drawn_is_the_newest(tiny_model_dir, frame):
     proc = LiveProcessor(Pipeline(get_classifier(tiny_model_dir), HaarDetector()),
-                         LiveOptions(detect_every=1, async_classify=False, smoothing=False))
+                         StreamOptions(detect_every=1, async_classify=False, smoothing=False))
     out = proc.process(frame)
     snap = proc.snapshot()
     assert snap.label is not None and snap.classified == 1
@@ -81,7 +82,7 @@ def test_result_drawn_is_the_newest(tiny_model_dir, frame):
 
 def test_lost_face_resets_smoothing(tiny_model_dir, frame):
     proc = LiveProcessor(Pipeline(get_classifier(tiny_model_dir), HaarDetector()),
-                         LiveOptions(detect_every=1, async_classify=False, lost_after=3))
+                         StreamOptions(detect_every=1, async_classify=False, lost_after=3))
     proc.process(frame)
     assert proc.snapshot().label is not None
     blank = np.full_like(frame, 80)
@@ -91,7 +92,7 @@ def test_lost_face_resets_smoothing(tiny_model_dir, frame):
     proc.process(blank)
     snap = proc.snapshot()
     assert snap.label is None and snap.faces == 0
-    assert proc._smoother.value is None
+    assert proc._track.latest is None
 
 
 class ListedDetector:
@@ -113,7 +114,7 @@ def test_all_faces_readout_follows_the_largest_face_not_the_first_listed(default
     small, big = Box(20, 300, 80, 80), Box(220, 40, 400, 400)
     clf = get_classifier(default_model_dir)  # a trained model: noise and a face get different answers
     pipe = Pipeline(clf, ListedDetector([small, big]))  # the largest face is listed second
-    proc = LiveProcessor(pipe, LiveOptions(detect_every=1, async_classify=False, smoothing=False, label_all=True))
+    proc = LiveProcessor(pipe, StreamOptions(detect_every=1, async_classify=False, smoothing=False, label_all=True))
     proc.process(frame)
     snap = proc.snapshot()
     p_big, p_small = clf.predict([pipe.crop(frame, f) for f in pipe.detect(frame)])  # sorted: largest first
@@ -126,7 +127,7 @@ def test_all_faces_readout_follows_the_largest_face_not_the_first_listed(default
 
 def test_first_label_time_is_measured_from_the_first_frame(default_model_dir, frame):
     proc = LiveProcessor(Pipeline(get_classifier(default_model_dir), HaarDetector()),
-                         LiveOptions(detect_every=1, async_classify=False))
+                         StreamOptions(detect_every=1, async_classify=False))
     assert proc.snapshot().first_label_ms is None
     proc.process(np.full_like(frame, 80))  # the stream starts on a frame without a face
     time.sleep(0.05)
@@ -141,7 +142,7 @@ def test_first_label_time_is_measured_from_the_first_frame(default_model_dir, fr
 
 def test_timeline_since_start_kept_after_stop_until_the_next_stream(default_model_dir, frame):
     proc = LiveProcessor(Pipeline(get_classifier(default_model_dir), HaarDetector()),
-                         LiveOptions(detect_every=1, async_classify=False, lost_after=2))
+                         StreamOptions(detect_every=1, async_classify=False, lost_after=2))
     for _ in range(3):
         proc.process(frame)
     blank = np.full_like(frame, 80)
@@ -200,7 +201,7 @@ def test_busy_server_means_fewer_views_and_detections(tiny_model_dir, frame, lev
     from fer_core.inference.load import LEVELS
 
     clf, det = RecordingClassifier(get_classifier(tiny_model_dir)), CountingDetector()
-    proc = LiveProcessor(Pipeline(clf, det), LiveOptions(detect_every=2, async_classify=False),
+    proc = LiveProcessor(Pipeline(clf, det), StreamOptions(detect_every=2, async_classify=False),
                          governor=governor_at(level))
     for _ in range(12):
         proc.process(frame)

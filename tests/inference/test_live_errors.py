@@ -13,8 +13,9 @@ import pytest
 
 from fer_core.inference.classifier import get_classifier
 from fer_core.inference.detection import HaarDetector
-from fer_core.inference.live import LiveOptions, LiveProcessor
+from fer_core.inference.live import LiveProcessor
 from fer_core.inference.pipeline import Pipeline
+from fer_core.inference.stream import StreamOptions
 
 RED = np.array([230, 40, 40], np.uint8)
 
@@ -50,7 +51,7 @@ def _failure_logs(caplog) -> list[logging.LogRecord]:
 def flaky(tiny_model_dir):
     det = FlakyDetector()
     proc = LiveProcessor(Pipeline(get_classifier(tiny_model_dir), det),
-                         LiveOptions(async_classify=False, detect_every=1, smoothing=False))
+                         StreamOptions(async_classify=False, detect_every=1, smoothing=False))
     yield proc, det
     proc.close()
 
@@ -109,7 +110,7 @@ def test_worker_failure_in_async_mode(tiny_model_dir, astronaut, caplog):
     """The classifier fails in the worker thread: frames keep flowing, the error shows, then clears."""
     caplog.set_level(logging.INFO, logger="fer_core.inference.live")
     clf = FailingClassifier(get_classifier(tiny_model_dir))
-    proc = LiveProcessor(Pipeline(clf, HaarDetector()), LiveOptions(async_classify=True, detect_every=1))
+    proc = LiveProcessor(Pipeline(clf, HaarDetector()), StreamOptions(async_classify=True, detect_every=1))
     try:
         for _ in range(4):
             assert proc.process(astronaut).shape == astronaut.shape

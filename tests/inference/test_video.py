@@ -20,8 +20,9 @@ import pytest
 from fer_core.data.imageio import display_name
 from fer_core.errors import VideoError
 from fer_core.inference.pipeline import get_pipeline
+from fer_core.inference.stream import StreamOptions
 from fer_core.inference.timeline import FrameRow, row_spans, summarize
-from fer_core.inference.video import AnalysisCancelled, Sampler, VideoOptions, analyze_video
+from fer_core.inference.video import AnalysisCancelled, Sampler, analyze_video
 from fer_core.inference.videoio import DecodedFrame, iter_frames, open_container, probe_video, sniff_container
 from tests.conftest import ROOT
 from tests.corpus.make_bad_videos import (
@@ -92,8 +93,8 @@ def test_every_container_gives_the_known_timeline(name, corpus, pipe):
 
 def test_same_frames_same_result_whatever_the_batching(corpus, pipe):
     root, _ = corpus
-    batched = analyze_video(root / "face.mkv", pipe, options=VideoOptions(smoothing=False))
-    single = analyze_video(root / "face.mkv", pipe, options=VideoOptions(smoothing=False, batch=1))
+    batched = analyze_video(root / "face.mkv", pipe, options=StreamOptions(smoothing=False))
+    single = analyze_video(root / "face.mkv", pipe, options=StreamOptions(smoothing=False, batch=1))
     for a, b in zip(batched.rows, single.rows):
         assert a.label == b.label and a.box == b.box
         for c in a.probabilities:
@@ -103,8 +104,8 @@ def test_same_frames_same_result_whatever_the_batching(corpus, pipe):
 def test_rows_match_the_model_on_each_frame(corpus, pipe):
     """With classification on every frame and no smoothing, a row is the model's output on that frame."""
     root, _ = corpus
-    result = analyze_video(root / "face.mp4", pipe, options=VideoOptions(smoothing=False, classify_interval=0,
-                                                                         detect_interval=0))
+    result = analyze_video(root / "face.mp4", pipe, options=StreamOptions(smoothing=False, classify_interval=0,
+                                                                         detect_every=0))
     container, info = open_container(root / "face.mp4")
     with container:
         frames = {f.index: f.rgb for f in iter_frames(container, info)}
@@ -119,8 +120,8 @@ def test_rows_match_the_model_on_each_frame(corpus, pipe):
 
 def test_smoothing_resets_when_the_face_is_lost(corpus, pipe):
     root, _ = corpus
-    raw = analyze_video(root / "face.mp4", pipe, options=VideoOptions(smoothing=False, classify_interval=0))
-    smooth = analyze_video(root / "face.mp4", pipe, options=VideoOptions(smoothing=True, classify_interval=0))
+    raw = analyze_video(root / "face.mp4", pipe, options=StreamOptions(smoothing=False, classify_interval=0))
+    smooth = analyze_video(root / "face.mp4", pipe, options=StreamOptions(smoothing=True, classify_interval=0))
     back = NO_FACE.stop  # first frame after the gap: the smoothing starts afresh
     assert smooth.rows[back].probabilities == pytest.approx(raw.rows[back].probabilities, abs=1e-6)
     # inside a stretch with the face the smoothed values trail the raw ones
@@ -133,7 +134,7 @@ def test_smoothing_resets_when_the_face_is_lost(corpus, pipe):
 
 def test_classify_interval_holds_the_result_between(corpus, pipe):
     root, _ = corpus
-    result = analyze_video(root / "face.mp4", pipe, options=VideoOptions(classify_interval=0.25))
+    result = analyze_video(root / "face.mp4", pipe, options=StreamOptions(classify_interval=0.25))
     flags = [r.classified for r in result.rows]
     assert flags[:10] == [True, False, False, True, False, False, True, False, False, True]
     assert not any(flags[i] for i in NO_FACE)
@@ -144,9 +145,9 @@ def test_classify_interval_holds_the_result_between(corpus, pipe):
 
 def test_sampling_every_n_and_by_rate(corpus, pipe):
     root, _ = corpus
-    every = analyze_video(root / "face.avi", pipe, options=VideoOptions(every=4))
+    every = analyze_video(root / "face.avi", pipe, options=StreamOptions(every=4))
     assert [r.frame for r in every.rows] == list(range(0, FRAMES, 4))
-    by_rate = analyze_video(root / "face.webm", pipe, options=VideoOptions(fps=2))
+    by_rate = analyze_video(root / "face.webm", pipe, options=StreamOptions(fps=2))
     assert [r.time for r in by_rate.rows] == pytest.approx([i * 0.5 for i in range(8)], abs=2e-3)
     assert by_rate.frames_decoded == FRAMES
     assert by_rate.summary.frames_without_face == 2  # 2.0 s and 2.5 s
@@ -157,7 +158,7 @@ def test_variable_frame_rate_keeps_real_times(corpus, pipe):
     root, _ = corpus
     result = analyze_video(root / "vfr.mkv", pipe)
     assert [r.time for r in result.rows] == pytest.approx([t / 1000 for t in VFR_TIMES_MS], abs=1e-3)
-    sampled = analyze_video(root / "vfr.mkv", pipe, options=VideoOptions(fps=2))
+    sampled = analyze_video(root / "vfr.mkv", pipe, options=StreamOptions(fps=2))
     # one frame per half-second slot, the first in each: 0.0, 0.7, 1.0, 1.6, 2.0
     assert [r.time for r in sampled.rows] == pytest.approx([0.0, 0.7, 1.0, 1.6, 2.0], abs=1e-3)
 
