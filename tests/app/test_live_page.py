@@ -169,3 +169,19 @@ def test_stopping_clears_the_last_label(app_env: Path, monkeypatch: pytest.Monke
     band = pyarrow.ipc.open_stream(data).read_pandas()
     last = at.session_state["live"].processor.timeline()[-1].time
     assert band["end"].iloc[-1] == pytest.approx(last), "the label band stops where the stream did, not at 60 s"
+
+
+def test_the_live_page_stays_a_page_a_newcomer_can_read() -> None:
+    """The page holds the flow and few names (at most 8 from the project); the helpers it calls neither rerun
+    the script nor wait in loops, so every rerun and wait is visible on the page."""
+    import ast
+
+    root = Path(__file__).resolve().parents[2]
+    tree = ast.parse((root / "pages" / "1_Live_webcam.py").read_text())
+    ours = [alias.name for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
+            and (node.module or "").split(".")[0] in {"fer_core", "webui"} for alias in node.names]
+    assert 0 < len(ours) <= 8, ours
+    for helper in (root / "webui").glob("*.py"):
+        code = [line for line in helper.read_text().splitlines() if not line.lstrip().startswith(("#", "``"))]
+        calls = [line.strip() for line in code if "st.rerun(" in line or "time.sleep(" in line]
+        assert not calls, f"{helper.name}: {calls}"
