@@ -52,6 +52,8 @@ with right:
     pipeline = pipeline_or_stop(model_dir, detector, **haar)
     processor = live.use(pipeline, options, config=(str(model_dir), detector, tuple(sorted(haar.items()))))
 names = list(pipeline.classifier.class_names)
+if note := live.restart_note():
+    st.toast(note)
 
 turn = live.admit(ctx)  # over the server's cap the stream is told to stop: a message, not a frozen video
 if turn == "rerun":

@@ -34,7 +34,7 @@ from webui.video import timeline_chart
 
 log = logging.getLogger(__name__)
 
-SESSION_KEY = "live"
+SESSION_KEY = "live_session"  # not "live": that key is the streamer's own
 Turn = Literal["play", "idle", "rerun"]  # what the page does after ``LiveSession.admit``
 
 
@@ -65,6 +65,7 @@ class LiveSession:
         self.refusal: Refusal | None = None
         self.processor: LiveProcessor | None = None
         self._config: tuple[Any, ...] | None = None
+        self._restarted = False  # a new model or detector replaced a processor that had counted frames
         self._lock = threading.Lock()
         self.callback = make_queued_callback(self, self.lease)
 
@@ -82,7 +83,15 @@ class LiveSession:
                 proc.set_options(options)
         if old is not None:
             old.close()
+            self._restarted = old.snapshot().frames > 0 or bool(old.timeline())
         return proc
+
+    def restart_note(self) -> str | None:
+        """Once after a new model or detector replaced the processor: why the counters and chart start again."""
+        if not self._restarted:
+            return None
+        self._restarted = False
+        return "New model or detector: the counters and the last minute start again."
 
     def process(self, rgb: np.ndarray) -> np.ndarray:
         """Annotate a frame (the video thread); frames pass through until a processor is installed."""
@@ -310,12 +319,13 @@ class Readout:
 
 
 SATURATED_SHARE = 0.2  # the readout warns when this share of the camera's frames was skipped lately
+SMOOTH_FPS = 24.0  # at this frame rate the video looks smooth, so skipped frames cost nothing the user sees
 
 
 def saturation_note(stats: LiveStats) -> str | None:
     """A warning while the server is busy: frames dropped lately, or the load governor's lower quality."""
     notes = []
-    if stats.skipped_share >= SATURATED_SHARE:
+    if stats.skipped_share >= SATURATED_SHARE and stats.fps < SMOOTH_FPS:
         notes.append(f"The server is saturated: {stats.skipped_share:.0%} of your camera's frames in the last "
                      f"{timing.SKIP_WINDOW_S:g} s "
                      "were skipped unseen, so the video and the label update less often.")

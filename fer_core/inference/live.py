@@ -113,6 +113,8 @@ class LiveProcessor:
         self._latencies: collections.deque[float] = collections.deque(maxlen=120)
         self._skips: collections.deque[tuple[float, int]] = collections.deque(maxlen=256)  # (when, how many)
         self._errors_logged: set[str] = set()
+        self._collecting = False  # keep the largest face's probabilities (a personal calibration's material)
+        self._collected: list[np.ndarray] = []
         # worker mailbox: only the newest job is kept
         self._job: ClassifyJob | None = None
         self._job_cv = threading.Condition()
@@ -133,6 +135,20 @@ class LiveProcessor:
                 s.result_age_ms = (time.perf_counter() - self._result_time) * 1000.0
             s.skipped_share = self._skipped_share(time.perf_counter())
             return s
+
+    def collect(self, on: bool) -> None:
+        """Start (from nothing) or stop keeping the largest face's probabilities, one row per classification.
+
+        Why here: the rows are the model's output for the face the user holds, at the live label rate, so a
+        calibration can be fit from them without a second pass through the model.
+        """
+        with self._lock:
+            self._collecting, self._collected = on, []
+
+    def collected(self) -> list[np.ndarray]:
+        """The rows kept since ``collect(True)``."""
+        with self._lock:
+            return list(self._collected)
 
     def note_skipped(self, count: int) -> None:
         """``count`` frames arrived while the last one was processed and were dropped unseen.
@@ -285,6 +301,8 @@ class LiveProcessor:
             results = []
             for i, (box, p) in enumerate(zip(boxes, probs)):
                 if i == big_pos:
+                    if self._collecting:
+                        self._collected.append(np.array(p, dtype=np.float64))
                     label, score, dist = label_probs(names, self._track.classified(p))
                     self._stats.label, self._stats.score, self._stats.probabilities = label, score, dist
                 else:

@@ -118,9 +118,14 @@ def test_session_keeps_processor_until_config_changes(pipeline) -> None:
     p1 = live.use(pipeline, StreamOptions(), config=("m", "haar"))
     p2 = live_session(state).use(pipeline, StreamOptions(smoothing=False, detect_every=3), config=("m", "haar"))
     assert p1 is p2 and p2.options.smoothing is False and p2.options.detect_every == 3
+    assert live.restart_note() is None, "options changed, the processor and its counters stay"
+    p1.process(np.zeros((48, 64, 3), np.uint8))
     p3 = live.use(pipeline, StreamOptions(), config=("other", "haar"))
     assert p3 is not p1 and p1._stop, "the replaced processor's worker is stopped"
-    assert isinstance(state["live"], LiveSession) and state["live"].processor is p3
+    note = live.restart_note()
+    assert note is not None and "start again" in note, "the user is told why the counters went back to 0"
+    assert live.restart_note() is None, "said once"
+    assert isinstance(state["live_session"], LiveSession) and state["live_session"].processor is p3
     live.end_stream()
 
 
@@ -146,6 +151,15 @@ def test_busy_note_says_what_the_level_costs() -> None:
     assert note is not None and "busy" in note and "every 4th frame" in note and "one view" in note
     both = saturation_note(LiveStats(skipped_share=0.5, load_level=1, load_note=LEVELS[1].describe()))
     assert both is not None and both.startswith("The server is saturated: 50%") and "one view" in both
+
+
+def test_skipped_frames_are_no_alarm_while_the_video_stays_smooth() -> None:
+    from fer_core.inference.live import LiveStats
+    from webui.live import saturation_note
+
+    assert saturation_note(LiveStats(skipped_share=0.5, fps=29.0)) is None
+    note = saturation_note(LiveStats(skipped_share=0.5, fps=12.0))
+    assert note is not None and note.startswith("The server is saturated: 50%")
 
 
 def test_one_stall_is_not_a_saturated_server_but_steady_drops_are(tiny_model_dir: Path) -> None:

@@ -57,7 +57,7 @@ class FakeStreamer:
         for i, rgb in enumerate(self.frames):
             self.outputs.extend(deliver(callback, [av.VideoFrame.from_ndarray(rgb, format="rgb24")]))
             if i == 0:  # let the worker thread classify the first face before the next frames
-                live = st.session_state["live"]
+                live = st.session_state["live_session"]
                 end = time.monotonic() + 60
                 while (live.processor is None or live.processor.snapshot().classified < 1) and time.monotonic() < end:
                     time.sleep(0.05)
@@ -120,18 +120,18 @@ def test_playing_stream_updates_readout(app_env: Path, monkeypatch: pytest.Monke
     assert "Frames processed: 4" in body
     assert re.search(r"^FPS: \d+\.\d$", body, re.M) and re.search(r"^Latency: \d+ ms$", body, re.M)
     assert at.get("vega_lite_chart"), "probability chart while playing"
-    at.session_state["live"].end_stream()
+    at.session_state["live_session"].end_stream()
 
 
 def test_settings_change_keeps_one_processor_per_session(app_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     _patch(monkeypatch, FakeStreamer([], turns=0))
     at = page("pages/1_Live_webcam.py").run()
-    first = at.session_state["live"].processor
+    first = at.session_state["live_session"].processor
     at.sidebar.toggle(key="live_smoothing").set_value(False).run()
-    assert at.session_state["live"].processor is first and first.options.smoothing is False
+    assert at.session_state["live_session"].processor is first and first.options.smoothing is False
     at.sidebar.slider(key="live_haar_neighbors").set_value(8).run()
     no_exceptions(at)
-    assert at.session_state["live"].processor is not first  # new detector settings, new processor
+    assert at.session_state["live_session"].processor is not first  # new detector settings, new processor
 
 
 def test_streamer_is_drawn_before_the_model_loads(app_env: Path, monkeypatch: pytest.MonkeyPatch,
@@ -154,12 +154,12 @@ def test_stopping_clears_the_last_label(app_env: Path, monkeypatch: pytest.Monke
     fake = FakeStreamer([frame_640x480(astronaut)] * 2, turns=2)
     _patch(monkeypatch, fake)
     at = page("pages/1_Live_webcam.py").run()
-    assert at.session_state["live"].processor.snapshot().label is not None
+    assert at.session_state["live_session"].processor.snapshot().label is not None
     fake.frames, fake.turns = [], 0
     at.run()  # the stream has stopped
     no_exceptions(at)
     assert "Expression: —" in texts(at)
-    assert at.session_state["live"].processor.snapshot().label is None and "FPS: " not in texts(at)
+    assert at.session_state["live_session"].processor.snapshot().label is None and "FPS: " not in texts(at)
     button = at.get("download_button")
     assert button, "the stopped stream's timeline can be downloaded"
     assert "Download this session" in button[0].proto.label
@@ -167,7 +167,7 @@ def test_stopping_clears_the_last_label(app_env: Path, monkeypatch: pytest.Monke
     rect = next(v for v in json.loads(chart.proto.spec)["vconcat"] if v["mark"]["type"] == "rect")
     data = next(d.data.data for d in chart.proto.datasets if d.name == rect["data"]["name"])
     band = pyarrow.ipc.open_stream(data).read_pandas()
-    last = at.session_state["live"].processor.timeline()[-1].time
+    last = at.session_state["live_session"].processor.timeline()[-1].time
     assert band["end"].iloc[-1] == pytest.approx(last), "the label band stops where the stream did, not at 60 s"
 
 

@@ -218,3 +218,21 @@ def test_busy_server_means_fewer_views_and_detections(tiny_model_dir, frame, lev
     proc.process(frame)
     assert proc.snapshot().load_level == level  # the next stream shows the level again
     proc.close()
+
+
+def test_collecting_keeps_the_models_output_for_the_largest_face(tiny_model_dir, frame):
+    clf = get_classifier(tiny_model_dir)
+    proc = LiveProcessor(Pipeline(clf, HaarDetector()), StreamOptions(detect_every=1, async_classify=False))
+    proc.process(frame)
+    assert proc.collected() == [], "nothing is kept until asked"
+    proc.collect(True)
+    for _ in range(3):
+        proc.process(frame)
+    rows = proc.collected()
+    expected = clf.predict([proc.pipeline.crop(frame, proc.pipeline.detect(frame)[0])])[0]
+    assert len(rows) == 3 and all(np.allclose(r, expected, atol=1e-5) for r in rows), "raw, not smoothed"
+    proc.process(np.full_like(frame, 80))  # no face: nothing added
+    assert len(proc.collected()) == 3
+    proc.collect(False)
+    proc.process(frame)
+    assert proc.collected() == []
