@@ -12,14 +12,14 @@ import time
 import streamlit as st
 
 from fer_core.inference import timing
+from webui.calibrate import CalibrationPanel
 from webui.live import Readout, live_session, live_sidebar
-from webui.models import pipeline_or_stop, sidebar_model_picker
+from webui.models import pipeline_or_stop
 from webui.navigation import setup_page
 from webui.webrtc import camera_streamer
 
 setup_page("Live webcam", icon="🎥")
-model_dir = sidebar_model_picker()
-detector, haar, options = live_sidebar()
+model_dir, detector, haar, options = live_sidebar()
 live = live_session(st.session_state)
 
 st.title("🎥 Live webcam")
@@ -32,6 +32,7 @@ with left:
     ctx = camera_streamer("live", queued_video_frames_callback=live.callback,
                           desired_playing_state=live.desired_playing_state())
     full_notice = st.empty()  # "The server is full" goes under the video
+    calibration_area = st.container()  # "Calibrate to my face", filled once the model has loaded
     with st.expander("Camera and connection help"):
         st.markdown(
             "- **Choosing a camera:** press **SELECT DEVICE** under the video (before START) and pick the "
@@ -50,7 +51,10 @@ with right:
     readout = Readout()
     readout.loading()
     pipeline = pipeline_or_stop(model_dir, detector, **haar)
-    processor = live.use(pipeline, options, config=(str(model_dir), detector, tuple(sorted(haar.items()))))
+with calibration_area:
+    personal = CalibrationPanel(pipeline, model_dir, playing=ctx.state.playing)
+processor = live.use(personal.pipeline, options, config=(str(model_dir), detector, tuple(sorted(haar.items()))))
+readout.note = personal.note
 names = list(pipeline.classifier.class_names)
 if note := live.restart_note():
     st.toast(note)
@@ -65,6 +69,9 @@ notice = st.empty()  # same slot in both branches, so the "stopped" notice never
 if turn == "play" and ctx.state.playing:
     refreshes = 0
     while ctx.state.playing:
+        if finished := personal.step(processor):  # a calibration was just fitted: draw the page with it
+            st.toast(finished)
+            st.rerun()
         stats = processor.snapshot()
         readout.show(stats)
         if refreshes % timing.TIMELINE_EVERY == 0:

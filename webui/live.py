@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 import av
@@ -29,7 +30,7 @@ from fer_core.inference.stream import StreamOptions
 from fer_core.inference.timeline import FrameRow, timeline_csv
 from fer_core.settings import get_settings
 from webui.charts import probability_chart
-from webui.models import DETECTOR_LABELS, detector_choices
+from webui.models import DETECTOR_LABELS, detector_choices, sidebar_model_picker
 from webui.video import timeline_chart
 
 log = logging.getLogger(__name__)
@@ -81,6 +82,7 @@ class LiveSession:
                 self.processor, self._config = proc, config
             else:
                 proc.set_options(options)
+                proc.pipeline = pipeline  # the same model, perhaps seen through another calibration
         if old is not None:
             old.close()
             self._restarted = old.snapshot().frames > 0 or bool(old.timeline())
@@ -238,9 +240,10 @@ def make_queued_callback(processor: Any, lease: LiveLease | None = None
     return callback
 
 
-def live_sidebar() -> tuple[str, dict[str, float], StreamOptions]:
-    """The live page's sidebar: the face detector (with the Haar cascade's knobs) and how frames are labelled.
-    Returns the detector's kind, the Haar settings and the stream's options."""
+def live_sidebar() -> tuple[Path, str, dict[str, float], StreamOptions]:
+    """The live page's sidebar: the model, the face detector (with the Haar cascade's knobs) and how frames are
+    labelled. Returns the model's folder, the detector's kind, the Haar settings and the stream's options."""
+    model_dir = sidebar_model_picker()
     settings = get_settings()
     with st.sidebar:
         st.header("Live settings")
@@ -268,7 +271,7 @@ def live_sidebar() -> tuple[str, dict[str, float], StreamOptions]:
             detect_every=st.slider("Detect faces every N frames", 1, 6, timing.DETECT_EVERY, key="live_detect_every",
                                    help="Between detections the last boxes are held; higher is faster."),
         )
-    return detector, haar, options
+    return model_dir, detector, haar, options
 
 
 class Readout:
@@ -280,6 +283,7 @@ class Readout:
     def __init__(self) -> None:
         self.now = st.empty()
         self.recent = st.empty()
+        self.note: str | None = None  # under the expression: "calibrated for you (3 expressions)"
 
     def loading(self) -> None:
         self.now.info("Loading the expression model… (the first start of the server takes a few seconds)")
@@ -288,6 +292,8 @@ class Readout:
         """The latest label and counters of a playing stream."""
         with self.now.container():
             st.subheader(expression_line(stats), anchor=False)
+            if self.note:
+                st.caption(self.note)
             for line in stats_lines(stats):
                 st.text(line)
             if stats.probabilities:
