@@ -16,6 +16,7 @@ import warnings
 
 from fer_core.data.imageio import display_name, read_image
 from fer_core.errors import FerError, one_line
+from fer_core.inference.calibration import load_calibration
 from fer_core.inference.pipeline import get_pipeline
 
 log = logging.getLogger("fer_core.predict")
@@ -32,6 +33,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("images", nargs="+", help="image files (jpg, png, webp, bmp, gif)")
     p.add_argument("--model", default=None, help="model directory or name under models/ (default: default)")
     p.add_argument("--detector", default=None, help="auto | yunet | haar")
+    p.add_argument("--calibration", default=None,
+                   help="a personal calibration file (python -m fer_core.calibrate) for this model")
     how = p.add_mutually_exclusive_group()
     how.add_argument("--largest-only", action="store_true", help="classify only the largest face")
     how.add_argument("--whole", action="store_true",
@@ -56,7 +59,8 @@ def main(argv: list[str] | None = None) -> int:
 def _run(args: argparse.Namespace) -> int:
 
     try:
-        pipe = get_pipeline(args.model, args.detector)
+        calibration = load_calibration(args.calibration) if args.calibration else None
+        pipe = get_pipeline(args.model, args.detector, calibration)
     except (FerError, ValueError, OSError) as exc:
         _error(exc)
         return 2

@@ -16,6 +16,7 @@ import numpy as np
 
 from fer_core.data.imageio import ensure_rgb
 from fer_core.errors import FerError, ModelError
+from fer_core.inference.calibration import CalibratedClassifier, Calibration
 from fer_core.inference.classifier import get_classifier
 from fer_core.inference.detection import Box, FaceDetector, largest, make_detector
 from fer_core.inference.preprocess import crop_face
@@ -53,12 +54,28 @@ def label_probs(class_names: list[str], probs: np.ndarray) -> tuple[str, float, 
 
 
 class Pipeline:
-    """Detector + classifier. ``analyze`` is safe to call from several threads at once."""
+    """Detector + classifier. ``analyze`` is safe to call from several threads at once.
 
-    def __init__(self, classifier: Any, detector: FaceDetector | None = None, margin: float | None = None) -> None:
-        self.classifier = classifier
+    With a ``calibration`` (one person's, see ``calibration.py``) every probability the pipeline
+    gives, and every ``pipeline.classifier.predict`` a caller makes, is calibrated; ``CalibrationError``
+    when it was fit for another model.
+    """
+
+    def __init__(self, classifier: Any, detector: FaceDetector | None = None, margin: float | None = None,
+                 calibration: Calibration | None = None) -> None:
+        self.plain_classifier = classifier  # the shared model, uncalibrated
+        self.classifier = classifier if calibration is None else CalibratedClassifier(classifier, calibration)
+        self.calibration = calibration
         self.detector = detector or make_detector()
         self.margin = margin if margin is not None else float(getattr(classifier.card, "face_margin", 0.15))
+
+    def with_calibration(self, calibration: Calibration | None) -> Pipeline:
+        """This pipeline's detector and model seen through ``calibration`` (``None``: uncalibrated).
+
+        Cheap: nothing is loaded; the shared pipeline itself is left as it is, so one person's
+        calibration never reaches another's faces.
+        """
+        return Pipeline(self.plain_classifier, self.detector, self.margin, calibration)
 
     def detect(self, image: np.ndarray) -> list[Face]:
         """Faces without classification, the largest marked."""
@@ -146,8 +163,12 @@ def resolve_model_dir(model: str | Path | None = None, *, names_only: bool = Fal
     return p
 
 
-def get_pipeline(model: str | Path | None = None, detector: str | None = None) -> Pipeline:
-    """A cached pipeline for a model directory and detector kind, shared by all callers."""
+def get_pipeline(model: str | Path | None = None, detector: str | None = None,
+                 calibration: Calibration | None = None) -> Pipeline:
+    """A cached pipeline for a model directory and detector kind, shared by all callers; with a
+    ``calibration``, that pipeline seen through it (``Pipeline.with_calibration``)."""
+    if calibration is not None:
+        return get_pipeline(model, detector).with_calibration(calibration)
 
     model_dir = resolve_model_dir(model)
     key = (str(model_dir.resolve()), detector or get_settings().detector)

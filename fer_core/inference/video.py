@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from fer_core.errors import FerError, VideoError, one_line
+from fer_core.inference.calibration import load_calibration
 from fer_core.inference.frames import FrameAnalyser, Sampler
 from fer_core.inference.pipeline import Pipeline, get_pipeline
 from fer_core.inference.stream import StreamOptions
@@ -199,6 +200,8 @@ def _parser() -> argparse.ArgumentParser:
     rate.add_argument("--fps", type=float, default=None, help="analyse about this many frames per second")
     p.add_argument("--model", default=None, help="model directory or name under models/ (default: default)")
     p.add_argument("--detector", default=None, help="auto | yunet | haar")
+    p.add_argument("--calibration", default=None,
+                   help="a personal calibration file (python -m fer_core.calibrate) for this model")
     p.add_argument("--classify-interval", type=float, default=StreamOptions.classify_interval,
                    help="seconds of video between two classifications of the face, the result held between "
                         "(default 0.1, as on the live page; 0: classify every analysed frame)")
@@ -238,7 +241,8 @@ def _run(args: argparse.Namespace) -> int:
         return 1
 
     try:
-        pipe = get_pipeline(args.model, args.detector)
+        calibration = load_calibration(args.calibration) if args.calibration else None
+        pipe = get_pipeline(args.model, args.detector, calibration)
     except (FerError, ValueError, OSError) as exc:
         _error(exc)
         return 2

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -19,16 +20,20 @@ import numpy as np
 from fer_core import model_folder
 from fer_core.data.datasets import Split, load_dataset
 from fer_core.data.labels import canonical_class
-from fer_core.errors import FerError, ImageError
+from fer_core.errors import DatasetError, FerError, ImageError
+from fer_core.inference.calibration import CalibratedClassifier, Calibration, load_calibration
 from fer_core.inference.card import load_card
 from fer_core.inference.classifier import forget_classifier, get_classifier
 from fer_core.inference.detection import make_detector
 from fer_core.inference.pipeline import Pipeline, resolve_model_dir
+from fer_core.training.personal import face_probabilities, person_of, personal_protocol
 from fer_core.training.reports import report_key, trained_key
 
 log = logging.getLogger(__name__)
 
 REPORT_KEYS = ("accuracy", "macro_f1", "n", "missed_faces", "class_names", "confusion_matrix", "per_class")
+PERSONAL_KEYS = ("personal_accuracy", "personal_macro_f1", "people", "test_faces", "repeats", "personal_k",
+                 "per_person")
 
 
 def compute_metrics(y_true: np.ndarray, y_pred: np.ndarray, class_names: list[str]) -> dict[str, Any]:
@@ -94,9 +99,12 @@ def predict_among(probs: np.ndarray, model_classes: list[str], data_classes: lis
 
 def evaluate_split(model_dir: str | Path, split: Split, data_classes: list[str], detect: bool = False,
                    detector: str | None = None, batch_size: int = 256,
-                   progress: Any = None) -> dict[str, Any]:
-    """Evaluate a model directory on one split; adds ``unknown_classes`` and ``unreadable`` lists."""
-    clf = get_classifier(model_dir)
+                   progress: Any = None, calibration: Calibration | None = None) -> dict[str, Any]:
+    """Evaluate a model directory on one split (through ``calibration`` when given); adds
+    ``unknown_classes`` and ``unreadable`` lists."""
+    clf: Any = get_classifier(model_dir)
+    if calibration is not None:
+        clf = CalibratedClassifier(clf, calibration)
     mapping, unknown = label_map(data_classes, clf.class_names)
     keep = np.flatnonzero(mapping[split.labels] >= 0)
     y_true = mapping[split.labels[keep]]
@@ -137,9 +145,39 @@ def evaluate_split(model_dir: str | Path, split: Split, data_classes: list[str],
     return report
 
 
+def evaluate_personal(model_dir: str | Path, split: Split, data_classes: list[str], k: int, repeats: int = 1,
+                      pattern: str | None = None, detect: bool = False, detector: str | None = None,
+                      seed: int = 0, progress: Any = None) -> dict[str, Any]:
+    """The personal protocol (``training/personal.py``) on one split of named files.
+
+    The report's usual keys describe the model without calibration on the test faces (pooled over
+    the repeats); ``personal_accuracy`` and ``personal_macro_f1`` the same faces calibrated.
+    """
+    if split.paths is None:
+        raise DatasetError("--personal needs a folder of image files: the person is read from each file name")
+    clf = get_classifier(model_dir)
+    mapping, unknown = label_map(data_classes, clf.class_names)
+    keep = np.flatnonzero(mapping[split.labels] >= 0)
+    sub = Split(split.name, split.labels[keep], paths=[split.paths[i] for i in keep])
+    pipe = Pipeline(clf, make_detector(detector))
+    probs, unreadable = face_probabilities(pipe, sub, detect, progress)
+    people = [person_of(p.name, pattern) for p in sub.paths or []]
+    result = personal_protocol(probs, mapping[sub.labels], people, clf.class_names, k, repeats, seed)
+    if not result.people:
+        raise DatasetError(f"no person has more than {k} faces of two or more classes; "
+                           "check --person-pattern or lower --personal")
+    report = compute_metrics(result.y_true, result.y_model, clf.class_names)
+    personal = compute_metrics(result.y_true, result.y_personal, clf.class_names)
+    report |= {"unknown_classes": unknown, "unreadable": unreadable,
+               "personal_accuracy": personal["accuracy"], "personal_macro_f1": personal["macro_f1"],
+               "people": len(result.people), "test_faces": result.test_faces, "repeats": repeats,
+               "personal_k": k, "per_person": result.per_person}
+    return report
+
+
 def public_report(report: dict[str, Any]) -> dict[str, Any]:
-    """Only the documented keys, in order."""
-    return {k: report[k] for k in REPORT_KEYS}
+    """Only the documented keys, in order (and the personal protocol's, when it ran)."""
+    return {k: report[k] for k in REPORT_KEYS + PERSONAL_KEYS if k in report}
 
 
 def write_report(model_dir: str | Path, report: dict[str, Any], split_name: str, data: str,
@@ -187,6 +225,18 @@ def format_table(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def format_personal(report: dict[str, Any]) -> str:
+    """The personal protocol's headline and its figures per person."""
+    lines = ["", f"personal protocol, K={report['personal_k']}: {report['people']} people, "
+                 f"{report['test_faces']} test faces, {report['repeats']} repeats (the table above: uncalibrated)",
+             f"accuracy {report['accuracy']:.4f} -> calibrated {report['personal_accuracy']:.4f}   "
+             f"macro F1 {report['macro_f1']:.4f} -> {report['personal_macro_f1']:.4f}",
+             f"{'person':<24}{'faces':>7}{'model':>8}{'calibrated':>12}"]
+    for person, row in report["per_person"].items():
+        lines.append(f"{person[:23]:<24}{row['test_faces']:>7}{row['accuracy']:>8.3f}{row['personal_accuracy']:>12.3f}")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     p = argparse.ArgumentParser(prog="python -m fer_core.evaluate", description=__doc__.splitlines()[0])
@@ -202,13 +252,33 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--update-card", action="store_true",
                    help=f"store the report beside the model ({model_folder.REPORT_FILE} for the test set it was "
                         f"trained for, {model_folder.EXTRA_REPORT_GLOB} for others) and its headline on the card")
+    p.add_argument("--calibration", default=None,
+                   help="score through this personal calibration (python -m fer_core.calibrate)")
+    p.add_argument("--personal", type=int, default=None, metavar="K",
+                   help="the personal protocol: per person (from the file name), K faces of each class that has "
+                        "more than K calibrate, the person's other faces of those classes are scored with and "
+                        "without calibration")
+    p.add_argument("--person-pattern", default=None, metavar="REGEX",
+                   help="with --personal: the person is this pattern's first group in the file name (default: "
+                        "the name up to its first dot, less a trailing _<digits>)")
+    p.add_argument("--repeats", type=int, default=1, help="with --personal: draws of the calibration faces (seeded)")
     args = p.parse_args(argv)
+    if args.update_card and (args.personal is not None or args.calibration):
+        print("error: --update-card stores the model's own figures; not with --personal or --calibration",
+              file=sys.stderr)
+        return 2
     try:
         model_dir = resolve_model_dir(args.model)
         ds = load_dataset(args.data, labels=args.labels)
         split = ds.split(args.split)
-        report = evaluate_split(model_dir, split, ds.class_names, detect=args.detect, detector=args.detector)
-    except FerError as exc:
+        if args.personal is not None:
+            report = evaluate_personal(model_dir, split, ds.class_names, args.personal, args.repeats,
+                                       args.person_pattern, detect=args.detect, detector=args.detector)
+        else:
+            calibration = load_calibration(args.calibration) if args.calibration else None
+            report = evaluate_split(model_dir, split, ds.class_names, detect=args.detect, detector=args.detector,
+                                    calibration=calibration)
+    except (FerError, re.error) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(f"model {model_dir}  data {args.data}  split {split.name}  labels {args.labels}")
@@ -216,6 +286,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"FER+ majority protocol: {len(split)} faces kept, {split.left_out} left out "
               "(no majority, or unknown / not a face)")
     print(format_table(report))
+    if args.personal is not None:
+        print(format_personal(report))
     if args.json:
         Path(args.json).write_text(json.dumps(public_report(report), indent=1) + "\n", encoding="utf-8")
     if args.update_card:
