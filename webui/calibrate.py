@@ -175,23 +175,27 @@ class CalibrationPanel:
         if self.run is not None and not playing:
             end_run()  # the stream stopped mid-way: nothing half-done is kept
             self.run = None
-        cols = st.columns(3)
+        # every slot is drawn on every run, so no button of an earlier run lingers beside the playing video
+        slots = [col.empty() for col in st.columns(3)]
+        note = st.empty()
         if self.run is None:
             label = "Calibrate again" if self.saved.calibration else "Calibrate to my face"
-            cols[0].button(label, key="calibrate_start", disabled=not playing, on_click=start_run, args=(names,),
-                           help="Shows each expression in turn: make it and hold it for a second or two. "
-                                "The model then follows *your* way of making them. Press START first.")
+            slots[0].button(label, key="calibrate_start", disabled=not playing, on_click=start_run, args=(names,),
+                            help="Shows each expression in turn: make it and hold it for a second or two. "
+                                 "The model then follows *your* way of making them. Press START first.")
             if self.saved.calibration is not None:
-                cols[1].button("Reset calibration", key="calibrate_reset", on_click=forget, args=(model_dir,),
-                               help="Back to the model as it is for everyone.")
+                slots[1].button("Reset calibration", key="calibrate_reset", on_click=forget, args=(model_dir,),
+                                help="Back to the model as it is for everyone.")
+                note.caption(f"Your labels are {self.saved.calibration.describe()}: only you see this "
+                             "calibration.")
+            elif self.saved.problem:
+                note.info(self.saved.problem)
         else:
-            cols[0].button("Skip this expression", key="calibrate_skip", on_click=self._skip)
-            cols[1].button("Finish now", key="calibrate_finish", on_click=self._finish,
-                           help="Fit from the expressions done so far (at least two); the rest stay as the "
-                                "model says.")
-            cols[2].button("Cancel", key="calibrate_cancel", on_click=end_run)
-        if self.saved.problem:
-            st.info(self.saved.problem)
+            slots[0].button("Skip", key="calibrate_skip", on_click=self._skip, help="Leave this expression out.")
+            slots[1].button("Finish now", key="calibrate_finish", on_click=self._finish,
+                            help="Fit from the expressions done so far (at least two); the rest stay as the "
+                                 "model says.")
+            slots[2].button("Cancel", key="calibrate_cancel", on_click=end_run)
         self.prompt = st.empty()
 
     def _skip(self) -> None:
