@@ -11,9 +11,9 @@ import time
 
 import streamlit as st
 
+from fer_core.inference.detection import HAAR_DEFAULTS
 from fer_core.inference.live import LiveOptions, LiveStats
 from fer_core.inference.timeline import FrameRow, timeline_csv
-from fer_core.settings import get_settings
 from webui.charts import probability_chart
 from webui.live import (
     expression_line,
@@ -37,7 +37,6 @@ TIMELINE_EVERY = 4  # redraw the last-minute chart every 4th refresh (every 2 s)
 
 setup_page("Live webcam", icon="🎥")
 model_dir = sidebar_model_picker()
-settings = get_settings()
 
 # ---------------------------------------------------------------- sidebar: how frames are processed
 with st.sidebar:
@@ -47,11 +46,11 @@ with st.sidebar:
                             help="YuNet finds turned, dark and small faces; the Haar cascade is the classic "
                                  "OpenCV detector. Auto uses YuNet when its model file is installed.")
     with st.expander("Haar cascade settings", expanded=detector == "haar"):
-        scale_factor = st.slider("scaleFactor", 1.05, 1.5, float(settings.haar_scale_factor), 0.05,
+        scale_factor = st.slider("scaleFactor", 1.05, 1.5, float(HAAR_DEFAULTS["scale_factor"]), 0.05,
                                  key="live_haar_scale", help="Step between detection scales: lower finds more, slower.")
-        min_neighbors = st.slider("minNeighbors", 1, 12, int(settings.haar_min_neighbors), key="live_haar_neighbors",
+        min_neighbors = st.slider("minNeighbors", 1, 12, int(HAAR_DEFAULTS["min_neighbors"]), key="live_haar_neighbors",
                                   help="Higher means fewer false faces but more missed ones.")
-        min_size = st.slider("minSize (pixels)", 10, 200, int(settings.haar_min_size), 5, key="live_haar_min_size",
+        min_size = st.slider("minSize (pixels)", 10, 200, int(HAAR_DEFAULTS["min_size"]), 5, key="live_haar_min_size",
                              help="Smallest face side, in full-frame pixels.")
     smoothing = st.toggle("Smooth the expression over frames", value=True, key="live_smoothing",
                           help="An exponential average of the probabilities, so the label stops flickering.")
@@ -61,8 +60,7 @@ with st.sidebar:
                              help="Between detections the last boxes are held; higher is faster.")
 
 haar = {"scale_factor": scale_factor, "min_neighbors": min_neighbors, "min_size": min_size}
-options = LiveOptions(smoothing=smoothing, label_all=label_all, detect_every=detect_every,
-                      alpha=settings.smoothing_alpha)
+options = LiveOptions(smoothing=smoothing, label_all=label_all, detect_every=detect_every)
 slot = session_slot(st.session_state)
 gate = live_gate(st.session_state)  # a place under FER_MAX_LIVE_SESSIONS while the stream plays
 

@@ -23,7 +23,6 @@ from fer_core.inference.live import SKIP_WINDOW_S, LiveOptions, LiveProcessor, L
 from fer_core.inference.load import shared_governor
 from fer_core.inference.sessions import LiveLease, LiveSessions, live_sessions
 from fer_core.inference.timeline import FrameRow
-from fer_core.settings import get_settings
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -161,8 +160,7 @@ def session_slot(state: Any) -> ProcessorSlot:
 def session_processor(state: Any, pipeline: Any, options: LiveOptions, config: tuple[Any, ...]) -> LiveProcessor:
     """One ``LiveProcessor`` per session on the shared pipeline; options applied every run."""
     slot = session_slot(state)
-    governor = shared_governor() if get_settings().live_adapt else None
-    proc = slot.install(config, lambda: LiveProcessor(pipeline, options, governor=governor))
+    proc = slot.install(config, lambda: LiveProcessor(pipeline, options, governor=shared_governor()))
     proc.set_options(smoothing=options.smoothing, label_all=options.label_all,
                      detect_every=options.detect_every, alpha=options.alpha)
     return proc

@@ -16,10 +16,9 @@ import numpy as np
 from fer_core.inference.card import view_count
 from fer_core.inference.draw import draw_faces
 from fer_core.inference.pipeline import Face, Pipeline, label_probs
-from fer_core.inference.smoothing import ProbabilitySmoother
+from fer_core.inference.smoothing import SMOOTHING_ALPHA, ProbabilitySmoother
 from fer_core.inference.timeline import FrameRow
 from fer_core.inference.videoio import DecodedFrame
-from fer_core.settings import get_settings
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +50,7 @@ class VideoOptions:
     detect_interval: float = 1 / 15
     classify_interval: float = 0.1
     smoothing: bool = True
-    alpha: float | None = None  # default: settings.smoothing_alpha
+    alpha: float | None = None  # default: smoothing.SMOOTHING_ALPHA
     lost_after: int = 6  # analysed frames without a face before the smoothing resets
     batch: int = 0  # face crops per model call; 0: as many as fill the model's largest batch
 
@@ -84,7 +83,7 @@ class FrameAnalyser:
     def __init__(self, pipeline: Pipeline, options: VideoOptions, writer: Callable[[np.ndarray, float], None] | None):
 
         self.pipeline, self.options, self.writer = pipeline, options, writer
-        self.alpha = options.alpha if options.alpha is not None else get_settings().smoothing_alpha
+        self.alpha = options.alpha if options.alpha is not None else SMOOTHING_ALPHA
         self.smoother = ProbabilitySmoother(self.alpha, reset_after=max(1, options.lost_after))
         self.rows: list[FrameRow] = []
         self._held: list[Face] = []

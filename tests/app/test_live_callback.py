@@ -123,17 +123,16 @@ def test_slot_keeps_processor_until_config_changes(pipeline) -> None:
     assert ProcessorSlot().snapshot().frames == 0
 
 
-def test_session_processor_follows_the_servers_load_governor(pipeline, monkeypatch) -> None:
+def test_session_processor_follows_the_servers_load_governor(pipeline) -> None:
     from fer_core.inference.load import shared_governor
 
     state: dict = {}
     proc = session_processor(state, pipeline, LiveOptions(), config=("a",))
     assert proc.governor is shared_governor()  # every session of the process follows one governor
+    other = session_processor({}, pipeline, LiveOptions(), config=("b",))
+    assert other.governor is proc.governor
     proc.close()
-    monkeypatch.setenv("FER_LIVE_ADAPT", "0")
-    off = session_processor({}, pipeline, LiveOptions(), config=("b",))
-    assert off.governor is None
-    off.close()
+    other.close()
 
 
 def test_busy_note_says_what_the_level_costs() -> None:
