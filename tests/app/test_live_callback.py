@@ -148,7 +148,7 @@ def test_busy_note_says_what_the_level_costs() -> None:
 
 
 def test_one_stall_is_not_a_saturated_server_but_steady_drops_are(tiny_model_dir: Path) -> None:
-    """30 fps for the last 5 s: one stall that dropped 15 frames at once is no warning (it was, read over 2 s);
+    """30 fps for the last 5 s: one stall that dropped 15 frames at once is no warning (over a 2 s window it would be);
     dropping every other frame throughout is, and the note names the window."""
     from fer_core.inference.classifier import get_classifier
     from fer_core.inference.detection import HaarDetector
