@@ -1,9 +1,9 @@
-"""Where each benchmark's headline is kept, and how the README quotes it.
+"""Where each benchmark's headline is kept, and how docs/benchmarks.md quotes it.
 
-Why: the README's figures went stale while the benchmarks moved on. Each benchmark now writes its
-headline line(s) to ``bench/results/<name>.txt`` (with the command and the date), and
-``bench/readme_figures.py`` copies them into the README between ``<!-- bench:<name> -->`` markers;
-a test fails when the README and the results disagree.
+Why: hand-copied figures go stale while the benchmarks move on. Each benchmark writes its headline
+line(s) to ``bench/results/<name>.txt`` (with the command and the date), and
+``bench/readme_figures.py`` copies them into docs/benchmarks.md between ``<!-- bench:<name> -->``
+markers; a test fails when that page and the results disagree.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "results"
-README = Path(__file__).resolve().parent.parent / "README.md"
+DOC = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
 BLOCK = re.compile(r"(<!-- bench:(?P<name>[a-z_]+) -->\n)(?P<body>.*?)(<!-- /bench:(?P=name) -->)", re.S)
 
 
@@ -37,17 +37,17 @@ def _cores() -> int:
 
 
 def block_text(name: str) -> str:
-    """The README block of benchmark ``name``: its recorded result as a code block."""
+    """The quoted block of benchmark ``name``: its recorded result as a code block."""
     path = RESULTS / f"{name}.txt"
     text = path.read_text().strip() if path.is_file() else f"# bench/{name}.py has not been recorded yet"
     return f"```\n{text}\n```\n"
 
 
-def render(readme: str) -> str:
-    """``readme`` with every bench block replaced by the recorded result."""
-    return BLOCK.sub(lambda m: m.group(1) + block_text(m.group("name")) + m.group(4), readme)
+def render(doc: str) -> str:
+    """``doc`` with every bench block replaced by the recorded result."""
+    return BLOCK.sub(lambda m: m.group(1) + block_text(m.group("name")) + m.group(4), doc)
 
 
-def blocks(readme: str) -> list[str]:
-    """The benchmark names the README quotes."""
-    return [m.group("name") for m in BLOCK.finditer(readme)]
+def blocks(doc: str) -> list[str]:
+    """The benchmark names ``doc`` quotes."""
+    return [m.group("name") for m in BLOCK.finditer(doc)]

@@ -1,7 +1,10 @@
 """One settings object for the engine and the app, overridable from the environment.
 
 Why: paths to shared data, the YuNet model and the models folder differ between a
-developer machine, CI and a deployment; they are read here and nowhere else.
+developer machine, CI and a deployment, and an operator sizes limits and quotas for the
+people served; they are read here and nowhere else. Tuning values no operator sets (the
+detectors', smoothing's) are constants in the modules that use them. Every ``FER_*`` read
+here is in the README's settings table (``tests/test_settings_doc.py``).
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-_SHARED = PROJECT_ROOT.parent / "shared"
+SHARED_DIR = PROJECT_ROOT.parent / "shared"  # read-only data beside the checkout
 
 
 def _env_path(name: str, default: Path | None) -> Path | None:
@@ -45,19 +48,6 @@ def _env_cap(name: str, default: int | None) -> int | None:
     return number
 
 
-def _env_degrees(name: str, default: float | None) -> float | None:
-    """An angle from 0 to 90 degrees, or ``off`` for ``None``."""
-    value = os.environ.get(name)
-    if value is None or not value.strip():
-        return default
-    if value.strip().lower() in ("off", "none", "no", "false"):
-        return None
-    number = _env_float(name, 0.0)
-    if not 0.0 <= number <= 90.0:
-        raise ValueError(f"setting {name} must be 0 to 90 degrees, or off, not {value!r}")
-    return number
-
-
 def _env_int(name: str, default: int) -> int:
     value = os.environ.get(name)
     if value in (None, ""):
@@ -70,33 +60,18 @@ def _env_int(name: str, default: int) -> int:
 
 @dataclass(frozen=True)
 class Settings:
-    """Every tunable of the project. Environment variables (``FER_*``) override the defaults."""
+    """What an operator may set. Environment variables (``FER_*``) override the defaults."""
 
     models_dir: Path = PROJECT_ROOT / "models"
     default_model: str = "default"
-    yunet_path: Path | None = _SHARED / "models" / "face_detection_yunet_2023mar.onnx"
-    dataset_path: Path | None = _SHARED / "data" / "fer2013" / "fer2013.npz"
+    yunet_path: Path | None = SHARED_DIR / "models" / "face_detection_yunet_2023mar.onnx"
+    dataset_path: Path | None = SHARED_DIR / "data" / "fer2013" / "fer2013.npz"
     capture_root: Path = PROJECT_ROOT / "captures"
-    mobilenet_weights: Path | None = _SHARED / "weights" / "mobilenet_v2_imagenet_notop.weights.h5"
-    detector: str = "auto"  # auto | yunet | haar
-    haar_scale_factor: float = 1.1
-    haar_min_neighbors: int = 5
-    haar_min_size: int = 30
-    detect_max_side: int = 320  # frames are detected on a copy no larger than this
-    yunet_score_threshold: float = 0.7
-    level_eyes_beyond: float | None = 8.0  # YuNet faces: head tilt past this many degrees is turned back; None: off
-    face_margin: float = 0.15
-    max_pixels: int = 40_000_000  # decompression-bomb guard, checked before decoding
     max_upload_mb: int = 25
-    max_video_mb: int = 100  # video files: size, length and frame size, checked before decoding
-    max_video_seconds: float = 600.0
-    max_video_pixels: int = 3840 * 2160
-    smoothing_alpha: float = 0.35
+    max_video_mb: int = 100  # video files' size, checked before decoding (length and frame size: videoio)
     ice_servers_json: str = ""
     # live streams one server process runs at once; None (auto): 2 per CPU core (bench/capacity.py); 0: none
     max_live_sessions: int | None = None
-    live_adapt: bool = True  # live sessions trade views and detections for frame rate when the server is busy
-    preload: bool = True  # load TensorFlow and the default model in the background at start
     owner_mode: str = "auto"  # auto | single | private: who owns captures and models (fer_core.owners)
     owner_root: Path = PROJECT_ROOT / "owners"  # signed-in users' and visitors' own folders
     capture_quota_mb: int = 200  # per owner; 0: no limit
@@ -116,25 +91,10 @@ class Settings:
             yunet_path=_env_path("FER_YUNET_PATH", base.yunet_path),
             dataset_path=_env_path("FER_DATASET_PATH", base.dataset_path),
             capture_root=_env_path("FER_CAPTURE_ROOT", base.capture_root) or base.capture_root,
-            mobilenet_weights=_env_path("FER_MOBILENET_WEIGHTS", base.mobilenet_weights),
-            detector=os.environ.get("FER_DETECTOR", base.detector),
-            haar_scale_factor=_env_float("FER_HAAR_SCALE_FACTOR", base.haar_scale_factor),
-            haar_min_neighbors=_env_int("FER_HAAR_MIN_NEIGHBORS", base.haar_min_neighbors),
-            haar_min_size=_env_int("FER_HAAR_MIN_SIZE", base.haar_min_size),
-            detect_max_side=_env_int("FER_DETECT_MAX_SIDE", base.detect_max_side),
-            yunet_score_threshold=_env_float("FER_YUNET_SCORE", base.yunet_score_threshold),
-            level_eyes_beyond=_env_degrees("FER_LEVEL_EYES_BEYOND", base.level_eyes_beyond),
-            face_margin=_env_float("FER_FACE_MARGIN", base.face_margin),
-            max_pixels=_env_int("FER_MAX_PIXELS", base.max_pixels),
             max_upload_mb=_env_int("FER_MAX_UPLOAD_MB", base.max_upload_mb),
             max_video_mb=_env_int("FER_MAX_VIDEO_MB", base.max_video_mb),
-            max_video_seconds=_env_float("FER_MAX_VIDEO_SECONDS", base.max_video_seconds),
-            max_video_pixels=_env_int("FER_MAX_VIDEO_PIXELS", base.max_video_pixels),
-            smoothing_alpha=_env_float("FER_SMOOTHING_ALPHA", base.smoothing_alpha),
             ice_servers_json=os.environ.get("FER_ICE_SERVERS", base.ice_servers_json),
             max_live_sessions=_env_cap("FER_MAX_LIVE_SESSIONS", base.max_live_sessions),
-            live_adapt=os.environ.get("FER_LIVE_ADAPT", "1").strip().lower() not in ("0", "false", "no", "off"),
-            preload=os.environ.get("FER_PRELOAD", "1").strip().lower() not in ("0", "false", "no", "off"),
             owner_mode=os.environ.get("FER_OWNERS", base.owner_mode).strip().lower() or base.owner_mode,
             owner_root=_env_path("FER_OWNER_ROOT", base.owner_root) or base.owner_root,
             capture_quota_mb=_env_int("FER_CAPTURE_QUOTA_MB", base.capture_quota_mb),
@@ -151,4 +111,4 @@ def get_settings() -> Settings:
     return Settings.from_env()
 
 
-__all__ = ["Settings", "get_settings", "PROJECT_ROOT", "field"]
+__all__ = ["Settings", "get_settings", "PROJECT_ROOT", "SHARED_DIR", "field"]

@@ -1,6 +1,6 @@
 """Train the plan's networks on a lent GPU machine inside a time budget; pack each result into ``--out``.
 
-Why a driver: a lent machine gives one session about 15 minutes in all, at most 10 a command, and
+Why a driver: a lent machine gives about 15 minutes in all, at most 10 a command, and
 nothing installed survives it. So one command does everything: it times one epoch of each kind of
 network on this machine (a few steps on random pixels, not a guess), shrinks the plan's epochs so that
 every job ends inside the budget, runs the jobs side by side (small networks leave most of a GPU idle),
@@ -39,7 +39,7 @@ TOTAL_BACK_BYTES = 60 * 2**20  # nor more than 64 MiB together
 MAX_JOBS = 7  # at most 8 files come back: one archive per job and the summary
 JOB_OVERHEAD_S = 45.0  # start, data loading, test-time views and the test report of one job (measured on CPU: less)
 TAIL_S = 30.0  # after a job's last epoch: its test report, then the packing of every job
-SLOWDOWN_PER_LANE = 0.45  # an epoch's slowdown per lane sharing the GPU (H200, 2026-11-27: 5 lanes 2.2x, 6 lanes 2.7x)
+SLOWDOWN_PER_LANE = 0.45  # an epoch's slowdown per lane sharing the GPU (measured on an H200: 6 lanes 2.7x)
 
 
 @dataclass
@@ -140,8 +140,8 @@ def schedule(jobs: list[Job], budget_s: float, lanes: int, slowdown: float) -> N
 def auto_slowdown(lanes: int) -> float:
     """How much slower an epoch runs with ``lanes`` jobs sharing the GPU than alone, as the leases measured.
 
-    Why measured, not guessed: the probe times one network alone; the lease of 2026-11-27 (H200) guessed 1.8
-    for six lanes, saw 2.7, and every job ran past the budget.
+    Why measured, not guessed: the probe times one network alone, and jobs sharing a GPU slow each other
+    more than a guess allows; a plan that underestimates it runs every job past the budget.
     """
     return max(1.0, SLOWDOWN_PER_LANE * lanes)
 
@@ -156,9 +156,9 @@ def _command(job: Job, data: str, work: Path, deadline: float) -> list[str]:
 def job_environment(lanes: int) -> dict[str, str]:
     """The environment of one job: CPU threads shared out among the lanes.
 
-    Why: each PyTorch process starts as many threads as the machine has cores, so five such processes on
-    16 cores fight over them (a likely part of why the lease of 2026-11-27 saw each epoch 1.4-1.6 times slower
-    with four lanes). A step of these small networks is mostly Python on one core: a few threads each suffice.
+    Why: each PyTorch process starts as many threads as the machine has cores, so several such processes
+    fight over them and every epoch slows down. A step of these small networks is mostly Python on one core:
+    a few threads each suffice.
     """
     threads = str(max(1, (os.cpu_count() or 1) // max(1, lanes)))
     return {**os.environ, "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads}

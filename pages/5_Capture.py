@@ -14,7 +14,6 @@ import streamlit as st
 from fer_core.data.curation import UNSORTED, class_folder_name, class_names, counts
 from fer_core.data.labels import spelling_of
 from fer_core.owners import CAPTURES, check_quota
-from fer_core.settings import get_settings
 from webui.live import make_frame_callback
 from webui.models import pipeline_or_stop, sidebar_model_picker
 from webui.navigation import setup_page
@@ -28,10 +27,9 @@ FIXED, AUTO = "Fixed class", "Auto-label with the model"
 
 setup_page("Capture", icon="📸")
 model_dir = sidebar_model_picker()
-settings = get_settings()
 space = current_space()
 root = space.captures
-pipeline = pipeline_or_stop(model_dir, settings.detector)
+pipeline = pipeline_or_stop(model_dir, "auto")
 session = session_capture(st.session_state, root, pipeline,
                           room=lambda adding: check_quota(space, CAPTURES, adding))
 

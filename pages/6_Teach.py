@@ -22,6 +22,7 @@ from fer_core.owners import MODELS, check_quota, free_model_name
 from fer_core.registry import inspect_model
 from fer_core.settings import get_settings
 from fer_core.training import jobs
+from fer_core.training.config import MOBILENET_WEIGHTS
 from webui.charts import container_height, learning_curve_chart
 from webui.model_text import SMALL_TEST, accuracy_text, headline_metric, interval_note, small_test_warning
 from webui.models import (
@@ -206,7 +207,7 @@ keep_plan = _keep_section()
 with st.form("train_form"):
     name = st.text_input("Name of the new model", value=free_model_name(space), key="train_name",
                          max_chars=64, help="Letters, digits, dashes and underscores; it becomes models/<name>/.")
-    weights_file = settings.mobilenet_weights
+    weights_file = MOBILENET_WEIGHTS
     start = st.radio(
         "Start from", [START_MODEL, START_IMAGENET], key="train_start",
         format_func=lambda s: (f"the selected model ({model_dir.name}): reuse what it knows" if s == START_MODEL

@@ -12,7 +12,7 @@ from pathlib import Path
 import streamlit as st
 
 from fer_core.inference.stream import StreamOptions
-from fer_core.inference.videoio import VIDEO_EXTENSIONS
+from fer_core.inference.videoio import MAX_VIDEO_PIXELS, MAX_VIDEO_SECONDS, VIDEO_EXTENSIONS
 from fer_core.settings import get_settings
 from webui.charts import probability_chart
 from webui.models import DETECTOR_LABELS, detector_choices, pipeline_or_stop, sidebar_model_picker
@@ -35,7 +35,7 @@ with st.sidebar:
 
 st.title("🎞️ Video")
 st.caption(f"Videos are analysed on this server and not stored. Up to {settings.max_video_mb} MB, "
-           f"{settings.max_video_seconds / 60:.0f} minutes and {settings.max_video_pixels / 1e6:.1f} megapixels a "
+           f"{MAX_VIDEO_SECONDS / 60:.0f} minutes and {MAX_VIDEO_PIXELS / 1e6:.1f} megapixels a "
            "frame; mp4, webm, mov, mkv or avi.")
 
 upload = st.file_uploader("Video", type=[e.lstrip(".") for e in VIDEO_EXTENSIONS], key="video_upload",

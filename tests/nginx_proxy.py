@@ -1,7 +1,7 @@
 """nginx in front of replicas for tests: deploy/nginx_site.py's configuration, run standalone in a tmp folder.
 
 Why a helper: tests/test_deploy.py (dummy backends) and tests/e2e/test_replicas.py (real Streamlit replicas)
-run the same generated configuration the README tells people to deploy. nginx runs in the foreground as a
+run the same generated configuration docs/serving.md tells people to deploy. nginx runs in the foreground as a
 child of the test (its own process group, SIGTERMed when the test process dies), loopback only, with pid,
 logs and temp files under the given folder; ``stop`` ends it.
 """

@@ -1,5 +1,5 @@
 """deploy/: the nginx configuration people deploy is the one generated and tested here, it routes as the
-README says (sticky by cookie, new browsers to the least busy replica, a dead replica's browsers moved and
+docs/serving.md says (sticky by cookie, new browsers to the least busy replica, a dead replica's browsers moved and
 their cookie with them), and the replica script and unit files are well-formed. Dummy HTTP backends on
 loopback stand in for replicas (tests/e2e/test_replicas.py runs real ones with browsers)."""
 

@@ -1,4 +1,4 @@
-"""The README quotes the benchmarks' recorded headlines (bench/results/), never figures of its own."""
+"""docs/benchmarks.md quotes the benchmarks' recorded headlines (bench/results/), never figures of its own."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ from tests.conftest import ROOT
 
 sys.path.insert(0, str(ROOT / "bench"))
 
-from results import BLOCK, README, block_text, blocks, render  # noqa: E402
+from results import BLOCK, DOC, block_text, blocks, render  # noqa: E402
 
 
-def test_the_readme_quotes_every_benchmark_as_recorded():
-    text = README.read_text()
+def test_the_benchmarks_page_quotes_every_benchmark_as_recorded():
+    text = DOC.read_text()
     assert {"accuracy", "live", "video", "capacity"} <= set(blocks(text))
     assert render(text) == text, "run: python bench/readme_figures.py"
     for m in BLOCK.finditer(text):

@@ -1,14 +1,13 @@
 """Keep Streamlit's after-run garbage collection cheap once TensorFlow and a model are loaded.
 
 Why: Streamlit runs ``gc.collect(2)`` after every script run (``runner.postScriptGC``). With
-TensorFlow, Keras and a model in the process that full collection walks some 370,000 objects and
-holds the interpreter for 0.2-0.5 s on a small machine, during which no other session's frames
-are processed. Pressing START on the Live page takes four or five script runs (the offer, the
-answer, the ICE candidates), each waiting on the previous run's collection: turning Streamlit's
-collection off took START to the first label from 2.5-3.1 s to 1.5-1.7 s. Objects alive right after
-a model loads are long-lived (TensorFlow's modules, the model), so they are moved to the permanent
-generation, which every collection skips (Python's own as well): 0.74-0.91 s, Streamlit's
-collection kept on, on the 2-core development machine.
+TensorFlow, Keras and a model in the process that full collection walks hundreds of thousands of
+objects and holds the interpreter long enough to stall every live session's frames; pressing START
+on the Live page takes several script runs (the offer, the answer, the ICE candidates), each waiting
+on the previous run's collection. Objects alive right after a model loads are long-lived
+(TensorFlow's modules, the model), so they are moved to the permanent generation, which every
+collection skips (Python's own as well), and Streamlit's collection stays on for everything else.
+What it saves is measured in docs/benchmarks.md.
 """
 
 from __future__ import annotations

@@ -21,6 +21,7 @@ import streamlit as st
 
 from fer_core.data.labels import label_line
 from fer_core.inference import timing
+from fer_core.inference.detection import HAAR_DEFAULTS
 from fer_core.inference.draw import mark_error
 from fer_core.inference.live import LiveProcessor, LiveStats
 from fer_core.inference.load import shared_governor
@@ -28,7 +29,6 @@ from fer_core.inference.pipeline import Pipeline
 from fer_core.inference.sessions import LiveLease, LiveSessions, live_sessions
 from fer_core.inference.stream import StreamOptions
 from fer_core.inference.timeline import FrameRow, timeline_csv
-from fer_core.settings import get_settings
 from webui.charts import probability_chart
 from webui.models import DETECTOR_LABELS, detector_choices, sidebar_model_picker
 from webui.video import timeline_chart
@@ -77,8 +77,7 @@ class LiveSession:
         with self._lock:
             proc, old = self.processor, None
             if proc is None or self._config != config:
-                governor = shared_governor() if get_settings().live_adapt else None
-                old, proc = proc, LiveProcessor(pipeline, options, governor=governor)
+                old, proc = proc, LiveProcessor(pipeline, options, governor=shared_governor())
                 self.processor, self._config = proc, config
             else:
                 proc.set_options(options)
@@ -244,7 +243,6 @@ def live_sidebar() -> tuple[Path, str, dict[str, float], StreamOptions]:
     """The live page's sidebar: the model, the face detector (with the Haar cascade's knobs) and how frames are
     labelled. Returns the model's folder, the detector's kind, the Haar settings and the stream's options."""
     model_dir = sidebar_model_picker()
-    settings = get_settings()
     with st.sidebar:
         st.header("Live settings")
         detector = st.selectbox("Face detector", detector_choices(), format_func=lambda k: DETECTOR_LABELS[k],
@@ -253,13 +251,13 @@ def live_sidebar() -> tuple[Path, str, dict[str, float], StreamOptions]:
                                      "OpenCV detector. Auto uses YuNet when its model file is installed.")
         with st.expander("Haar cascade settings", expanded=detector == "haar"):
             haar = {
-                "scale_factor": st.slider("scaleFactor", 1.05, 1.5, float(settings.haar_scale_factor), 0.05,
+                "scale_factor": st.slider("scaleFactor", 1.05, 1.5, float(HAAR_DEFAULTS["scale_factor"]), 0.05,
                                           key="live_haar_scale",
                                           help="Step between detection scales: lower finds more, slower."),
-                "min_neighbors": st.slider("minNeighbors", 1, 12, int(settings.haar_min_neighbors),
+                "min_neighbors": st.slider("minNeighbors", 1, 12, int(HAAR_DEFAULTS["min_neighbors"]),
                                            key="live_haar_neighbors",
                                            help="Higher means fewer false faces but more missed ones."),
-                "min_size": st.slider("minSize (pixels)", 10, 200, int(settings.haar_min_size), 5,
+                "min_size": st.slider("minSize (pixels)", 10, 200, int(HAAR_DEFAULTS["min_size"]), 5,
                                       key="live_haar_min_size", help="Smallest face side, in full-frame pixels."),
             }
         options = StreamOptions(

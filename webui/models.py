@@ -152,8 +152,6 @@ def preload_model(model_dir: str | Path) -> None:
     model ready. The thread touches no ``st.*``; the engine's process-wide cache holds the result,
     which ``cached_classifier`` then picks up at once.
     """
-    if not get_settings().preload:
-        return
     key = str(Path(model_dir).resolve())
     with _preload_lock:
         if key in _preloaded:

@@ -20,9 +20,9 @@ from fer_core.data.imageio import IMAGE_EXTENSIONS, ensure_rgb, read_image
 from fer_core.data.labels import FER2013_CLASSES, canonical_class
 from fer_core.data.packed import decode_images, is_packed
 from fer_core.errors import DatasetError, ImageError
+from fer_core.inference.card import FACE_MARGIN
 from fer_core.inference.detection import largest, make_detector
 from fer_core.inference.preprocess import crop_face
-from fer_core.settings import get_settings
 
 log = logging.getLogger(__name__)
 
@@ -117,7 +117,7 @@ def face_cropper(detector: str | None = None, margin: float | None = None) -> Ca
     """
 
     det = make_detector(detector)
-    pad = get_settings().face_margin if margin is None else margin
+    pad = FACE_MARGIN if margin is None else margin
 
     def crop(img: np.ndarray) -> np.ndarray:
 

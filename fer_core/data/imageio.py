@@ -26,6 +26,8 @@ IMAGE_EXTENSIONS: tuple[str, ...] = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
 # Pillow format names parsed at all (phone JPEGs that Pillow calls MPO come through "JPEG").
 ACCEPTED_FORMATS: tuple[str, ...] = ("JPEG", "PNG", "WEBP", "BMP", "GIF")
 ACCEPTED_TEXT = "jpg, png, webp, bmp or gif"
+# Decompression-bomb guard, checked on the header before any pixel is decoded (about 7300x5500).
+MAX_PIXELS = 40_000_000
 # What an uploader offers: every format decoded above (GIF: its first frame). Image folders
 # (datasets, captures) keep IMAGE_EXTENSIONS: an animated GIF is no training picture.
 UPLOAD_EXTENSIONS: tuple[str, ...] = (*IMAGE_EXTENSIONS, ".gif")
@@ -101,12 +103,12 @@ def decode_image(data: bytes, name: str = "image", max_pixels: int | None = None
                  max_bytes: int | None = None) -> np.ndarray:
     """Decode image bytes to RGB uint8, honouring EXIF orientation; raise a one-line ``ImageError``.
 
-    ``max_pixels`` (default ``settings.max_pixels``) is checked on the header, before any pixel
+    ``max_pixels`` (default ``MAX_PIXELS``) is checked on the header, before any pixel
     is decoded; ``max_bytes`` (default ``settings.max_upload_mb``) on the input size.
     """
     shown = display_name(name)
     settings = get_settings()
-    limit = max_pixels if max_pixels is not None else settings.max_pixels
+    limit = max_pixels if max_pixels is not None else MAX_PIXELS
     byte_limit = max_bytes if max_bytes is not None else settings.max_upload_mb * 2**20
     if isinstance(data, (bytearray, memoryview)):
         data = bytes(data)

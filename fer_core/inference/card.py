@@ -17,6 +17,9 @@ from fer_core.model_folder import CARD_FILE, MODEL_FILE, read_card_data, write_c
 
 COLOR_MODES = ("grayscale", "rgb", "bgr")
 TTA_CHOICES = ("hflip", "zoom:F")  # zoom:F views the input scaled by F about its centre, 0.5 <= F <= 2
+# Share of the box width added on each side when a detector gives no framing of its own: the
+# training faces show the whole head, not only the features a detector boxes.
+FACE_MARGIN = 0.15
 
 
 def _valid_tta(entry: str) -> bool:
@@ -57,7 +60,8 @@ class Normalization:
 
 @dataclass
 class ModelCard:
-    """What the card file holds; see README 'Model directories'."""
+    """What a model folder's ``model.json`` holds: every choice the classifier needs to feed the network
+    as in training."""
 
     name: str
     class_names: list[str]
@@ -67,7 +71,7 @@ class ModelCard:
     backbone: str = "fer_cnn"
     weights: str = "none"
     trained_on: str = ""
-    face_margin: float = 0.15
+    face_margin: float = FACE_MARGIN
     tta: list[str] = field(default_factory=list)
     metrics: dict[str, Any] = field(default_factory=dict)
     training: dict[str, Any] = field(default_factory=dict)
@@ -142,7 +146,7 @@ class ModelCard:
         tta = data.get("tta", []) or []
         if not isinstance(tta, list) or not all(isinstance(t, str) and _valid_tta(t) for t in tta) or len(tta) > 8:
             raise ModelError(f"{source}: tta may only list {TTA_CHOICES} (at most 8 entries)")
-        margin = data.get("face_margin", 0.15)
+        margin = data.get("face_margin", FACE_MARGIN)
         if not isinstance(margin, (int, float)) or not 0 <= margin <= 1:
             raise ModelError(f"{source}: face_margin must be between 0 and 1")
         return cls(

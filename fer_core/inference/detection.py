@@ -21,6 +21,15 @@ from fer_core.settings import Settings, get_settings
 log = logging.getLogger(__name__)
 _warned: set[str] = set()
 
+# The detectors' tuning, fixed here: bench/detectors.py weighs what other values cost.
+HAAR_DEFAULTS: dict[str, float] = {"scale_factor": 1.1, "min_neighbors": 5, "min_size": 30}  # fer's own values
+DETECT_MAX_SIDE = 320  # frames are detected on a copy no larger than this: a 640x480 frame costs a 320x240 one
+YUNET_SCORE = 0.7  # YuNet's confidence threshold
+# YuNet faces whose eyes lean more than this many degrees are turned back to it before the crop.
+# FER2013's own faces lean too (median about 4 degrees, up to about 12), and the networks learned
+# them so: only the tilt beyond what the training faces show is undone (docs/models.md).
+LEVEL_EYES_BEYOND = 8.0
+
 
 @dataclass(frozen=True)
 class Box:
@@ -92,7 +101,7 @@ class HaarDetector:
     name = "haar"
 
     def __init__(self, scale_factor: float = 1.1, min_neighbors: int = 5, min_size: int = 30,
-                 max_side: int = 320, cascade: str = "haarcascade_frontalface_default.xml") -> None:
+                 max_side: int = DETECT_MAX_SIDE, cascade: str = "haarcascade_frontalface_default.xml") -> None:
         if scale_factor <= 1.0:
             raise ValueError("scale_factor must be greater than 1.0")
         path = Path(cv2.data.haarcascades) / cascade  # type: ignore[attr-defined]
@@ -123,8 +132,8 @@ class HaarDetector:
 
 
 # YuNet's eye landmarks follow a tilted head only on faces this wide (pixels of the copy it detects
-# on): the astronaut photo turned 20 degrees gave eyes 3 degrees off level at 90-110 px wide,
-# 15-20 at 140-190 px (and about 70% of any tilt there). Smaller faces get no eyes, so no levelling.
+# on); on smaller faces they stay near level whatever the tilt, so those get no eyes and no
+# levelling (docs/models.md, "The crop the model sees").
 EYES_MIN_PX = 140
 
 
@@ -132,15 +141,15 @@ class YuNetDetector:
     """OpenCV's YuNet CNN detector (``cv2.FaceDetectorYN``): finds turned, dark and small faces Haar misses."""
 
     name = "yunet"
-    # FER2013's framing around a YuNet box, measured on PublicTest (YuNet on every second face,
-    # upscaled): the frame reaches 15% of the box width beyond each side and matches the box
-    # top and bottom (the box is 1.29x taller than wide, FER2013's frames are square). Cropping
-    # so, instead of a uniform 15% margin squeezed to a square, raised the shipped model on FER+
-    # PublicTest through YuNet from 72.4% to 75.0% (left, top, right, bottom; see the README).
+    # FER2013's framing around a YuNet box (left, top, right, bottom, in box widths): the training
+    # faces reach 15% of the box width beyond each side and match the box top and bottom, while
+    # YuNet's box is taller than wide and FER2013's frames are square. Cutting that square, rather
+    # than a uniform margin squeezed to a square, shows the model faces framed as it learned them
+    # (docs/models.md, "The crop the model sees").
     framing: tuple[float, float, float, float] = (0.15, 0.0, 0.15, 0.0)
 
-    def __init__(self, model_path: str | Path, score_threshold: float = 0.7, max_side: int = 320,
-                 nms_threshold: float = 0.3, level_beyond: float | None = 8.0) -> None:
+    def __init__(self, model_path: str | Path, score_threshold: float = YUNET_SCORE, max_side: int = DETECT_MAX_SIDE,
+                 nms_threshold: float = 0.3, level_beyond: float | None = LEVEL_EYES_BEYOND) -> None:
         path = Path(model_path)
         if not path.is_file():
             raise FileNotFoundError(f"YuNet model {path} not found")
@@ -148,10 +157,7 @@ class YuNetDetector:
         self.score_threshold = float(score_threshold)
         self.nms_threshold = float(nms_threshold)
         self.max_side = int(max_side)
-        # Head tilt past this many degrees is turned back before the crop (None: never). FER2013's
-        # faces lean up to ~12 degrees (median 4), so only the tilt beyond 8 is undone: through the
-        # pipeline on PublicTest, models/default +0.2 points upright and +0.5 with heads tilted 10-25
-        # degrees; levelling every face lost up to 0.5 upright (README, "The crop the model sees").
+        # Head tilt past this many degrees is turned back before the crop (None: never); see LEVEL_EYES_BEYOND.
         self.level_beyond = None if level_beyond is None else float(level_beyond)
         self._local = threading.local()  # one cv2 detector per thread: it keeps per-call state
         self._new_detector()
@@ -204,14 +210,17 @@ def yunet_available(settings: Settings | None = None) -> bool:
 
 
 def make_detector(kind: str | None = None, settings: Settings | None = None, **overrides: float) -> FaceDetector:
-    """Build the configured detector: ``auto`` prefers YuNet and falls back to Haar (logged once)."""
+    """Build a detector: ``auto`` (the default) prefers YuNet and falls back to Haar (logged once).
+
+    ``overrides``: ``max_side``, YuNet's ``score_threshold``, or the Haar keys of ``HAAR_DEFAULTS``.
+    """
     s = settings or get_settings()
-    kind = (kind or s.detector or "auto").lower()
-    max_side = int(overrides.get("max_side", s.detect_max_side))
+    kind = (kind or "auto").lower()
+    max_side = int(overrides.get("max_side", DETECT_MAX_SIDE))
     if kind in ("auto", "yunet"):
         if yunet_available(s):
             return YuNetDetector(s.yunet_path, score_threshold=float(overrides.get("score_threshold",  # type: ignore[arg-type]
-                                 s.yunet_score_threshold)), max_side=max_side, level_beyond=s.level_eyes_beyond)
+                                 YUNET_SCORE)), max_side=max_side)
         reason = (f"YuNet model not found at {s.yunet_path}" if s.yunet_path else "no YuNet model configured "
                   "(FER_YUNET_PATH)")
         if reason not in _warned:
@@ -221,12 +230,9 @@ def make_detector(kind: str | None = None, settings: Settings | None = None, **o
             log.info("requested YuNet is unavailable; Haar used")
     elif kind != "haar":
         raise ValueError(f"unknown detector {kind!r}: use auto, yunet or haar")
-    return HaarDetector(
-        scale_factor=float(overrides.get("scale_factor", s.haar_scale_factor)),
-        min_neighbors=int(overrides.get("min_neighbors", s.haar_min_neighbors)),
-        min_size=int(overrides.get("min_size", s.haar_min_size)),
-        max_side=max_side,
-    )
+    haar = {**HAAR_DEFAULTS, **{k: v for k, v in overrides.items() if k in HAAR_DEFAULTS}}
+    return HaarDetector(scale_factor=float(haar["scale_factor"]), min_neighbors=int(haar["min_neighbors"]),
+                        min_size=int(haar["min_size"]), max_side=max_side)
 
 
 def largest(boxes: list[Box]) -> int | None:

@@ -1,7 +1,7 @@
 """The one pipeline: detect faces, mark the largest, classify crops. Used by every page and CLI.
 
-Composed of small parts (a detector, a cropper, a classifier), in the spirit of
-oarriaga/paz processors, so a page or benchmark can swap any of them.
+Composed of small parts (a detector, a cropper, a classifier), so a page or benchmark can swap
+any of them.
 """
 
 from __future__ import annotations
@@ -171,7 +171,7 @@ def get_pipeline(model: str | Path | None = None, detector: str | None = None,
         return get_pipeline(model, detector).with_calibration(calibration)
 
     model_dir = resolve_model_dir(model)
-    key = (str(model_dir.resolve()), detector or get_settings().detector)
+    key = (str(model_dir.resolve()), detector or "auto")
     clf = get_classifier(model_dir)
     with _default_lock:
         pipe = _default.get(key)

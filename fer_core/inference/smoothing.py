@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import numpy as np
 
+# Weight of the newest frame: at 30 fps a changed expression takes over in a few frames, while
+# single-frame flicker is damped.
+SMOOTHING_ALPHA = 0.35
+
 
 class ProbabilitySmoother:
     """Exponential average of probability vectors with reset on loss of the face."""
 
-    def __init__(self, alpha: float = 0.35, reset_after: int = 5) -> None:
+    def __init__(self, alpha: float = SMOOTHING_ALPHA, reset_after: int = 5) -> None:
         if not 0.0 < alpha <= 1.0:
             raise ValueError("alpha must be in (0, 1]")
         self.alpha = float(alpha)

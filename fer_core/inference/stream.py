@@ -13,9 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from fer_core.inference import timing
-from fer_core.inference.smoothing import ProbabilitySmoother
-
-SMOOTHING_ALPHA = 0.35  # weight of the newest probabilities per frame at timing.REFERENCE_FPS
+from fer_core.inference.smoothing import SMOOTHING_ALPHA, ProbabilitySmoother
 
 
 @dataclass
@@ -87,4 +85,4 @@ class ExpressionTrack:
         self.latest = None
 
 
-__all__ = ["SMOOTHING_ALPHA", "ExpressionTrack", "StreamOptions"]
+__all__ = ["ExpressionTrack", "StreamOptions"]

@@ -30,6 +30,8 @@ log = logging.getLogger(__name__)
 VIDEO_EXTENSIONS: tuple[str, ...] = (".mp4", ".webm", ".mov", ".mkv", ".avi", ".m4v")
 ACCEPTED_TEXT = "mp4, webm, mov, mkv or avi"
 MAX_FPS = 240  # frames per second of content a file may hold (bounds work when timestamps lie)
+MAX_VIDEO_SECONDS = 600.0  # a video's length, checked on the header and again while decoding
+MAX_VIDEO_PIXELS = 3840 * 2160  # a frame's size, likewise (the size in MB is a setting: FER_MAX_VIDEO_MB)
 _MP4_BOXES = (b"ftyp", b"moov", b"mdat", b"wide", b"free", b"skip", b"pnot")
 
 
@@ -119,7 +121,7 @@ def open_container(path: str | Path, settings: Settings | None = None,
     except av.error.FFmpegError as exc:
         raise VideoError(f"{shown}: not a readable video, damaged or truncated ({_reason(exc)})") from None
     try:
-        info = _header_info(container, container_kind, shown, s)
+        info = _header_info(container, container_kind, shown)
     except BaseException:
         container.close()
         raise
@@ -133,7 +135,7 @@ def probe_video(path: str | Path, settings: Settings | None = None, name: str | 
     return info
 
 
-def _header_info(container: Any, kind: str, shown: str, s: Settings) -> VideoInfo:
+def _header_info(container: Any, kind: str, shown: str) -> VideoInfo:
     if not container.streams.video:
         what = "audio only" if container.streams.audio else "no streams"
         raise VideoError(f"{shown}: has no video stream ({what})")
@@ -141,14 +143,14 @@ def _header_info(container: Any, kind: str, shown: str, s: Settings) -> VideoInf
     width, height = int(stream.codec_context.width or 0), int(stream.codec_context.height or 0)
     if width <= 0 or height <= 0:
         raise VideoError(f"{shown}: the video stream has no frame size")
-    if width * height > s.max_video_pixels:
+    if width * height > MAX_VIDEO_PIXELS:
         raise VideoError(f"{shown}: {width}x{height} pixels a frame is more than the limit of "
-                         f"{s.max_video_pixels:,} pixels")
+                         f"{MAX_VIDEO_PIXELS:,} pixels")
     rate = stream.average_rate or stream.guessed_rate
     fps = float(rate) if rate and 0 < float(rate) <= 10_000 else 0.0
     duration = _duration(container, stream)
-    if duration is not None and duration > s.max_video_seconds:
-        raise VideoError(f"{shown}: {duration:.0f} s is longer than the limit of {s.max_video_seconds:.0f} s")
+    if duration is not None and duration > MAX_VIDEO_SECONDS:
+        raise VideoError(f"{shown}: {duration:.0f} s is longer than the limit of {MAX_VIDEO_SECONDS:.0f} s")
     frames = int(stream.frames) if stream.frames and stream.frames > 0 else None
     return VideoInfo(shown, kind, stream.codec_context.name, width, height, fps, duration, frames)
 
@@ -163,7 +165,7 @@ def _duration(container: Any, stream: Any) -> float | None:
     return None
 
 
-def iter_frames(container: Any, info: VideoInfo, settings: Settings | None = None) -> Iterator[DecodedFrame]:
+def iter_frames(container: Any, info: VideoInfo) -> Iterator[DecodedFrame]:
     """Decode the first video stream frame by frame as RGB, enforcing the limits on every frame.
 
     Times come from each frame's timestamp (variable frame rates are kept as they are); a frame
@@ -171,11 +173,10 @@ def iter_frames(container: Any, info: VideoInfo, settings: Settings | None = Non
     Raises ``VideoError`` when a frame breaks a limit or the data cannot be decoded.
     """
 
-    s = settings or get_settings()
     stream = container.streams.video[0]
     stream.thread_type = "AUTO"
     step = 1.0 / info.fps if info.fps else 1.0 / 30.0
-    max_frames = int(s.max_video_seconds * MAX_FPS)
+    max_frames = int(MAX_VIDEO_SECONDS * MAX_FPS)
     last = -step
     decoded = container.decode(stream)
     for index in range(max_frames + 1):
@@ -189,11 +190,11 @@ def iter_frames(container: Any, info: VideoInfo, settings: Settings | None = Non
         if index == max_frames:
             raise VideoError(f"{info.name}: more than {max_frames:,} frames is more than the limit")
         t = _frame_time(frame, last, step)
-        if t > s.max_video_seconds:
-            raise VideoError(f"{info.name}: longer than the limit of {s.max_video_seconds:.0f} s")
-        if frame.width * frame.height > s.max_video_pixels:
+        if t > MAX_VIDEO_SECONDS:
+            raise VideoError(f"{info.name}: longer than the limit of {MAX_VIDEO_SECONDS:.0f} s")
+        if frame.width * frame.height > MAX_VIDEO_PIXELS:
             raise VideoError(f"{info.name}: a {frame.width}x{frame.height} frame is more than the limit of "
-                             f"{s.max_video_pixels:,} pixels")
+                             f"{MAX_VIDEO_PIXELS:,} pixels")
         last = t
         yield DecodedFrame(index, t, frame.to_ndarray(format="rgb24"))
 

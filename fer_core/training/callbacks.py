@@ -105,9 +105,9 @@ def deadline_callback(deadline: float, phase: str, checkpoint: Checkpoint, margi
     """A callback that ends the fit after the last epoch that can finish before ``deadline`` (Unix time).
 
     Why: on a lent GPU the driver's plan of epochs rests on a timing guess; a job still running at the
-    budget's end was killed, and its checkpoint (weights with the optimizer's state, 33 MB at width 48) could
-    not come back (2026-11-27: six jobs lost this way). Ending in time gives an ordinary model folder from the
-    best epoch so far, as an early stop does.
+    budget's end is killed, and its checkpoint (weights with the optimizer's state, tens of MB) may be too
+    large to come back. Ending in time gives an ordinary model folder from the best epoch so far, as an early
+    stop does.
     """
     import keras
 

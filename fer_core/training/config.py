@@ -19,7 +19,7 @@ from fer_core.data.keep_classes import KeepPlan
 from fer_core.data.labels import validate_class_name
 from fer_core.inference.card import ModelCard, Normalization, load_card
 from fer_core.paths import safe_join
-from fer_core.settings import get_settings
+from fer_core.settings import SHARED_DIR, get_settings
 from fer_core.training.architectures import BACKBONES, backbone_spec
 
 log = logging.getLogger(__name__)
@@ -82,6 +82,9 @@ KEEP_CLASSES = "keep_classes"  # ``TrainConfig.extra`` key: faces to add for the
 
 # Fields a checkpoint must agree on to be resumed (others, such as verbose or notes, may change). The last
 # five shape the model each phase fits and its optimizer, so a backed-up epoch only loads into the same ones.
+# ImageNet MobileNetV2 weights (torchvision normalisation) for ``--weights auto`` and the Teach
+# page's ImageNet start; elsewhere ``train --weights FILE`` names a file.
+MOBILENET_WEIGHTS = SHARED_DIR / "weights" / "mobilenet_v2_imagenet_notop.weights.h5"
 RESUME_KEYS = ("data", "labels", "targets", "fer2013_weight", "vote_weight", "teachers", "teacher_weight", "backbone",
                "width", "input_size", "epochs", "finetune_epochs", "batch_size", "lr", "unfreeze", "augment", "degrade",
                "cache_features", "schedule")
@@ -93,9 +96,8 @@ def resolve_weights(cfg: TrainConfig) -> str:
         return "none" if cfg.weights in ("auto", "imagenet") else cfg.weights
     if cfg.weights != "auto":
         return cfg.weights
-    settings = get_settings()
-    if cfg.backbone == "mobilenet_v2" and settings.mobilenet_weights and Path(settings.mobilenet_weights).is_file():
-        return str(settings.mobilenet_weights)
+    if cfg.backbone == "mobilenet_v2" and MOBILENET_WEIGHTS.is_file():
+        return str(MOBILENET_WEIGHTS)
     return "imagenet"
 
 

@@ -3,11 +3,10 @@
 Why: on two CPU cores one network cannot be trained long enough to reach the accuracy of
 the best published ones, but two or three networks trained by ``fer_core.train`` (for example
 a model and its warm restart) make different mistakes, and the mean of their probabilities
-can be right more often than either; check it on the validation split (here an ensemble of
-the shipped network and its weaker first stage lost to the network alone). The result is an ordinary model
-directory: one ``.keras``
-file (the members side by side, then an ``Average`` layer, no custom code, so it loads with
-``safe_mode=True``), a card, a history holding every member's epochs, and a report.
+can be right more often than either; check it on the validation split, since networks too alike
+(a network and its own weaker earlier stage) can lose to the best one alone. The result is an ordinary
+model directory: one ``.keras`` file (the members side by side, then an ``Average`` layer, no custom code,
+so it loads with ``safe_mode=True``), a card, a history holding every member's epochs, and a report.
 
 Members may also be weighted (``--weights``) and may know fewer classes than the first member (a network
 trained on FER2013's seven labels beside FER+ networks that know contempt): networks trained on other labels
@@ -89,8 +88,8 @@ def shared_epochs_once(histories: list[list[dict[str, Any]]]) -> list[dict[str, 
     already brought (the same figures under another phase name).
 
     Why: members that are snapshots of one chain of warm restarts carry their common past; written per member, the
-    Training metrics page drew the same curve again for each (25 legend entries for three snapshots). Kept once,
-    a later member's line holds only its own epochs.
+    Training metrics page would draw the same curve again for each. Kept once, a later member's line holds only
+    its own epochs.
     """
     seen: set[str] = set()
     out: list[dict[str, Any]] = []

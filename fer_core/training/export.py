@@ -16,7 +16,6 @@ from typing import Any
 from fer_core.errors import FerError
 from fer_core.inference.card import ModelCard, load_card
 from fer_core.model_folder import earlier_epochs, write_model_folder
-from fer_core.settings import get_settings
 from fer_core.training.architectures import build_model
 from fer_core.training.checkpoint import Checkpoint
 from fer_core.training.config import ModelSpec, TrainConfig
@@ -46,7 +45,7 @@ def inherited_history(cfg: TrainConfig) -> list[dict[str, Any]]:
     """A warm restart's earlier epochs: the ``--init-model``'s history, its phases named after it.
 
     Why: a warm restart (``--init-model M --whole``) continues M on the same task; without M's epochs its
-    learning curves began at the restart, as if 10 epochs had made a 70% network. A fine-tune on other
+    learning curves would begin at the restart, as if its few epochs had made the whole network. A fine-tune on other
     data (Teach) keeps only its own epochs: its validation figures would not continue M's."""
     if not (cfg.init_model and cfg.whole):
         return []
@@ -96,7 +95,6 @@ def make_card(cfg: TrainConfig, spec: ModelSpec, class_names: list[str], splits:
         backbone=cfg.backbone,
         weights=f"model {cfg.init_model}" if spec.init_card else spec.weights,
         trained_on=trained_on(cfg, splits),
-        face_margin=get_settings().face_margin,
         tta=["hflip"] if cfg.tta else [],
         training=training,
         notes=cfg.notes,

@@ -110,12 +110,14 @@ def test_first_view_does_not_import_tensorflow(app_env: Path) -> None:
     code = (
         "import streamlit_webrtc, sys\n"
         "from streamlit.testing.v1 import AppTest\n"
+        # the page itself must not import TensorFlow; the preload thread would, later, so it is left out
+        "import webui.models\n"
+        "webui.models.preload_model = lambda model_dir: None\n"
         f"at = AppTest.from_file({str(ROOT / 'streamlit_app.py')!r}, default_timeout=120).run()\n"
         "assert not at.exception, [e.value for e in at.exception]\n"
         "print('TF_LOADED' if 'tensorflow' in sys.modules or 'keras' in sys.modules else 'TF_ABSENT')\n"
     )
-    # FER_PRELOAD=0: the page itself must not import TensorFlow (the preload thread would, later)
-    env = dict(os.environ, PYTHONPATH=str(ROOT), FER_PRELOAD="0")
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, env=env,
                          timeout=240)
     assert out.returncode == 0, out.stderr[-2000:]
@@ -134,7 +136,7 @@ def test_home_preloads_the_model_in_the_background(app_env: Path) -> None:
         "    t.join(timeout=180)\n"
         "print('LOADED' if classifier._cache else 'NOT_LOADED')\n"
     )
-    env = dict(os.environ, PYTHONPATH=str(ROOT), FER_PRELOAD="1")
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, env=env,
                          timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]

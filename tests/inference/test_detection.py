@@ -1,8 +1,7 @@
 import numpy as np
 import pytest
 
-from fer_core.inference.detection import Box, HaarDetector, YuNetDetector, largest, make_detector
-from fer_core.settings import get_settings
+from fer_core.inference.detection import LEVEL_EYES_BEYOND, Box, HaarDetector, YuNetDetector, largest, make_detector
 from tests.conftest import YUNET, need_shared
 
 # the astronaut's face lies around x 170-280, y 60-180 in the 512x512 photo
@@ -68,7 +67,6 @@ def test_largest_choice():
     boxes = [Box(0, 0, 10, 10), Box(5, 5, 30, 20), Box(50, 50, 20, 30), Box(1, 1, 5, 5)]
     assert largest(boxes) == 1  # 600 px, ties go to the first
     assert largest([]) is None
-    assert get_settings().haar_min_size == 30
 
 
 def _turned(image: np.ndarray, degrees: float, centre: tuple[float, float]) -> np.ndarray:
@@ -102,11 +100,15 @@ def test_yunet_gives_no_eyes_on_a_face_too_small_for_them(astronaut):
     assert box.eyes is None and box.roll is None
 
 
-def test_make_detector_passes_the_levelling_setting(monkeypatch):
+def test_make_detector_levels_tilted_yunet_faces(monkeypatch):
     need_shared(YUNET)
     monkeypatch.setenv("FER_YUNET_PATH", str(YUNET))
-    assert make_detector("yunet").level_beyond == get_settings().level_eyes_beyond == 8.0
-    monkeypatch.setenv("FER_LEVEL_EYES_BEYOND", "off")
-    assert make_detector("yunet").level_beyond is None
-    monkeypatch.setenv("FER_LEVEL_EYES_BEYOND", "0")
-    assert make_detector("yunet").level_beyond == 0.0
+    assert make_detector("yunet").level_beyond == LEVEL_EYES_BEYOND == 8.0
+    assert YuNetDetector(YUNET, level_beyond=None).level_beyond is None
+
+
+def test_make_detector_takes_haar_overrides_over_the_defaults():
+    default = make_detector("haar")
+    assert (default.scale_factor, default.min_neighbors, default.min_size) == (1.1, 5, 30)  # fer's own values
+    tuned = make_detector("haar", min_size=10, scale_factor=1.05)
+    assert (tuned.scale_factor, tuned.min_neighbors, tuned.min_size) == (1.05, 5, 10)

@@ -19,6 +19,7 @@ import pytest
 
 from fer_core.data.imageio import display_name
 from fer_core.errors import VideoError
+from fer_core.inference import videoio
 from fer_core.inference.pipeline import get_pipeline
 from fer_core.inference.stream import StreamOptions
 from fer_core.inference.timeline import FrameRow, row_spans, summarize
@@ -267,17 +268,17 @@ def _assert_one_line(message: str, case: VideoCase) -> None:
     assert case.message in message.lower(), f"{case.message!r} not in {message!r}"
 
 
-def test_limits_come_from_the_environment(corpus, pipe, monkeypatch):
+def test_limits_are_checked(corpus, pipe, monkeypatch):
     root, _ = corpus
-    monkeypatch.setenv("FER_MAX_VIDEO_PIXELS", str(320 * 240 - 1))
+    monkeypatch.setattr(videoio, "MAX_VIDEO_PIXELS", 320 * 240 - 1)  # lowered to this file's frame size
     with pytest.raises(VideoError, match="pixels"):
         probe_video(root / "face.mp4")
-    monkeypatch.setenv("FER_MAX_VIDEO_PIXELS", str(320 * 240))
-    monkeypatch.setenv("FER_MAX_VIDEO_SECONDS", "3")
+    monkeypatch.setattr(videoio, "MAX_VIDEO_PIXELS", 320 * 240)
+    monkeypatch.setattr(videoio, "MAX_VIDEO_SECONDS", 3.0)
     with pytest.raises(VideoError, match="longer than the limit of 3 s"):
         analyze_video(root / "face.mp4", pipe)
-    monkeypatch.setenv("FER_MAX_VIDEO_SECONDS", "600")
-    monkeypatch.setenv("FER_MAX_VIDEO_MB", "0")
+    monkeypatch.setattr(videoio, "MAX_VIDEO_SECONDS", 600.0)
+    monkeypatch.setenv("FER_MAX_VIDEO_MB", "0")  # the one video limit that is a setting
     with pytest.raises(VideoError, match="more than the limit of 0 MB"):
         probe_video(root / "face.mp4")
 
@@ -288,7 +289,7 @@ def test_a_header_that_lies_about_its_length_is_still_bounded(tmp_path, pipe, mo
     with path.open("wb") as fh:
         write_video(_Unseekable(fh), face_frames(30, no_face=range(0)), "mpeg4", fmt="matroska")
     assert probe_video(path).duration is None  # nothing in the header to refuse it by
-    monkeypatch.setenv("FER_MAX_VIDEO_SECONDS", "2")
+    monkeypatch.setattr(videoio, "MAX_VIDEO_SECONDS", 2.0)
     with pytest.raises(VideoError, match="longer than the limit of 2 s"):
         analyze_video(path, pipe)
 

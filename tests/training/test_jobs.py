@@ -152,9 +152,9 @@ def test_cancel_stops_the_child(models_dir, tmp_path, astronaut):
 
 
 def test_training_from_imagenet_mobilenet(models_dir, tmp_path, astronaut):
-    from fer_core.settings import get_settings
+    from fer_core.training.config import MOBILENET_WEIGHTS
 
-    need_shared(get_settings().mobilenet_weights)
+    need_shared(MOBILENET_WEIGHTS)
     data = write_captures(tmp_path / "captures", astronaut, per_class=5)
     cfg = personal_config(data, "from_imagenet", start="imagenet", epochs=1, finetune_epochs=1, unfreeze=5,
                           input_size=64, precision="float32")
