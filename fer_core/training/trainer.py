@@ -25,6 +25,7 @@ import numpy as np
 from fer_core.data.datasets import Dataset, load_dataset
 from fer_core.errors import FerError
 from fer_core.inference.classifier import load_keras_model
+from fer_core.inference.preprocess import with_face_crops
 from fer_core.training.architectures import (
     build_model,
     first_member,
@@ -67,8 +68,10 @@ class Run:
 def train(cfg: TrainConfig, progress: ProgressFn | None = None) -> Path:
     """Run a whole training as ``cfg`` says and return the written model directory."""
     cfg, spec = _prepare(cfg)
-    ds = load_dataset(cfg.data, crop_faces=cfg.crop_faces, labels=cfg.labels, targets=cfg.targets,
-                      fer2013_weight=cfg.fer2013_weight, vote_weight=cfg.vote_weight)
+    ds = load_dataset(cfg.data, labels=cfg.labels, targets=cfg.targets, fer2013_weight=cfg.fer2013_weight,
+                      vote_weight=cfg.vote_weight)
+    if cfg.crop_faces:
+        ds = with_face_crops(ds)
     splits = pick_splits(ds, cfg)
     _emit(progress, {"event": "status", "message": f"loading {len(splits.train)} training images"})
     data = load_arrays(splits, cfg, len(ds.class_names), spec.size, spec.color_mode)
