@@ -23,7 +23,7 @@ from fer_core.errors import FerError, ImageError
 from fer_core.inference.card import load_card
 from fer_core.inference.classifier import forget_classifier, get_classifier
 from fer_core.inference.detection import make_detector
-from fer_core.inference.pipeline import Pipeline, resolve_model_dir
+from fer_core.inference.pipeline import Pipeline
 from fer_core.training.reports import report_key, trained_key
 
 log = logging.getLogger(__name__)
@@ -204,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
                         f"trained for, {model_folder.EXTRA_REPORT_GLOB} for others) and its headline on the card")
     args = p.parse_args(argv)
     try:
-        model_dir = resolve_model_dir(args.model)
+        model_dir = model_folder.resolve_model_dir(args.model)
         ds = load_dataset(args.data, labels=args.labels)
         split = ds.split(args.split)
         report = evaluate_split(model_dir, split, ds.class_names, detect=args.detect, detector=args.detector)
