@@ -68,11 +68,17 @@ def model_dir_in(root: str | Path, name: str) -> Path:
         raise ModelError(f"{name!r} is not an allowed model name ({exc})") from None
 
 
+# Where ``pip install`` puts the shipped models (pyproject.toml maps the checkout's models/ here): an
+# installed engine finds ``default`` and ``fer2013`` without a checkout. In a checkout it does not exist.
+PACKAGED_MODELS = Path(__file__).resolve().parent / "shipped_models"
+
+
 def resolve_model_dir(model: str | Path | None = None, *, names_only: bool = False) -> Path:
     """A model name (a folder under ``settings.models_dir``) or a directory path; ``ModelError`` if absent.
 
     ``None`` means the configured default model. A plain name always means a folder under the
-    models folder (``model_dir_in``). A path (a ``Path``, or a string with a separator) is the
+    models folder (``model_dir_in``), or, when that has none of the name, one of the shipped
+    models installed with the package (``PACKAGED_MODELS``). A path (a ``Path``, or a string with a separator) is the
     operator's own choice (command line, code) and is taken as given, unless ``names_only``: then
     it is refused, which is what anything fed by a browser must use.
     """
@@ -87,6 +93,8 @@ def resolve_model_dir(model: str | Path | None = None, *, names_only: bool = Fal
         p = Path(model)
     else:
         p = model_dir_in(settings.models_dir, text)
+        if not p.is_dir() and PACKAGED_MODELS.is_dir() and model_dir_in(PACKAGED_MODELS, text).is_dir():
+            p = model_dir_in(PACKAGED_MODELS, text)
         local = Path(text)
         if not p.is_dir() and not names_only and local.is_dir():
             p = local  # a folder in the working directory, as a command line user means it
@@ -284,8 +292,8 @@ def read_report(model_dir: str | Path, key: str | None = None) -> tuple[Path, An
     return path, read_json(path)
 
 
-__all__ = ["CARD_FILE", "EXTRA_REPORT_GLOB", "HISTORY_FILE", "MEMBER_PHASE_PREFIX", "MODEL_FILE", "REPORT_FILE",
-           "card_path", "earlier_epochs", "extra_reports", "has_history", "has_report", "history_path",
+__all__ = ["CARD_FILE", "EXTRA_REPORT_GLOB", "HISTORY_FILE", "MEMBER_PHASE_PREFIX", "MODEL_FILE", "PACKAGED_MODELS",
+           "REPORT_FILE", "card_path", "earlier_epochs", "extra_reports", "has_history", "has_report", "history_path",
            "is_model_folder", "member_phase_prefix", "model_dir_in", "network_of", "read_card_data", "read_history",
            "read_json", "read_report", "report_file", "resolve_model_dir", "stamp", "write_card", "write_history",
            "write_model", "write_model_folder", "write_report"]
