@@ -14,7 +14,6 @@ from webui.model_text import headline_metric, model_summary, plain_summary, smal
 from webui.models import (
     all_models,
     deletable_models,
-    delete_model_folder,
     kept_models_note,
     preload_model,
     sidebar_model_picker,
@@ -97,19 +96,8 @@ with st.expander("Manage models"):
           "history": m.has_history, "report": m.has_report} for m in models],
         hide_index=True,
     )
-    deletable = [m.name for m in deletable_models(models)]
-    if deletable:
-        with st.form("delete_model"):
-            victim = st.selectbox("Delete a model", deletable)
-            sure = st.checkbox("Yes, delete this model folder for good")
-            if st.form_submit_button("Delete"):
-                if not sure:
-                    st.warning("Tick the box to confirm.")
-                elif problem := delete_model_folder(victim):
-                    st.error(problem)
-                else:
-                    st.toast(f"Deleted {victim}.")
-                    st.rerun()
+    if deletable_models(models):
+        st.page_link("pages/6_Teach.py", label="Delete a model you trained: Teach, under “Your models”", icon="🗑️")
     kept = kept_models_note(models)
     if kept:
         st.caption(kept)

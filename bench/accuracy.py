@@ -35,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from results import record  # noqa: E402
 
 from fer_core.data.datasets import Split, load_dataset  # noqa: E402
+from fer_core.model_folder import resolve_model_dir  # noqa: E402
 from fer_core.settings import PROJECT_ROOT, get_settings  # noqa: E402
 from fer_core.training.evaluation import compute_metrics, predict_among  # noqa: E402
 
@@ -118,12 +119,13 @@ def headline(bench: Bench, reports: dict[str, dict[str, Any]]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--model", action="append", default=None, help="model directory (repeat for several)")
+    p.add_argument("--model", action="append", default=None,
+                   help="model directory or name under models/ (repeat for several; default: default)")
     p.add_argument("--data", default=str(get_settings().dataset_path))
     p.add_argument("--crossdomain", default=str(CROSSDOMAIN))
     p.add_argument("--json", default=None, help="also write every report here")
     args = p.parse_args(argv)
-    models = args.model or [str(get_settings().models_dir / "default")]
+    models = [str(resolve_model_dir(m)) for m in args.model or ["default"]]
     benches = load_benches(args.data, args.crossdomain)
     if not benches:
         return 2

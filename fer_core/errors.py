@@ -13,6 +13,16 @@ def one_line(text: object, limit: int = MAX_MESSAGE_CHARS) -> str:
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
+def exception_line(exc: BaseException) -> str:
+    """What went wrong, as one line for a user: the message's first line, led by the exception's kind
+    unless it is the engine's own or a plain ``ValueError``/``FileNotFoundError`` (whose message says it
+    all), since a library's bare message ("list index out of range") does not say what failed."""
+    text = str(exc).strip()
+    first = one_line(text.splitlines()[0]) if text else type(exc).__name__
+    return first if isinstance(exc, FerError) or type(exc) in (ValueError, FileNotFoundError) else \
+        f"{type(exc).__name__}: {first}"
+
+
 class FerError(Exception):
     """Base class: ``str(err)`` is a one-line message for the user (a multi-line or very long
     message, e.g. one quoting a library's error, is flattened here whatever its origin)."""

@@ -1,11 +1,12 @@
-"""A model folder on disk: the names of its files, the one writer, and the readers.
+"""A model folder on disk: which folder a model name is, the names of its files, the one writer, the readers.
 
 Why: a model directory (network, card, training history, evaluation reports) is written by
 training and by ensembling, and read by the registry, the classifier, the metrics page and the
 Teach page. Its file names and how they are written live here once, so no two writers can
-disagree about the layout. What a card or a report *says* is owned elsewhere: the card's
-fields and their checks by ``fer_core.inference.card``, the report keys by
-``fer_core.training.reports``.
+disagree about the layout; and which folder a model *name* means (``model_dir_in``,
+``resolve_model_dir``) is answered here once for pages, command lines and the registry. What
+a card or a report *says* is owned elsewhere: the card's fields and their checks by
+``fer_core.inference.card``, the report keys by ``fer_core.training.reports``.
 
 Layout::
 
@@ -24,8 +25,9 @@ import os
 from pathlib import Path
 from typing import Any, Protocol
 
-from fer_core.errors import ModelError
-from fer_core.paths import is_within
+from fer_core.errors import FerError, ModelError
+from fer_core.paths import is_within, safe_join
+from fer_core.settings import get_settings
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +53,57 @@ class SavableModel(Protocol):
     def save(self, filepath: str) -> Any: ...
 
 
-# ----------------------------------------------------------------------------- names
+# ----------------------------------------------------------------------------- which folder a name is
+
+
+def model_dir_in(root: str | Path, name: str) -> Path:
+    """The folder of the model ``name`` under the models folder ``root`` (it need not exist yet).
+
+    A name is a plain folder name: ``ModelError`` for ``..``, ``.``, a path, or a link leading
+    out of ``root``, so a name typed in a browser never reaches another folder.
+    """
+    try:
+        return safe_join(root, name)
+    except FerError as exc:
+        raise ModelError(f"{name!r} is not an allowed model name ({exc})") from None
+
+
+# Where ``pip install`` puts the shipped models (pyproject.toml maps the checkout's models/ here): an
+# installed engine finds ``default`` and ``fer2013`` without a checkout. In a checkout it does not exist.
+PACKAGED_MODELS = Path(__file__).resolve().parent / "shipped_models"
+
+
+def resolve_model_dir(model: str | Path | None = None, *, names_only: bool = False) -> Path:
+    """A model name (a folder under ``settings.models_dir``) or a directory path; ``ModelError`` if absent.
+
+    ``None`` means the configured default model. A plain name always means a folder under the
+    models folder (``model_dir_in``), or, when that has none of the name, one of the shipped
+    models installed with the package (``PACKAGED_MODELS``). A path (a ``Path``, or a string with a separator) is the
+    operator's own choice (command line, code) and is taken as given, unless ``names_only``: then
+    it is refused, which is what anything fed by a browser must use.
+    """
+    settings = get_settings()
+    if model is None:
+        model = settings.default_model
+    text = str(model)
+    is_path = isinstance(model, Path) or Path(text).is_absolute() or "/" in text or "\\" in text
+    if is_path:
+        if names_only:
+            raise ModelError(f"{text!r} is not a model name (no paths allowed)")
+        p = Path(model)
+    else:
+        p = model_dir_in(settings.models_dir, text)
+        if not p.is_dir() and PACKAGED_MODELS.is_dir() and model_dir_in(PACKAGED_MODELS, text).is_dir():
+            p = model_dir_in(PACKAGED_MODELS, text)
+        local = Path(text)
+        if not p.is_dir() and not names_only and local.is_dir():
+            p = local  # a folder in the working directory, as a command line user means it
+    if not p.is_dir():
+        raise ModelError(f"model {text} not found (looked in {p})")
+    return p
+
+
+# ----------------------------------------------------------------------------- the names of its files
 
 
 def card_path(model_dir: str | Path) -> Path:
@@ -75,6 +127,18 @@ def extra_reports(model_dir: str | Path) -> list[tuple[str, Path]]:
 def is_model_folder(model_dir: str | Path) -> bool:
     """Whether the folder holds a card (what makes a folder a model folder)."""
     return card_path(model_dir).is_file()
+
+
+def stamp(model_dir: str | Path, model_file: str = MODEL_FILE) -> tuple[float, float]:
+    """The network's and the card's modification times: a cached model whose stamp changed is stale."""
+    d = Path(model_dir)
+    times = []
+    for path in (d / model_file, card_path(d)):
+        try:
+            times.append(path.stat().st_mtime)
+        except OSError:
+            times.append(0.0)
+    return (times[0], times[1])
 
 
 def has_history(model_dir: str | Path) -> bool:
@@ -228,8 +292,8 @@ def read_report(model_dir: str | Path, key: str | None = None) -> tuple[Path, An
     return path, read_json(path)
 
 
-__all__ = ["CARD_FILE", "EXTRA_REPORT_GLOB", "HISTORY_FILE", "MEMBER_PHASE_PREFIX", "MODEL_FILE",
+__all__ = ["CARD_FILE", "EXTRA_REPORT_GLOB", "HISTORY_FILE", "MEMBER_PHASE_PREFIX", "MODEL_FILE", "PACKAGED_MODELS",
            "REPORT_FILE", "card_path", "earlier_epochs", "extra_reports", "has_history", "has_report", "history_path",
-           "is_model_folder", "member_phase_prefix", "network_of", "read_card_data", "read_history", "read_json",
-           "read_report", "report_file", "write_card", "write_history", "write_model", "write_model_folder",
-           "write_report"]
+           "is_model_folder", "member_phase_prefix", "model_dir_in", "network_of", "read_card_data", "read_history",
+           "read_json", "read_report", "report_file", "resolve_model_dir", "stamp", "write_card", "write_history",
+           "write_model", "write_model_folder", "write_report"]

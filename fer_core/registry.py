@@ -14,8 +14,8 @@ from pathlib import Path
 from fer_core.errors import FerError, ModelError
 from fer_core.inference.card import ModelCard, load_card
 from fer_core.inference.classifier import forget_classifier
-from fer_core.model_folder import CARD_FILE, has_history, has_report
-from fer_core.paths import is_within, safe_join
+from fer_core.model_folder import CARD_FILE, has_history, has_report, is_model_folder, model_dir_in
+from fer_core.paths import is_within
 
 log = logging.getLogger(__name__)
 
@@ -102,16 +102,19 @@ def can_delete(name: str, default: str | None = None) -> bool:
 
 
 def delete_model(models_dir: str | Path, name: str, default: str | None = None) -> Path:
-    """Remove ``models_dir/name``. Refuses what ``deletion_refusal`` keeps, paths, and folders that are not models."""
+    """Remove the model ``name`` from ``models_dir``.
+
+    Refuses what ``deletion_refusal`` keeps, names that are paths (``model_dir_in``), and folders
+    that are not models."""
     refusal = deletion_refusal(name, default)
     if refusal is not None:
         raise ModelError(refusal)
-    target = safe_join(models_dir, name)  # PathEscapeError for '..', '/x', symlinks out
+    target = model_dir_in(models_dir, name)  # ModelError for '..', '/x', symlinks out
     if target.is_symlink():
         raise ModelError(f"{name}: is a link, not a model folder; not deleted")
     if not target.is_dir():
         raise ModelError(f"no model named {name!r} in {models_dir}")
-    if not (target / CARD_FILE).is_file():
+    if not is_model_folder(target):
         raise ModelError(f"{name}: has no {CARD_FILE}, so it is not a model folder; not deleted")
     shutil.rmtree(target)
     try:

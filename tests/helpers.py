@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -75,3 +78,25 @@ def stop_all_jobs() -> None:
         if info.active:
             jobs.cancel(info.id)
             jobs.wait(info.id, 30)
+
+
+def start_thread_job(kind: str, name: str, target: Callable[[Callable[[dict[str, Any]], None]], Any],
+                     meta: dict[str, Any] | None = None, owner: str = "") -> str:
+    """A job of the engine's registry whose events come from ``target(progress)`` in a thread, not from a
+    training child: a test puts a job in any state (epochs, a failure, a model made) without training.
+    ``target``'s return value becomes the job's ``result``; an exception ends it as failed."""
+    from fer_core.errors import exception_line
+    from fer_core.training import jobs
+
+    job = jobs._register(kind, name, meta, owner=owner)
+
+    def run() -> None:
+        try:
+            result = target(lambda event: jobs._apply_event(job, event))
+        except Exception as exc:
+            jobs._finish(job, jobs.FAILED, error=exception_line(exc))
+            return
+        jobs._finish(job, jobs.DONE, result=None if result is None else str(result))
+
+    threading.Thread(target=run, name=f"job-{job.info.id}", daemon=True).start()
+    return job.info.id

@@ -39,3 +39,15 @@ def test_webrtc_then_tensorflow_in_one_process_survives():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip().endswith("6")
+
+
+def test_the_engine_makes_any_later_import_order_safe():
+    """A library user imports fer_core, then tensorflow (the engine's models), then streamlit_webrtc, without
+    importing streamlit_webrtc first: importing fer_core loaded pylibsrtp before tensorflow."""
+    code = ("import sys, fer_core\n"
+            "assert 'streamlit_webrtc' not in sys.modules and 'tensorflow' not in sys.modules\n"
+            "import tensorflow as tf, streamlit_webrtc, aiortc\n"
+            "print(int(tf.constant(2) * 3))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().endswith("6")

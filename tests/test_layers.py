@@ -1,5 +1,6 @@
-"""The engine's layers, read from the source: ``fer_core`` is UI-free, and the inference and data layers
-never reach into training (a live page must not pull in the trainer)."""
+"""The engine's layers, read from the source: ``fer_core`` is UI-free, the inference and data layers
+never reach into training (a live page must not pull in the trainer), and the data layer knows no
+detector or model (inference builds on data, never the other way round)."""
 
 from __future__ import annotations
 
@@ -39,6 +40,10 @@ def test_the_engine_imports_no_ui():
 def test_inference_and_data_do_not_reach_into_training():
     for layer in ("inference", "data"):
         assert offenders(ENGINE / layer, ("fer_core.training",)) == [], layer
+
+
+def test_data_does_not_reach_into_inference():
+    assert offenders(ENGINE / "data", ("fer_core.inference",)) == []
 
 
 def test_the_check_sees_a_forbidden_import(tmp_path):

@@ -1,5 +1,5 @@
-"""fer_core.model_folder: one writer for a whole model folder, readers that report damage, and the
-file names spelled nowhere else in the engine."""
+"""fer_core.model_folder: which folder a model name is, one writer for a whole model folder, readers
+that report damage, and the file names spelled nowhere else in the engine."""
 
 from __future__ import annotations
 
@@ -84,3 +84,34 @@ def test_network_of_names_the_ensemble_member_a_phase_belongs_to():
     assert mf.network_of("member 1: fer_s7: train") == "member 1"  # a member that was itself a warm restart
     for single in ("train", "finetune", "fer_s7: train", "member: train", "member x: train", "members 1: head", ""):
         assert mf.network_of(single) == "", single
+
+
+def test_a_model_name_is_a_folder_under_the_models_folder_only(tmp_path):
+    assert mf.model_dir_in(tmp_path, "mine") == tmp_path / "mine"  # need not exist yet (a training's output)
+    (tmp_path / "out").symlink_to(tmp_path.parent, target_is_directory=True)
+    for name in ("..", ".", "", "a/b", "/etc", "out"):
+        with pytest.raises(ModelError, match="not an allowed model name"):
+            mf.model_dir_in(tmp_path, name)
+
+
+def test_model_names_become_folders_only_in_model_folder():
+    """Pages, command lines and the registry ask ``model_folder`` which folder a name is; none joins a
+    models folder and a name itself (where the '..' and link checks would be forgotten)."""
+    joins = re.compile(r"(models_dir|\.models|\.shipped)\s*/|safe_join\([^)]*models")
+    places = [ROOT / "streamlit_app.py", *sorted((ROOT / "fer_core").rglob("*.py")),
+              *sorted((ROOT / "webui").rglob("*.py")), *sorted((ROOT / "pages").rglob("*.py"))]
+    found = [f"{p.relative_to(ROOT)}:{i}" for p in places if p.name != "model_folder.py"
+             for i, line in enumerate(p.read_text().splitlines(), 1) if joins.search(line)]
+    assert found == []
+
+
+def test_the_stamp_changes_when_the_card_is_rewritten(tmp_path):
+    import os
+
+    card = ModelCard(name="m", class_names=["a", "b"], input_size=(48, 48))
+    d = mf.write_model_folder(tmp_path / "m", _FakeNet(), card, [])
+    before = mf.stamp(d)
+    assert before[0] > 0 and before[1] > 0
+    os.utime(mf.card_path(d), (before[1] + 10, before[1] + 10))
+    assert mf.stamp(d) != before and mf.stamp(d)[0] == before[0]
+    assert mf.stamp(tmp_path / "gone") == (0.0, 0.0)

@@ -1,5 +1,5 @@
 """Nothing named by a user leads outside its configured root: fer_core.paths, model names
-(pipeline.resolve_model_dir) and the models list (registry)."""
+(model_folder.resolve_model_dir) and the models list (registry)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from fer_core.errors import ModelError, PathEscapeError
-from fer_core.inference.pipeline import resolve_model_dir
+from fer_core.model_folder import resolve_model_dir
 from fer_core.paths import is_within, safe_join
 from fer_core.registry import delete_model, list_models
 

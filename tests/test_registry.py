@@ -64,7 +64,7 @@ def test_delete_model_removes_folder(models_root: Path) -> None:
 
 @pytest.mark.parametrize("name", ["..", "../models", "/etc", "a/b", ""])
 def test_delete_refuses_paths(models_root: Path, name: str) -> None:
-    with pytest.raises(PathEscapeError):
+    with pytest.raises(ModelError, match="not an allowed model name"):
         delete_model(models_root, name)
     assert (models_root / "default").exists()
 

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import streamlit as st
 
+from fer_core import model_folder
 from fer_core.errors import FerError
 from fer_core.inference.classifier import Classifier, get_classifier
 from fer_core.inference.detection import FaceDetector, make_detector, yunet_available
 from fer_core.inference.pipeline import Pipeline
-from fer_core.model_folder import CARD_FILE, MODEL_FILE
 from fer_core.owners import Space, visible_models
 from fer_core.registry import ModelInfo, can_delete, delete_model, deletion_refusal
 from fer_core.settings import get_settings
@@ -37,10 +37,6 @@ def all_models(space: Space | None = None) -> list[ModelInfo]:
     return visible_models(space or current_space(), get_settings().default_model)
 
 
-def _own(space: Space, m: ModelInfo) -> bool:
-    return m.path.parent.resolve() == space.models.resolve()
-
-
 def sidebar_model_picker() -> Path:
     """The model chosen in the sidebar (shared by all pages via ``st.session_state["model_name"]``).
 
@@ -58,7 +54,10 @@ def sidebar_model_picker() -> Path:
                      "or put a model folder (model.keras + model.json) there.")
             for m in broken:
                 st.caption(f"⚠️ {m.error}")
-            return s.models_dir / s.default_model
+            try:
+                return model_folder.model_dir_in(s.models_dir, s.default_model)
+            except FerError:  # FER_DEFAULT_MODEL is no plain name: loading the folder itself says what is wrong
+                return s.models_dir
         current = st.session_state.get(MODEL_KEY)
         if current not in names:
             current = s.default_model if s.default_model in names else names[0]
@@ -81,18 +80,6 @@ def detector_choices() -> list[str]:
 
 
 # ---------------------------------------------------------------- cached models (one per process)
-def _stamp(model_dir: str | Path) -> tuple[float, float]:
-    """Changes when the model or its card is rewritten, so the cache reloads it."""
-    d = Path(model_dir)
-    out = []
-    for name in (MODEL_FILE, CARD_FILE):
-        try:
-            out.append((d / name).stat().st_mtime)
-        except OSError:
-            out.append(0.0)
-    return (out[0], out[1])
-
-
 @st.cache_resource(show_spinner="Loading the expression model…", max_entries=6)
 def _classifier(model_dir: str, stamp: tuple[float, float]) -> Classifier:
     clf = get_classifier(model_dir)
@@ -115,14 +102,14 @@ def _pipeline(model_dir: str, detector: str, stamp: tuple[float, float],
 def cached_classifier(model_dir: str | Path) -> Classifier:
     """The process-wide classifier of a model folder (reloaded when its files change)."""
     key = str(Path(model_dir).resolve())
-    return _classifier(key, _stamp(key))
+    return _classifier(key, model_folder.stamp(key))
 
 
 def cached_pipeline(model_dir: str | Path, detector: str = "auto", **haar: float) -> Pipeline:
     """A pipeline shared by every session: cached model + cached detector (``haar``: scale_factor,
     min_neighbors, min_size overrides). Raises ``ModelError`` for a broken model folder."""
     key = str(Path(model_dir).resolve())
-    return _pipeline(key, detector, _stamp(key), tuple(sorted(haar.items())))
+    return _pipeline(key, detector, model_folder.stamp(key), tuple(sorted(haar.items())))
 
 
 def pipeline_or_stop(model_dir: str | Path, detector: str = "auto", **haar: float) -> Pipeline:
@@ -173,14 +160,14 @@ def deletable_models(models: list[ModelInfo], space: Space | None = None) -> lis
     """The models a page may offer to delete: the owner's own, by ``fer_core.registry.can_delete``."""
     space = space or current_space()
     default = get_settings().default_model
-    return [m for m in models if _own(space, m) and can_delete(m.name, default)]
+    return [m for m in models if space.owns_model(m.path) and can_delete(m.name, default)]
 
 
 def kept_models_note(models: list[ModelInfo], space: Space | None = None) -> str | None:
     """Why the other models are not offered: the words a refused deletion gives, one sentence each."""
     space = space or current_space()
     default = get_settings().default_model
-    reasons = [r for r in (deletion_refusal(m.name, default) if _own(space, m) else
+    reasons = [r for r in (deletion_refusal(m.name, default) if space.owns_model(m.path) else
                            f"the model {m.name!r} is shared by everyone on this server and cannot be deleted"
                            for m in models) if r]
     return " ".join(f"{r[0].upper()}{r[1:]}." for r in reasons) or None

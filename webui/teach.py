@@ -15,7 +15,7 @@ from typing import Any
 import altair as alt
 import pandas as pd
 
-from fer_core.data.capture import CaptureConfig, CaptureSession, CaptureStatus
+from fer_core.capture import CaptureConfig, CaptureSession, CaptureStatus
 from fer_core.data.keep_classes import KeepPlan
 from fer_core.data.labels import label_line
 from fer_core.training.jobs import CANCELLED, DONE, FAILED, QUEUED, JobInfo

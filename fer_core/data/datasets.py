@@ -16,13 +16,10 @@ from pathlib import Path
 import numpy as np
 
 from fer_core.data import ferplus
-from fer_core.data.imageio import IMAGE_EXTENSIONS, ensure_rgb, read_image
+from fer_core.data.imageio import IMAGE_EXTENSIONS, read_image
 from fer_core.data.labels import FER2013_CLASSES, canonical_class
 from fer_core.data.packed import decode_images, is_packed
 from fer_core.errors import DatasetError, ImageError
-from fer_core.inference.card import FACE_MARGIN
-from fer_core.inference.detection import largest, make_detector
-from fer_core.inference.preprocess import crop_face
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +47,7 @@ class Split:
     labels: np.ndarray
     array: np.ndarray | None = None  # (N, H, W) gray or (N, H, W, 3) RGB uint8
     paths: list[Path] | None = None
-    transform: Callable[[np.ndarray], np.ndarray] | None = None  # e.g. crop to the largest face
+    transform: Callable[[np.ndarray], np.ndarray] | None = None  # e.g. crop to the largest face (inference.preprocess)
     targets: np.ndarray | None = None  # (N, classes) soft targets (FER+ vote distributions), else None
     rows: np.ndarray | None = None  # each image's row in the source file (aligns FER+ votes), else None
     left_out: int = 0  # images of this split that the label protocol dropped (FER+: no usable majority)
@@ -110,49 +107,16 @@ class Dataset:
         return out
 
 
-def face_cropper(detector: str | None = None, margin: float | None = None) -> Callable[[np.ndarray], np.ndarray]:
-    """A transform that cuts full-frame photos down to their largest face (``ImageError`` if none).
-
-    This is how the original project built its dataset: every capture cropped to the face.
-    """
-
-    det = make_detector(detector)
-    pad = FACE_MARGIN if margin is None else margin
-
-    def crop(img: np.ndarray) -> np.ndarray:
-
-        rgb = ensure_rgb(img)
-        boxes = det.detect(rgb)
-        big = largest(boxes)
-        if big is None:
-            raise ImageError("no face found in the photo")
-        return np.ascontiguousarray(crop_face(rgb, boxes[big], det, pad))
-
-    return crop
-
-
-def with_face_crops(ds: Dataset, detector: str | None = None) -> Dataset:
-    """The same dataset with every split cropped to the largest face on reading."""
-    crop = face_cropper(detector)
-    for split in ds.splits.values():
-        split.transform = crop
-    return ds
-
-
-def load_dataset(path: str | Path, crop_faces: bool = False, labels: str = "fer2013",
-                 targets: str = "crossentropy", fer2013_weight: float = 0.0, vote_weight: float = 0.0) -> Dataset:
+def load_dataset(path: str | Path, labels: str = "fer2013", targets: str = "crossentropy",
+                 fer2013_weight: float = 0.0, vote_weight: float = 0.0) -> Dataset:
     """Load a dataset from an ``.npz``, a Kaggle ``.csv`` or an image folder tree.
 
-    With ``crop_faces`` each full-frame photo is cut to its largest face when read. ``labels``
-    is ``fer2013`` (the file's own labels), ``ferplus`` (the FER+ votes beside FER2013) or the
+    ``labels`` is ``fer2013`` (the file's own labels), ``ferplus`` (the FER+ votes beside FER2013) or the
     path of a votes file; ``targets`` says how FER+ votes become training targets, and
     ``fer2013_weight`` what share of them FER2013's own label takes (``ferplus.blend_original``).
     ``vote_weight`` goes the other way: FER2013's own labels, smoothed by that share of the FER+
     votes beside them (``ferplus.smooth_with_votes``).
     """
-    if crop_faces:
-        return with_face_crops(load_dataset(path, labels=labels, targets=targets, fer2013_weight=fer2013_weight,
-                                            vote_weight=vote_weight))
     if vote_weight:
         if labels != "fer2013":
             raise DatasetError("FER+ votes smooth FER2013's own labels only (--labels fer2013); "

@@ -19,7 +19,7 @@ import numpy as np
 from fer_core.errors import ModelError
 from fer_core.inference.card import ModelCard, load_card, tta_zooms
 from fer_core.inference.preprocess import convert_face, zoom_batch
-from fer_core.model_folder import card_path
+from fer_core.model_folder import stamp
 from fer_core.paths import is_within
 
 log = logging.getLogger(__name__)
@@ -149,10 +149,10 @@ def get_classifier(directory: str | Path) -> Classifier:
     key = Path(directory).resolve()
     with _cache_lock:
         clf = _cache.get(key)
-        if clf is not None and _stamp(key, clf.card) == getattr(clf, "_stamp", None):
+        if clf is not None and stamp(key, clf.card.model_file) == getattr(clf, "_stamp", None):
             return clf
         clf = Classifier(key)
-        clf._stamp = _stamp(key, clf.card)  # type: ignore[attr-defined]
+        clf._stamp = stamp(key, clf.card.model_file)  # type: ignore[attr-defined]
         _cache[key] = clf
         return clf
 
@@ -161,10 +161,3 @@ def forget_classifier(directory: str | Path) -> None:
     """Drop a cached model (after a model directory was deleted or replaced)."""
     with _cache_lock:
         _cache.pop(Path(directory).resolve(), None)
-
-
-def _stamp(directory: Path, card: ModelCard) -> tuple[float, float]:
-    try:
-        return ((directory / card.model_file).stat().st_mtime, card_path(directory).stat().st_mtime)
-    except OSError:
-        return (0.0, 0.0)

@@ -1,7 +1,7 @@
 """The one pipeline: detect faces, mark the largest, classify crops. Used by every page and CLI.
 
-Composed of small parts (a detector, a cropper, a classifier), so a page or benchmark can swap
-any of them.
+Composed of small parts (a detector, a cropper, a classifier), so a page or benchmark can
+swap any of them. Which folder a model name means is ``fer_core.model_folder``'s answer.
 """
 
 from __future__ import annotations
@@ -15,13 +15,12 @@ from typing import Any
 import numpy as np
 
 from fer_core.data.imageio import ensure_rgb
-from fer_core.errors import FerError, ModelError
 from fer_core.inference.calibration import CalibratedClassifier, Calibration
+from fer_core.inference.card import FACE_MARGIN
 from fer_core.inference.classifier import get_classifier
 from fer_core.inference.detection import Box, FaceDetector, largest, make_detector
 from fer_core.inference.preprocess import crop_face
-from fer_core.paths import safe_join
-from fer_core.settings import get_settings
+from fer_core.model_folder import resolve_model_dir
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +66,7 @@ class Pipeline:
         self.classifier = classifier if calibration is None else CalibratedClassifier(classifier, calibration)
         self.calibration = calibration
         self.detector = detector or make_detector()
-        self.margin = margin if margin is not None else float(getattr(classifier.card, "face_margin", 0.15))
+        self.margin = margin if margin is not None else float(getattr(classifier.card, "face_margin", FACE_MARGIN))
 
     def with_calibration(self, calibration: Calibration | None) -> Pipeline:
         """This pipeline's detector and model seen through ``calibration`` (``None``: uncalibrated).
@@ -130,37 +129,6 @@ class Pipeline:
 
 _default: dict[tuple[str, str], Pipeline] = {}
 _default_lock = threading.Lock()
-
-
-def resolve_model_dir(model: str | Path | None = None, *, names_only: bool = False) -> Path:
-    """A model name (a folder under ``settings.models_dir``) or a directory path; ``ModelError`` if absent.
-
-    A plain name always means a folder under the models folder (never ``..``, ``.`` or a symlink
-    leading out of it). A path (a ``Path``, or a string with a separator) is the operator's own
-    choice (command line, code) and is taken as given, unless ``names_only``: then it is refused,
-    which is what anything fed by a browser must use.
-    """
-
-    settings = get_settings()
-    if model is None:
-        model = settings.default_model
-    text = str(model)
-    is_path = isinstance(model, Path) or Path(text).is_absolute() or "/" in text or "\\" in text
-    if is_path:
-        if names_only:
-            raise ModelError(f"{text!r} is not a model name (no paths allowed)")
-        p = Path(model)
-    else:
-        try:
-            p = safe_join(settings.models_dir, text)
-        except FerError as exc:
-            raise ModelError(f"{text!r} is not an allowed model name ({exc})") from None
-        local = Path(text)
-        if not p.is_dir() and not names_only and local.is_dir():
-            p = local  # a folder in the working directory, as a command line user means it
-    if not p.is_dir():
-        raise ModelError(f"model {text} not found (looked in {p})")
-    return p
 
 
 def get_pipeline(model: str | Path | None = None, detector: str | None = None,

@@ -1,11 +1,17 @@
-"""Face crops: margin around a box, then the model's size and colour order."""
+"""Face crops: margin around a box, then the model's size and colour order; datasets cut to their faces."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import cv2
 import numpy as np
 
-from fer_core.inference.detection import Box
+from fer_core.data.datasets import Dataset
+from fer_core.data.imageio import ensure_rgb
+from fer_core.errors import ImageError
+from fer_core.inference.card import FACE_MARGIN
+from fer_core.inference.detection import Box, largest, make_detector
 
 
 def crop_with_margin(image: np.ndarray, box: tuple[int, int, int, int], margin: float) -> np.ndarray:
@@ -88,6 +94,34 @@ def crop_face(image: np.ndarray, box: Box, detector: object, margin: float) -> n
     if turn:
         return levelled_square(image, box.as_tuple(), framing, turn)
     return framed_square(image, box.as_tuple(), framing)
+
+
+def face_cropper(detector: str | None = None, margin: float | None = None) -> Callable[[np.ndarray], np.ndarray]:
+    """A transform that cuts full-frame photos down to their largest face (``ImageError`` if none).
+
+    Why here and not in ``fer_core.data``: the data layer reads images and knows no detector;
+    cropping a dataset to its faces is the detector's work, laid over a dataset by ``with_face_crops``.
+    """
+    det = make_detector(detector)
+    pad = FACE_MARGIN if margin is None else margin
+
+    def crop(img: np.ndarray) -> np.ndarray:
+        rgb = ensure_rgb(img)
+        boxes = det.detect(rgb)
+        big = largest(boxes)
+        if big is None:
+            raise ImageError("no face found in the photo")
+        return np.ascontiguousarray(crop_face(rgb, boxes[big], det, pad))
+
+    return crop
+
+
+def with_face_crops(ds: Dataset, detector: str | None = None) -> Dataset:
+    """The same dataset with every split cropped to the largest face on reading."""
+    crop = face_cropper(detector)
+    for split in ds.splits.values():
+        split.transform = crop
+    return ds
 
 
 def convert_face(img: np.ndarray, size: tuple[int, int], color_mode: str) -> np.ndarray:

@@ -43,7 +43,7 @@ from fer_core.inference.videoio import (
 
 log = logging.getLogger(__name__)
 
-ProgressFn = Callable[[int, "int | None"], None]
+FramesDoneFn = Callable[[int, "int | None"], None]  # (frames analysed, frames expected or None)
 
 
 class AnalysisCancelled(FerError):
@@ -68,7 +68,7 @@ class VideoResult:
 
 
 def analyze_video(path: str | Path, pipeline: Pipeline | None = None, *, out: str | Path | None = None,
-                  options: StreamOptions | None = None, progress: ProgressFn | None = None,
+                  options: StreamOptions | None = None, progress: FramesDoneFn | None = None,
                   cancel: threading.Event | None = None, name: str | None = None) -> VideoResult:
     """Analyse a video file; optionally write the annotated video to ``out`` (H.264 mp4).
 
@@ -146,7 +146,7 @@ def _extent(info: VideoInfo, last_time: float) -> tuple[float, str | None]:
     return info.duration, None
 
 
-def _throttled(progress: ProgressFn | None, expected: int | None, every_s: float = 0.2) -> Callable[[int], None]:
+def _throttled(progress: FramesDoneFn | None, expected: int | None, every_s: float = 0.2) -> Callable[[int], None]:
     """``progress`` called at most every ``every_s`` seconds (or never when ``None``)."""
     last = [0.0]
 
@@ -175,7 +175,7 @@ def _error(message: object) -> None:
     print(f"error: {one_line(message)}", file=sys.stderr, flush=True)
 
 
-def _progress_bar(stream: Any) -> ProgressFn:
+def _progress_bar(stream: Any) -> FramesDoneFn:
     """A one-line bar on a terminal."""
 
     def show(done: int, total: int | None) -> None:

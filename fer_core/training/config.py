@@ -18,7 +18,7 @@ from typing import Any
 from fer_core.data.keep_classes import KeepPlan
 from fer_core.data.labels import validate_class_name
 from fer_core.inference.card import ModelCard, Normalization, load_card
-from fer_core.paths import safe_join
+from fer_core.model_folder import model_dir_in
 from fer_core.settings import SHARED_DIR, get_settings
 from fer_core.training.architectures import BACKBONES, backbone_spec
 
@@ -184,7 +184,7 @@ def personal_config(data: str | Path, name: str, start: str = "model", init_mode
     clean = validate_class_name(name)
     if " " in clean:
         raise ValueError(f"model name {name!r}: use letters, digits, dash or underscore (no spaces)")
-    out = safe_join(models_dir or get_settings().models_dir, clean)
+    out = model_dir_in(models_dir or get_settings().models_dir, clean)
     base: dict[str, Any] = dict(data=str(data), out=str(out), name=clean, epochs=epochs,
                                 finetune_epochs=finetune_epochs, batch_size=32, patience=max(3, epochs // 2),
                                 val_fraction=0.2, class_weight="balanced", verbose=0,
@@ -282,7 +282,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     """The run the parsed command line asks for; ``--out`` defaults to ``<models folder>/<name>``."""
     values = vars(args)
     if not values["out"]:
-        values["out"] = str(get_settings().models_dir / values["name"])
+        values["out"] = str(model_dir_in(get_settings().models_dir, values["name"]))
     return TrainConfig(**values)
 
 

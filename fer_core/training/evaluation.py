@@ -25,7 +25,7 @@ from fer_core.inference.calibration import CalibratedClassifier, Calibration, lo
 from fer_core.inference.card import load_card
 from fer_core.inference.classifier import forget_classifier, get_classifier
 from fer_core.inference.detection import make_detector
-from fer_core.inference.pipeline import Pipeline, resolve_model_dir
+from fer_core.inference.pipeline import Pipeline
 from fer_core.training.personal import face_probabilities, person_of, personal_protocol
 from fer_core.training.reports import report_key, trained_key
 
@@ -268,7 +268,7 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)
         return 2
     try:
-        model_dir = resolve_model_dir(args.model)
+        model_dir = model_folder.resolve_model_dir(args.model)
         ds = load_dataset(args.data, labels=args.labels)
         split = ds.split(args.split)
         if args.personal is not None:

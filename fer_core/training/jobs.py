@@ -27,23 +27,22 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from fer_core.data.keep_classes import kept_folder
-from fer_core.errors import FerError
+from fer_core.errors import FerError, exception_line
 from fer_core.inference.classifier import forget_classifier
 from fer_core.model_folder import card_path, is_model_folder
 from fer_core.settings import PROJECT_ROOT, get_settings
+from fer_core.training.callbacks import ProgressFn
 from fer_core.training.config import TrainConfig, keep_extra, personal_config
 from fer_core.training.phases import planned_epochs
 from fer_core.training.trainer import train
 
 log = logging.getLogger(__name__)
 
-ProgressFn = Callable[[dict[str, Any]], None]
 EVENT_PREFIX = "@@fer-progress "
 QUEUED, RUNNING, DONE, FAILED, CANCELLED = "queued", "running", "done", "failed", "cancelled"
 MAX_JOBS_KEPT = 20
@@ -213,29 +212,6 @@ def _finish(job: _Job, state: str, error: str | None = None, result: str | None 
                                                  job.info.name, state, f": {error}" if error else "")
 
 
-def start_thread_job(kind: str, name: str, target: Callable[[ProgressFn], Any],
-                     meta: dict[str, Any] | None = None, owner: str = "") -> str:
-    """Run ``target(progress)`` in a daemon thread as a job; its return value becomes ``result``.
-
-    ``progress`` takes the same events as ``train``'s (status/phase/epoch/done); an exception
-    ends the job as failed with the exception's message.
-    """
-    job = _register(kind, name, meta, owner=owner)
-
-    def run() -> None:
-        try:
-            result = target(lambda event: _apply_event(job, event))
-        except BaseException as exc:  # noqa: BLE001 - reported, never lost
-            _finish(job, FAILED, error=_one_line(exc))
-            if not isinstance(exc, Exception):
-                raise
-            return
-        _finish(job, DONE, result=None if result is None else str(result))
-
-    threading.Thread(target=run, name=f"job-{job.info.id}", daemon=True).start()
-    return job.info.id
-
-
 # ----------------------------------------------------------------------------- progress events
 
 
@@ -282,13 +258,6 @@ def _apply_batch(info: JobInfo, event: dict[str, Any]) -> None:
         info.progress = min(0.99, max(info.progress, (len(info.history) + min(batch, steps) / steps) / planned))
     phase = str(event.get("phase") or info.phase)
     info.message = f"{phase} epoch {event.get('epoch', '?')}/{event.get('epochs', '?')}, batch {batch}/{steps}"
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    first = text.splitlines()[0] if text else type(exc).__name__
-    return first if isinstance(exc, FerError) or type(exc) in (ValueError, FileNotFoundError) else \
-        f"{type(exc).__name__}: {first}"
 
 
 # ----------------------------------------------------------------------------- training
@@ -374,7 +343,7 @@ def _watch_child(job: _Job, cfg: TrainConfig, ckpt: Path, python: str) -> None:
         stderr_thread.join(5)
     except Exception as exc:  # noqa: BLE001 - the job must end, whatever happened here
         proc.kill()
-        _finish(job, FAILED, error=f"lost the training process ({_one_line(exc)})")
+        _finish(job, FAILED, error=f"lost the training process ({exception_line(exc)})")
         return
     finally:
         shutil.rmtree(ckpt, ignore_errors=True)
@@ -458,14 +427,14 @@ def _child_main() -> int:
         train_keeping_classes(cfg, progress=emit)
     except BaseException as exc:  # noqa: BLE001 - reported to the parent, then a failing exit code
         log.exception("training failed")
-        emit({"event": "error", "message": _one_line(exc)})
+        emit({"event": "error", "message": exception_line(exc)})
         return 1
     return 0
 
 
 # personal_config (the Teach page's preset) and planned_epochs live with the config and the phase plan.
 __all__ = ["CANCELLED", "DONE", "FAILED", "QUEUED", "RUNNING", "JobError", "JobInfo", "active_job", "cancel", "get_job",
-           "list_jobs", "personal_config", "planned_epochs", "start_thread_job", "start_training",
+           "list_jobs", "personal_config", "planned_epochs", "start_training",
            "train_keeping_classes", "wait"]
 
 

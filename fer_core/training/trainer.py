@@ -25,6 +25,7 @@ import numpy as np
 from fer_core.data.datasets import Dataset, load_dataset
 from fer_core.errors import FerError
 from fer_core.inference.classifier import load_keras_model
+from fer_core.inference.preprocess import with_face_crops
 from fer_core.training.architectures import (
     build_model,
     first_member,
@@ -57,30 +58,29 @@ class Run:
     net: Any  # the network the card describes (backbone + head)
     data: TrainingData
     checkpoint: Checkpoint
-    progress: ProgressFn | None = None
-
-    def emit(self, event: dict[str, Any]) -> None:
-        if self.progress is not None:
-            self.progress(event)
+    emit: ProgressFn  # the caller's progress events (``train``'s ``progress``, or nowhere)
 
 
 def train(cfg: TrainConfig, progress: ProgressFn | None = None) -> Path:
     """Run a whole training as ``cfg`` says and return the written model directory."""
+    emit: ProgressFn = progress or (lambda event: None)
     cfg, spec = _prepare(cfg)
-    ds = load_dataset(cfg.data, crop_faces=cfg.crop_faces, labels=cfg.labels, targets=cfg.targets,
-                      fer2013_weight=cfg.fer2013_weight, vote_weight=cfg.vote_weight)
+    ds = load_dataset(cfg.data, labels=cfg.labels, targets=cfg.targets, fer2013_weight=cfg.fer2013_weight,
+                      vote_weight=cfg.vote_weight)
+    if cfg.crop_faces:
+        ds = with_face_crops(ds)
     splits = pick_splits(ds, cfg)
-    _emit(progress, {"event": "status", "message": f"loading {len(splits.train)} training images"})
+    emit({"event": "status", "message": f"loading {len(splits.train)} training images"})
     data = load_arrays(splits, cfg, len(ds.class_names), spec.size, spec.color_mode)
     log.info("data: %d train, %d val (%s); classes %s; class weights %s", len(data.x_train),
              0 if data.x_val is None else len(data.x_val), splits.how, ds.class_names, data.class_weight)
     fingerprint = data_fingerprint(ds.class_names, splits.train, splits.val)
     checkpoint = Checkpoint.open(cfg, fingerprint)
     if cfg.teachers:
-        _emit(progress, {"event": "status", "message": f"{len(cfg.teachers)} teacher(s) labelling the training images"})
+        emit({"event": "status", "message": f"{len(cfg.teachers)} teacher(s) labelling the training images"})
         data.targets = distilled_targets(cfg.teachers, cfg.teacher_weight, data.x_train, data.targets,
                                          ds.class_names, checkpoint.folder, fingerprint)
-    run = Run(cfg, spec, build_network(cfg, spec, ds.class_names), data, checkpoint, progress)
+    run = Run(cfg, spec, build_network(cfg, spec, ds.class_names), data, checkpoint, emit)
     t_start = time.time()
     for phase in plan_phases(cfg, spec.weights):
         run_phase(run, phase)
@@ -186,7 +186,7 @@ def fit_network(run: Run, model: Any, phase: Phase) -> None:
     model.compile(optimizer=make_optimizer(cfg, phase, steps_per_epoch(len(data.x_train), cfg.batch_size)),
                   loss=_loss(cfg), metrics=["accuracy"], jit_compile=False)
     val = data.val_targets()
-    callbacks = make_callbacks(cfg, phase, run.checkpoint, val is not None, run.progress)
+    callbacks = make_callbacks(cfg, phase, run.checkpoint, val is not None, run.emit)
     run.emit({"event": "phase", "phase": phase.name, "epochs": phase.epochs})
     model.fit(
         **fit_inputs((data.x_train, data.targets), val, cfg.batch_size, cfg.seed),
@@ -203,7 +203,7 @@ def fit_head_on_features(run: Run, head: Any, phase: Phase) -> None:
     f_val = (_features(run, val[0]), val[1]) if val is not None else None
     head.compile(optimizer=make_optimizer(cfg, phase, steps_per_epoch(len(f_train), cfg.batch_size)),
                  loss=_loss(cfg), metrics=["accuracy"])
-    callbacks = make_callbacks(cfg, phase, run.checkpoint, val is not None, run.progress)
+    callbacks = make_callbacks(cfg, phase, run.checkpoint, val is not None, run.emit)
     run.emit({"event": "phase", "phase": phase.name, "epochs": phase.epochs})
     head.fit(f_train, data.targets, validation_data=f_val, epochs=phase.epochs, batch_size=cfg.batch_size,
              class_weight=data.class_weight, callbacks=callbacks, verbose=cfg.verbose, shuffle=True)
@@ -254,11 +254,6 @@ def _cpu_has_bf16() -> bool:
         return "avx512_bf16" in flags or "amx_bf16" in flags
     except OSError:
         return False
-
-
-def _emit(progress: ProgressFn | None, event: dict[str, Any]) -> None:
-    if progress is not None:
-        progress(event)
 
 
 # ----------------------------------------------------------------------------- command line

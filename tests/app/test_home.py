@@ -1,4 +1,4 @@
-"""Home page: runs without TensorFlow, shows the active model's card, links pages, manages models."""
+"""Home page: runs without TensorFlow, shows the active model's card, links pages, lists the models."""
 
 from __future__ import annotations
 
@@ -85,23 +85,16 @@ def test_a_model_tested_on_few_pictures_says_so(app_env: Path) -> None:
         shutil.rmtree(few, ignore_errors=True)
 
 
-def test_delete_a_model(app_env: Path) -> None:
+def test_home_sends_model_deletion_to_teach(app_env: Path) -> None:
+    """Deleting a model lives on one page (Teach, beside the user's trained models): Home links there."""
     shutil.copytree(app_env / "tiny", app_env / "extra")
     try:
         at = page("streamlit_app.py").run()
-        delete_box = next(s for s in at.selectbox if s.label == "Delete a model")
-        assert "default" not in delete_box.options
-        delete_box.set_value("extra")
-        next(b for b in at.button if b.label == "Delete").click().run()
         no_exceptions(at)
-        assert (app_env / "extra").exists(), "deleting without the confirmation box must not delete"
-        assert any("Tick the box" in w.value for w in at.warning)
-        delete_box = next(s for s in at.selectbox if s.label == "Delete a model")
-        delete_box.set_value("extra")
-        next(c for c in at.checkbox if c.label.startswith("Yes, delete")).check()
-        next(b for b in at.button if b.label == "Delete").click().run()
-        no_exceptions(at)
-        assert not (app_env / "extra").exists()
+        assert not [s for s in at.selectbox if s.label == "Delete a model"]
+        assert not [b for b in at.button if b.label.startswith("Delete")]
+        link = next(link.proto for link in at.page_link if link.proto.label.startswith("Delete a model"))
+        assert link.page.endswith("6_Teach.py") or "Teach" in link.page
     finally:
         shutil.rmtree(app_env / "extra", ignore_errors=True)
 

@@ -13,7 +13,7 @@ from fer_core.owners import Space, identify, space_for
 from fer_core.training import jobs
 from tests.app.apptest import no_exceptions, page, texts
 from tests.captures import write_captures
-from tests.helpers import stop_all_jobs
+from tests.helpers import start_thread_job, stop_all_jobs
 
 
 @pytest.fixture()
@@ -45,7 +45,7 @@ def test_two_visitors_see_and_touch_only_their_own(private_env: Path, app_env: P
     write_captures(ann_space.captures, astronaut, classes=("happy", "sad"), per_class=3)
     shutil.copytree(app_env / "tiny", ann_space.models / "anns_model")
     made = ann_space.models / "anns_model"
-    jobs.wait(jobs.start_thread_job("train", "anns_model", lambda progress: made, owner=ann_space.owner.key), 10)
+    jobs.wait(start_thread_job("train", "anns_model", lambda progress: made, owner=ann_space.owner.key), 10)
     ann.run()
     bob.run()
     no_exceptions(ann)

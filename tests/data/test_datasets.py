@@ -87,23 +87,3 @@ def test_real_fer2013_counts():
     assert sum(counts["Training"].values()) == 28709
     assert counts["PrivateTest"]["disgust"] == 55
     assert ds.class_names == ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
-
-
-def test_crop_faces_cuts_full_photos_to_the_largest_face(tmp_path, astronaut):
-    from PIL import Image
-
-    from fer_core.errors import ImageError
-
-    for cls in ("happy", "sad"):
-        (tmp_path / "photos" / cls).mkdir(parents=True)
-    canvas = np.full((600, 900, 3), 90, np.uint8)
-    canvas[40:552, 300:812] = astronaut
-    Image.fromarray(canvas).save(tmp_path / "photos" / "happy" / "full.png")
-    Image.fromarray(np.full((200, 200, 3), 90, np.uint8)).save(tmp_path / "photos" / "sad" / "blank.png")
-    ds = load_dataset(tmp_path / "photos", crop_faces=True)
-    split = ds.split(None)
-    face = split.image(0)
-    assert face.shape[0] < 300 and face.shape[1] < 300  # the face, not the 900x600 photo
-    assert face.mean() != 90  # not the plain background
-    with pytest.raises(ImageError, match="no face"):
-        split.image(1)

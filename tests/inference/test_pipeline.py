@@ -5,7 +5,8 @@ import pytest
 from fer_core.errors import ModelError
 from fer_core.inference.classifier import get_classifier
 from fer_core.inference.detection import HaarDetector, YuNetDetector
-from fer_core.inference.pipeline import Pipeline, analyze, resolve_model_dir
+from fer_core.inference.pipeline import Pipeline, analyze
+from fer_core.model_folder import resolve_model_dir
 from tests.conftest import YUNET, need_shared
 
 

@@ -144,3 +144,24 @@ def test_crop_face_leaves_a_slight_lean_and_detectors_without_levelling_alone():
     crop = crop_face(img, box, NoLevel(), 0.15)
     assert np.array_equal(crop, framed_square(img, box.as_tuple(), NoLevel.framing))
     assert _dots_roll(crop) == pytest.approx(25.0, abs=1.5)
+
+
+def test_with_face_crops_cuts_a_datasets_full_photos_to_the_largest_face(tmp_path, astronaut):
+    from PIL import Image
+
+    from fer_core.data.datasets import load_dataset
+    from fer_core.errors import ImageError
+    from fer_core.inference.preprocess import with_face_crops
+
+    for cls in ("happy", "sad"):
+        (tmp_path / "photos" / cls).mkdir(parents=True)
+    canvas = np.full((600, 900, 3), 90, np.uint8)
+    canvas[40:552, 300:812] = astronaut
+    Image.fromarray(canvas).save(tmp_path / "photos" / "happy" / "full.png")
+    Image.fromarray(np.full((200, 200, 3), 90, np.uint8)).save(tmp_path / "photos" / "sad" / "blank.png")
+    split = with_face_crops(load_dataset(tmp_path / "photos")).split(None)
+    face = split.image(0)
+    assert face.shape[0] < 300 and face.shape[1] < 300  # the face, not the 900x600 photo
+    assert face.mean() != 90  # not the plain background
+    with pytest.raises(ImageError, match="no face"):
+        split.image(1)

@@ -12,9 +12,10 @@ import pytest
 from fer_core.inference.card import load_card
 from fer_core.inference.classifier import Classifier
 from fer_core.training import jobs
-from fer_core.training.jobs import CANCELLED, DONE, FAILED, JobError, personal_config, start_thread_job, start_training
+from fer_core.training.jobs import CANCELLED, DONE, FAILED, JobError, personal_config, start_training
 from tests.captures import write_captures
 from tests.conftest import need_shared
+from tests.helpers import start_thread_job
 
 pytestmark = pytest.mark.usefixtures("clean_jobs")
 

@@ -11,6 +11,9 @@ The suggestion of the model is kept up to date either way, for the page to show.
 Thread safety: ``offer`` runs in streamlit-webrtc's worker thread while the page reads
 ``snapshot()`` and changes settings with ``configure``/``start``/``stop``; all shared state
 is guarded by one lock, and the slow part (detect, classify, write) runs outside it.
+
+It sits above both layers: it composes the data layer (class folders, labels) with inference
+(a pipeline's faces, boxes drawn on the frame), and the data layer knows no detector.
 """
 
 from __future__ import annotations

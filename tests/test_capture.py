@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fer_core.data.capture import CaptureConfig, CaptureSession, route
+from fer_core.capture import CaptureConfig, CaptureSession, route
 from fer_core.data.curation import FRAMES_DIR, UNSORTED, counts
 from fer_core.data.imageio import read_image
 from fer_core.inference.classifier import get_classifier
