@@ -18,7 +18,8 @@ import numpy as np
 from fer_core.data.datasets import load_folder
 from fer_core.errors import FerError, one_line
 from fer_core.inference.calibration import fit_calibration, model_fingerprint
-from fer_core.inference.pipeline import get_pipeline, resolve_model_dir
+from fer_core.inference.pipeline import get_pipeline
+from fer_core.model_folder import resolve_model_dir
 from fer_core.training.personal import face_probabilities
 
 
