@@ -95,6 +95,9 @@ def test_personal_protocol_scores_the_same_faces_with_and_without_calibration(mi
     none = _run("fer_core.evaluate", "--model", str(DEFAULT_MODEL), "--data", str(data), "--personal", "3")
     errors = [line for line in none.stderr.splitlines() if line.startswith("error:")]
     assert none.returncode == 2 and errors[0].startswith("error: no person has more than 3 faces")
+    both = _run("fer_core.evaluate", "--model", str(DEFAULT_MODEL), "--data", str(data), "--personal", "1",
+                "--calibration", str(out))
+    assert both.returncode == 2 and both.stderr.strip().endswith("not with --calibration")
 
 
 def test_calibrate_then_predict_and_evaluate_with_it_and_refuse_another_model(misread_faces, tiny_model_dir,
