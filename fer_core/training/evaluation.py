@@ -263,9 +263,14 @@ def main(argv: list[str] | None = None) -> int:
                         "the name up to its first dot, less a trailing _<digits>)")
     p.add_argument("--repeats", type=int, default=1, help="with --personal: draws of the calibration faces (seeded)")
     args = p.parse_args(argv)
-    if args.update_card and (args.personal is not None or args.calibration):
-        print("error: --update-card stores the model's own figures; not with --personal or --calibration",
-              file=sys.stderr)
+    clash = ("--update-card stores the model's own figures; not with --personal or --calibration"
+             if args.update_card and (args.personal is not None or args.calibration) else
+             "--personal fits a calibration per person; not with --calibration"
+             if args.personal is not None and args.calibration else
+             "--personal and --repeats must be at least 1"
+             if (args.personal is not None and args.personal < 1) or args.repeats < 1 else "")
+    if clash:
+        print(f"error: {clash}", file=sys.stderr)
         return 2
     try:
         model_dir = model_folder.resolve_model_dir(args.model)

@@ -360,3 +360,33 @@ def test_cli_bad_file_and_bad_model(corpus, tmp_path):
     assert proc.returncode == 2 and proc.stderr.startswith("error:") and "Traceback" not in proc.stderr
     proc = _cli(str(root / "face.mp4"), "--every", "0")
     assert proc.returncode == 1 and proc.stderr.startswith("error:")
+
+
+def test_cli_applies_a_calibration_to_every_frame_and_refuses_another_models(corpus, default_model_dir,
+                                                                             tiny_model_dir, tmp_path):
+    from fer_core.inference.calibration import fit_calibration, model_fingerprint
+
+    root, _ = corpus
+    plain_csv, mine_csv, cal_file = tmp_path / "plain.csv", tmp_path / "mine.csv", tmp_path / "me.json"
+    base = [str(root / "face.webm"), "--fps", "5", "--no-smoothing", "--model", str(default_model_dir)]
+    assert _cli(*base, "--csv", str(plain_csv)).returncode == 0
+    names = get_pipeline(default_model_dir).classifier.class_names
+    rows = [r for r in csv.DictReader(plain_csv.open(encoding="utf-8")) if r["classified"] == "1" and r["label"]]
+    probs = np.array([[float(r[f"p_{c}"]) for c in names] for r in rows])
+    top = names[int(np.bincount(probs.argmax(axis=1)).argmax())]
+    other = names[(names.index(top) + 1) % len(names)]
+    unlike = np.full(len(names), 0.02)
+    unlike[names.index(other)] = 0.9  # a face of another expression, far from these frames
+    cal = fit_calibration(np.vstack([probs[:3], unlike / unlike.sum()]), [top] * 3 + [other], names,
+                          model_name="default", model_fingerprint=model_fingerprint(default_model_dir))
+    cal.save(cal_file)
+    proc = _cli(*base, "--csv", str(mine_csv), "--calibration", str(cal_file))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    mine = [r for r in csv.DictReader(mine_csv.open(encoding="utf-8")) if r["classified"] == "1" and r["label"]]
+    got = np.array([[float(r[f"p_{c}"]) for c in names] for r in mine])
+    assert got.shape == probs.shape
+    assert np.allclose(got, cal.apply(probs), atol=2e-3) and not np.allclose(got, probs, atol=2e-3)
+    other = _cli(*base[:-2], "--model", str(tiny_model_dir), "--calibration", str(cal_file))
+    errors = [line for line in other.stderr.splitlines() if line.startswith("error:")]
+    assert other.returncode == 2 and errors == [
+        "error: this calibration was made for another model (default); calibrate again with this one"]
