@@ -7,7 +7,7 @@ code says.
 * ``SMILING`` / ``NEUTRAL``: photos from scikit-image's sample data that anyone can check by eye:
   the astronaut (``skimage.data.astronaut()``, Eileen Collins, smiling) and faces of ``skimage.data.lfw_subset()``
   (Labeled Faces in the Wild, 25x25 grey), looked at one by one: broad smiles, and faces at rest.
-  ``docs/testing.md`` shows them.
+  ``docs/testing.md`` says how to look at them yourself.
 """
 
 from __future__ import annotations
