@@ -19,10 +19,23 @@ DEFAULT_MODEL = ROOT / "models" / "default"
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
+def in_ci() -> bool:
+    """CI sets CI=true; there missing development data is an error, not a reason to skip."""
+    return os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
+
+
 def need_shared(path: Path) -> None:
-    """Skip with a clear reason when ../shared (development data) is absent."""
-    if not path.exists():
-        pytest.skip(f"{path} not present (../shared is only beside development and CI checkouts)")
+    """Skip with a clear reason when ../shared (development data) is absent; fail under CI=true.
+
+    Why fail in CI: YuNet, the default detector, and the FER2013 faces the truth anchors score live
+    there; a CI run that skipped them would pass without testing what users get.
+    """
+    if path.exists():
+        return
+    reason = f"{path} not present (../shared is only beside development and CI checkouts)"
+    if in_ci():
+        pytest.fail(f"CI=true but {reason}", pytrace=False)
+    pytest.skip(reason)
 
 
 @pytest.fixture(scope="session")

@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 
 from fer_core.errors import FerError
-from fer_core.model_folder import read_card_data
+from fer_core.model_folder import MODEL_FILE, read_card_data
 
 FORMAT = "fer-calibration"
 VERSION = 1
@@ -253,7 +253,7 @@ _prints_lock = threading.Lock()
 def model_fingerprint(directory: str | Path) -> str:
     """``sha256:<hex>`` of the model folder's weights file (cached while the file is unchanged)."""
     _, card = read_card_data(directory)
-    path = Path(directory) / str(card.get("model_file", "model.keras"))
+    path = Path(directory) / str(card.get("model_file", MODEL_FILE))
     try:
         st = path.stat()
     except OSError as exc:

@@ -36,7 +36,7 @@ def test_live_webcam_classifies_the_fake_camera(page, app_server, model_classes,
     label = expr_rx.search(text).group(1)
     record_start_timing(to_label_s, text)
     frames = int(frames_rx.search(text).group(1).replace(",", ""))
-    assert label.lower() in {c.lower() for c in model_classes}
+    assert label.lower() == "happy", text[-1500:]  # the fake camera plays the smiling astronaut
     assert frames > 0
     assert "stream is stopped" not in text, "the 'stopped' notice lingers while the stream plays"
     # Still streaming: the counter keeps going up while the page refreshes.

@@ -23,11 +23,16 @@ def test_reads_preprocessing_from_the_card(tiny_model_dir, tmp_path, astronaut):
     shutil.copytree(tiny_model_dir, copy)
     card = load_card(copy)
     card.normalization.mean = [0.5]
+    card.normalization.std = [0.25]
     card.tta = []
     card.save(copy)
-    a = Classifier(tiny_model_dir).predict([astronaut])
-    b = Classifier(copy).predict([astronaut])
-    assert not np.allclose(a, b)  # a different card changes the input the model sees
+    original, changed = Classifier(tiny_model_dir), Classifier(copy)
+    # the model sees (pixel / 255 - 0.5) / 0.25 instead of pixel / 255: exactly that input, and its output
+    x = original.prepare([astronaut])
+    assert np.allclose(changed.prepare([astronaut]), (x - 0.5) / 0.25, atol=1e-6)
+    expected = original.predict_batch((x - 0.5) / 0.25, tta=[])
+    assert np.allclose(changed.predict([astronaut]), expected, atol=1e-5)
+    assert not np.allclose(original.predict([astronaut], tta=[]), expected, atol=1e-3)  # the card mattered
 
 
 def test_flip_averaging_is_symmetric(tiny_model_dir, astronaut):
@@ -83,3 +88,17 @@ def test_card_and_model_must_agree(tiny_model_dir, tmp_path):
     card.save(d)
     with pytest.raises(ModelError, match="outputs"):
         Classifier(d)
+
+
+def test_prepare_gives_the_values_worked_out_by_hand(tiny_model_dir):
+    """A flat orange crop: grey by ITU-R BT.601 (0.299 R + 0.587 G + 0.114 B = 124.2, stored as 124),
+    scaled by the card's 1/255; any crop size becomes the card's 48x48."""
+    clf = Classifier(tiny_model_dir)
+    assert clf.card.color_mode == "grayscale" and clf.card.input_size == (48, 48)
+    assert clf.card.normalization.mean == [0.0] and clf.card.normalization.std == [1.0]
+    orange = np.zeros((90, 70, 3), np.uint8)
+    orange[...] = (200, 100, 50)
+    x = clf.prepare([orange, np.full((10, 12), 255, np.uint8)])
+    assert x.shape == (2, 48, 48, 1) and x.dtype == np.float32
+    assert np.allclose(x[0], 124 / 255, atol=1e-6)
+    assert np.allclose(x[1], 1.0, atol=1e-6)

@@ -42,7 +42,33 @@ def test_numbered_tags_and_unlabelled_faces() -> None:
     assert face_text(faces[0]) == "happy 90%"
     assert face_text(faces[1]) is None
     out = draw_faces(np.zeros((400, 400, 3), np.uint8), faces, numbered=True)
-    assert out.any()
+    candidates = ["#0", "#1", "#2", "#3", "happy 90%", "#0 happy 90%", "#1 happy 90%", "#2 happy 90%"]
+    assert _read_tag(out, faces[0].box, candidates) == "#1 happy 90%"
+    assert _read_tag(out, faces[1].box, candidates) == "#2"  # no label: the number alone
+    plain = draw_faces(np.zeros((400, 400, 3), np.uint8), faces)
+    assert _read_tag(plain, faces[0].box, candidates) == "happy 90%"
+    assert _read_tag(plain, faces[1].box, candidates) is None  # unnumbered and unlabelled: no tag
+
+
+def _read_tag(out: np.ndarray, box: Box, candidates: list[str]) -> str | None:
+    """The text of the tag drawn for ``box``: the longest candidate that, drawn over the picture as a tag
+    (its fill read from the picture, black Hershey text), changes no pixel; None when none fits."""
+    import cv2
+
+    from fer_core.inference.draw import tag_layout
+
+    found = None
+    for text in candidates:
+        (x0, y0, x1, y1), origin, scale, thick = tag_layout(out.shape, text, box)
+        fill = tuple(int(v) for v in out[y0, x0])
+        if fill not in (GREEN, GREY):
+            continue
+        ref = out.copy()
+        cv2.rectangle(ref, (x0, y0), (x1, y1), fill, -1)
+        cv2.putText(ref, text, origin, cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), thick, cv2.LINE_AA)
+        if np.array_equal(ref, out) and (found is None or len(text) > len(found)):
+            found = text
+    return found
 
 
 def test_mark_error_marks_corner() -> None:

@@ -165,3 +165,27 @@ def test_with_face_crops_cuts_a_datasets_full_photos_to_the_largest_face(tmp_pat
     assert face.mean() != 90  # not the plain background
     with pytest.raises(ImageError, match="no face"):
         split.image(1)
+def test_convert_face_values_worked_out_by_hand():
+    """Grey is ITU-R BT.601 luma of RGB (a BGR reading would give 96 for this orange, not 124); halving
+    a two-tone crop averages whole 2x2 blocks, so the edge stays sharp; rgb/bgr keep or swap the order."""
+    orange = np.empty((96, 96, 3), np.uint8)
+    orange[...] = (200, 100, 50)  # 0.299*200 + 0.587*100 + 0.114*50 = 124.2
+    assert (convert_face(orange, (48, 48), "grayscale") == 124).all()
+    halves = np.zeros((96, 96), np.uint8)
+    halves[:, :48] = 255
+    small = convert_face(halves, (48, 48), "grayscale")[:, :, 0]
+    assert (small[:, :24] == 255).all() and (small[:, 24:] == 0).all()
+    assert convert_face(orange, (48, 48), "rgb")[5, 5].tolist() == [200, 100, 50]
+    assert convert_face(orange, (48, 48), "bgr")[5, 5].tolist() == [50, 100, 200]
+    gray = np.full((20, 20), 77, np.uint8)
+    assert convert_face(gray, (48, 48), "rgb")[0, 0].tolist() == [77, 77, 77]  # a grey crop fed to a colour model
+
+
+def test_crop_with_margin_worked_out_by_hand():
+    """Box x 40, y 30, 40x52, margin 0.15: 6 px more each side across (0.15 * 40), 8 down (0.15 * 52 = 7.8)."""
+    from fer_core.inference.preprocess import crop_with_margin
+
+    img = np.arange(120 * 160, dtype=np.int64).reshape(120, 160)
+    assert np.array_equal(crop_with_margin(img, (40, 30, 40, 52), 0.15), img[22:90, 34:86])
+    # at the picture's corner the crop is clipped, not padded
+    assert np.array_equal(crop_with_margin(img, (0, 0, 40, 40), 0.15), img[0:46, 0:46])

@@ -96,7 +96,9 @@ def test_same_frames_same_result_whatever_the_batching(corpus, pipe):
     root, _ = corpus
     batched = analyze_video(root / "face.mkv", pipe, options=StreamOptions(smoothing=False))
     single = analyze_video(root / "face.mkv", pipe, options=StreamOptions(smoothing=False, batch=1))
-    for a, b in zip(batched.rows, single.rows):
+    assert len(batched.rows) == len(single.rows) == FRAMES
+    assert sum(r.label is not None for r in batched.rows) == FRAMES - len(NO_FACE)
+    for a, b in zip(batched.rows, single.rows, strict=True):
         assert a.label == b.label and a.box == b.box
         for c in a.probabilities:
             assert a.probabilities[c] == pytest.approx(b.probabilities[c], abs=1e-4)
@@ -119,13 +121,56 @@ def test_rows_match_the_model_on_each_frame(corpus, pipe):
         assert row.score == pytest.approx(faces[0].score, abs=1e-4)
 
 
-def test_smoothing_resets_when_the_face_is_lost(corpus, pipe):
+def _two_faces_video(path: Path, gap: int) -> tuple[Path, range]:
+    """10 fps: the smiling astronaut for 1.5 s, ``gap`` frames of empty wall, then a face at rest for 1.5 s;
+    returns the file and the frames of the second face."""
+    from tests.truth import NEUTRAL, SMILING, in_frame
+
+    wall = np.full((240, 320, 3), (70, 80, 90), np.uint8)
+    first, second = (in_frame(p.face(), (320, 240)) for p in (SMILING[0], NEUTRAL[0]))
+    frames = [first] * 15 + [wall] * gap + [second] * 15
+    return write_video(path, frames), range(15 + gap, 30 + gap)
+
+
+# Slow smoothing (the old state keeps 0.98 per 1/30 s), so that after a gap of a second the smiling face's
+# state would still outweigh the new face's: only a reset lets the new face's own expression show.
+SLOW = 0.02
+
+
+def test_smoothing_resets_when_the_face_is_lost(pipe, tmp_path):
+    """The face gone for more than ``lost_after`` analysed frames: the next face starts afresh; its
+    timeline rows read its own expression from its first frame (raw and smoothed agree)."""
+    lost = StreamOptions().lost_after
+    path, second = _two_faces_video(tmp_path / "reset.mp4", gap=lost + 4)
+    raw = analyze_video(path, pipe, options=StreamOptions(smoothing=False, classify_interval=0))
+    smooth = analyze_video(path, pipe, options=StreamOptions(alpha=SLOW, classify_interval=0))
+    assert raw.rows[0].label == "happy" and raw.rows[second.start].label == "neutral"
+    back = second.start
+    assert smooth.rows[back].label == "neutral", "the smiling face's state outlived the loss of the face"
+    assert smooth.rows[back].probabilities == pytest.approx(raw.rows[back].probabilities, abs=1e-6)
+    assert [r.label for r in smooth.rows[back:]] == ["neutral"] * len(second)
+
+
+def test_a_short_loss_keeps_the_smoothing(pipe, tmp_path):
+    """Fewer empty frames than ``lost_after`` (a blink, a hand): the state carries over, so with slow
+    smoothing the new face first reads as the old one; the reset test above is not passing by accident."""
+    lost = StreamOptions().lost_after
+    gap = lost - 2
+    path, second = _two_faces_video(tmp_path / "blink.mp4", gap=gap)
+    raw = analyze_video(path, pipe, options=StreamOptions(smoothing=False, classify_interval=0))
+    smooth = analyze_video(path, pipe, options=StreamOptions(alpha=SLOW, classify_interval=0))
+    back, last_smile = second.start, second.start - gap - 1
+    assert [r.label for r in smooth.rows[last_smile + 1:back]] == [None] * gap
+    assert raw.rows[back].label == "neutral" and smooth.rows[back].label == "happy"
+    # ... and the new face already pulls the state its way
+    assert smooth.rows[back].probabilities["neutral"] > smooth.rows[last_smile].probabilities["neutral"]
+
+
+def test_smoothing_trails_the_raw_values_inside_a_stretch(corpus, pipe):
     root, _ = corpus
     raw = analyze_video(root / "face.mp4", pipe, options=StreamOptions(smoothing=False, classify_interval=0))
     smooth = analyze_video(root / "face.mp4", pipe, options=StreamOptions(smoothing=True, classify_interval=0))
-    back = NO_FACE.stop  # first frame after the gap: the smoothing starts afresh
-    assert smooth.rows[back].probabilities == pytest.approx(raw.rows[back].probabilities, abs=1e-6)
-    # inside a stretch with the face the smoothed values trail the raw ones
+    assert len(raw.rows) == len(smooth.rows) == FRAMES
     diffs = [max(abs(smooth.rows[i].probabilities[c] - raw.rows[i].probabilities[c]) for c in raw.rows[i].probabilities)
              for i in range(1, NO_FACE.start)]
     assert max(diffs) > 1e-4
