@@ -51,17 +51,18 @@ with right:
     readout = Readout()
     readout.loading()
     pipeline = pipeline_or_stop(model_dir, detector, **haar)
-
-turn = live.admit(ctx)  # over the server's cap the stream is told to stop: a message, not a frozen video
-if turn == "rerun":
-    st.rerun()
-with calibration_area:
-    personal = CalibrationPanel(pipeline, model_dir, playing=turn == "play")
+personal = CalibrationPanel(pipeline, model_dir)  # the person's calibration, and any calibration under way
 processor = live.use(personal.pipeline, options, config=(str(model_dir), detector, tuple(sorted(haar.items()))))
 readout.note = personal.note
 names = list(pipeline.classifier.class_names)
 if note := live.restart_note():
     st.toast(note)
+
+turn = live.admit(ctx)  # over the server's cap the stream is told to stop: a message, not a frozen video
+if turn == "rerun":
+    st.rerun()
+with calibration_area:
+    personal.draw(playing=turn == "play")
 if live.message():
     full_notice.error(live.message())
 

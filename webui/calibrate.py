@@ -13,6 +13,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import streamlit as st
@@ -163,15 +164,20 @@ def forget(model_dir: str | Path, space: Space | None = None) -> None:
 class CalibrationPanel:
     """Under the live video: the buttons to calibrate, skip, stop or reset, and the prompt with its progress.
 
-    The buttons are drawn once per script run; ``step`` updates the prompt in place from the page's loop.
+    Made before the stream's processor (``pipeline`` says what it runs on); ``draw`` puts the buttons under the
+    video once per script run, and ``step`` updates the prompt in place from the page's loop.
     """
 
-    def __init__(self, pipeline: Pipeline, model_dir: str | Path, playing: bool) -> None:
+    def __init__(self, pipeline: Pipeline, model_dir: str | Path) -> None:
         self.model_dir = model_dir
         self.plain = pipeline
         self.saved = personal(pipeline, model_dir)
         self.run = current_run()
-        names = list(pipeline.classifier.class_names)
+        self.prompt: Any = None
+
+    def draw(self, playing: bool) -> None:
+        """The buttons (START calibrating only while the stream plays), the saved calibration's note, the prompt."""
+        model_dir, names = self.model_dir, list(self.plain.classifier.class_names)
         if self.run is not None and not playing:
             end_run()  # the stream stopped mid-way: nothing half-done is kept
             self.run = None
@@ -221,7 +227,7 @@ class CalibrationPanel:
         """Advance a calibration in progress and show its prompt. Once every expression is done or skipped: fit,
         save, and return what to tell the user (the page then draws itself again with the calibration)."""
         run = self.run
-        if run is None:
+        if run is None or self.prompt is None:
             return None
         progress = run.step(processor)
         if run.current is not None:
