@@ -134,3 +134,39 @@ def test_a_chain_of_restarts_lists_its_phases_in_training_order_and_the_chart_gr
     # the page's container follows the chart (a fixed one cut the grown legend off again)
     assert container_height(learning_curve_chart(rows, "loss")) == legend_height(7) + 20
     assert container_height(learning_curve_chart(EPOCHS, "loss")) == 260
+
+
+def test_a_class_has_one_colour_in_every_chart():
+    """The probability bars, the per-class bars, the capture counts and the video timeline colour a class
+    alike, whatever its neighbours; a captured class of one's own gets a colour by its name."""
+    from fer_core.training.reports import per_class_frame
+    from webui.charts import class_color, per_class_chart, probability_chart
+    from webui.teach import counts_chart
+    from webui.video import timeline_chart
+
+    def colours(chart) -> dict[str, str]:
+        found: dict[str, str] = {}
+        stack = [chart.to_dict()]
+        while stack:
+            node = stack.pop()
+            if isinstance(node, list):
+                stack.extend(node)
+            elif isinstance(node, dict):
+                colour = (node.get("encoding") or {}).get("color") or {}
+                scale = colour.get("scale") or {} if isinstance(colour, dict) else {}
+                if isinstance(scale.get("domain"), list):
+                    found.update(zip(scale["domain"], scale["range"]))
+                stack.extend(v for v in node.values() if isinstance(v, (dict, list)))
+        return found
+
+    report = {"class_names": ["sad", "happy"], "per_class": {"sad": {"recall": 0.5}, "happy": {"recall": 0.9}}}
+    charts = [probability_chart({"angry": 0.1, "happy": 0.8, "sad": 0.1}), probability_chart({"happy": 1.0}),
+              per_class_chart(per_class_frame(report)), counts_chart({"happy": 3, "wink": 2, "unsorted": 1}),
+              timeline_chart([], ["sad", "happy", "wink"], 10.0)]
+    for chart in charts:
+        for cls, colour in colours(chart).items():
+            assert colour == class_color(cls), (cls, colour)
+    assert colours(charts[0])["happy"] == colours(charts[1])["happy"] == colours(charts[3])["happy"]
+    assert class_color("Happiness") == class_color("happy") and class_color("wink") == class_color("wink")
+    assert len({class_color(c) for c in ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral",
+                                          "contempt")}) == 8
