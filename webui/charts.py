@@ -116,14 +116,18 @@ def named_spans(spans: pd.DataFrame, width_px: float = PLOT_WIDTH_PX) -> pd.Data
 
 def learning_curve_chart(history: pd.DataFrame | Iterable[Mapping[str, Any]], metric: str,
                          height: int = 240) -> alt.LayerChart:
-    """Train and validation ``metric`` (loss or accuracy) per epoch, phases shaded and named; an ensemble's
-    members side by side, each its own line.
+    """Train and validation ``metric`` (loss or accuracy) per epoch, phases shaded and named.
 
+    An ensemble's members were trained apart: each is its own line from its own first epoch (dashed
+    apart), never one after the other on a shared axis, which read as one training whose loss jumped.
     One single view (a layer, not a concatenation, so Vega fits it to its container), legends at
     its right, inside its own height."""
     table = history_table(history)
     data = history_long(table)
     data = data[data["metric"] == metric]
+    networks = [n for n in dict.fromkeys(data["network"]) if n]
+    if len(networks) > 1:
+        return _members_chart(data, metric, networks, height)
     spans = phase_spans(table)
     spans = spans.assign(start=spans["start"] - 0.5, end=spans["end"] + 0.5)
     phases = list(dict.fromkeys(spans["phase"]))  # in the order they were trained, not alphabetical
@@ -131,7 +135,8 @@ def learning_curve_chart(history: pd.DataFrame | Iterable[Mapping[str, Any]], me
         alt.Chart(spans)
         .mark_rect(opacity=0.08)
         .encode(x=alt.X("start:Q", scale=alt.Scale(zero=False, nice=False)), x2="end:Q",
-                color=alt.Color("phase:N", sort=phases, legend=alt.Legend(title="phase", orient="right")))
+                color=alt.Color("phase:N", sort=phases,
+                                legend=alt.Legend(title="phase", orient="right", labelLimit=LEGEND_LABEL_PX)))
     )
     names = alt.Chart(named_spans(spans)).mark_text(align="left", baseline="top", dx=4, dy=4, color="#666").encode(
         x="start:Q", y=alt.value(0), text="phase:N")
@@ -143,12 +148,36 @@ def learning_curve_chart(history: pd.DataFrame | Iterable[Mapping[str, Any]], me
                     scale=alt.Scale(zero=False, nice=False)),
             y=alt.Y("value:Q", title=metric, scale=alt.Scale(zero=False)),
             stroke=alt.Stroke("split:N", scale=SPLIT_COLORS, title="split", legend=alt.Legend(orient="right")),
-            detail="network:N",  # an ensemble's members are separate lines, not one run through all of them
             tooltip=["phase", "epoch", "split", alt.Tooltip("value:Q", format=".4f")],
         )
     )
     return alt.layer(shade, names, lines).resolve_scale(color="independent").properties(
         height=max(height, legend_height(len(phases))), title=f"{metric.capitalize()} per epoch")
+
+
+LEGEND_LABEL_PX = 260  # room for a phase name such as "fer_s7wr10: train" (Vega's default cuts at 160)
+
+
+def _members_chart(data: pd.DataFrame, metric: str, networks: list[str], height: int) -> alt.LayerChart:
+    """An ensemble's curves: one line per member and split, each member from its own first epoch."""
+    data = data[data["network"] != ""]
+    data = data.assign(member_epoch=data["step"] - data.groupby("network")["step"].transform("min") + 1)
+    lines = (
+        alt.Chart(data)
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("member_epoch:Q", title="epoch of each network", axis=alt.Axis(tickMinStep=1),
+                    scale=alt.Scale(zero=False, nice=False)),
+            y=alt.Y("value:Q", title=metric, scale=alt.Scale(zero=False)),
+            stroke=alt.Stroke("split:N", scale=SPLIT_COLORS, title="split", legend=alt.Legend(orient="right")),
+            strokeDash=alt.StrokeDash("network:N", sort=networks, title="network",
+                                      legend=alt.Legend(orient="right", labelLimit=LEGEND_LABEL_PX)),
+            detail="network:N",
+            tooltip=["network", "phase", "epoch", "split", alt.Tooltip("value:Q", format=".4f")],
+        )
+    )
+    return alt.layer(lines).properties(height=max(height, legend_height(len(networks))),
+                                       title=f"{metric.capitalize()} per epoch, each network of the ensemble")
 
 
 def container_height(chart: alt.TopLevelMixin) -> int:

@@ -78,30 +78,33 @@ def test_model_summary() -> None:
 
 def _layer_rows(spec: dict, mark: str) -> list[dict]:
     layer = next(x for x in spec["layer"] if x["mark"]["type"] == mark)
-    return spec["datasets"][layer["data"]["name"]]
+    return spec["datasets"][(layer.get("data") or spec["data"])["name"]]
 
 
 def test_phase_names_only_where_they_fit() -> None:
-    """An ensemble's short member phases lose their names (they overlapped); the long one and the shading keep all."""
-    rows = [{"phase": f"member {m}: train", "epoch": e, "loss": 1.0, "val_loss": 1.0}
-            for m, n in ((1, 8), (2, 8), (3, 53)) for e in range(1, n + 1)]
+    """A chain's short restarts lose their names (they overlapped); the long one and the shading keep all."""
+    rows = [{"phase": f"{name}: train", "epoch": e, "loss": 1.0, "val_loss": 1.0}
+            for name, n in (("fer_s7", 53), ("fer_s7wr", 3), ("fer_s7wr2", 3)) for e in range(1, n + 1)]
     spec = learning_curve_chart(rows, "loss").to_dict()
-    assert [r["phase"] for r in _layer_rows(spec, "text")] == ["member 3: train"]
+    assert [r["phase"] for r in _layer_rows(spec, "text")] == ["fer_s7: train"]
     assert len(_layer_rows(spec, "rect")) == 3
     two = learning_curve_chart([EPOCHS[0]] * 8 + [EPOCHS[2]] * 4, "accuracy").to_dict()  # 8 and 4 epochs: both fit
     assert {r["phase"] for r in _layer_rows(two, "text")} == {"head", "finetune"}
 
 
-def test_ensemble_members_are_separate_lines_and_a_single_network_one() -> None:
-    """An ensemble's members were trained apart: no line from one member's last epoch to the next's first."""
+def test_ensemble_members_each_start_at_their_own_first_epoch() -> None:
+    """An ensemble's members were trained apart: each is its own line from its own epoch 1, never the second
+    drawn after the first on one axis (which read as one training whose loss jumped)."""
     rows = [{"phase": f"member {m}: train", "epoch": e, "loss": 2.0 - e / 10, "val_loss": 1.5}
             for m in (1, 2) for e in (1, 2, 3)]
     spec = learning_curve_chart(rows, "loss").to_dict()
     line = next(x for x in spec["layer"] if x["mark"]["type"] == "line")
     assert line["encoding"]["detail"]["field"] == "network"
+    assert line["encoding"]["strokeDash"]["field"] == "network" and line["encoding"]["x"]["field"] == "member_epoch"
     values = _layer_rows(spec, "line")
-    assert {(v["network"], v["step"]) for v in values if v["split"] == "train"} == {
-        ("member 1", 1), ("member 1", 2), ("member 1", 3), ("member 2", 4), ("member 2", 5), ("member 2", 6)}
+    assert {(v["network"], v["member_epoch"]) for v in values if v["split"] == "train"} == {
+        ("member 1", 1), ("member 1", 2), ("member 1", 3), ("member 2", 1), ("member 2", 2), ("member 2", 3)}
+    assert not [x for x in spec["layer"] if x["mark"]["type"] == "rect"]  # no phase bands: the members share the axis
     single = _layer_rows(learning_curve_chart(EPOCHS, "loss").to_dict(), "line")
     assert {v["network"] for v in single} == {""}  # head and finetune: one network, one line
 
