@@ -171,7 +171,8 @@ def _members_chart(data: pd.DataFrame, metric: str, networks: list[str], height:
             y=alt.Y("value:Q", title=metric, scale=alt.Scale(zero=False)),
             stroke=alt.Stroke("split:N", scale=SPLIT_COLORS, title="split", legend=alt.Legend(orient="right")),
             strokeDash=alt.StrokeDash("network:N", sort=networks, title="network",
-                                      legend=alt.Legend(orient="right", labelLimit=LEGEND_LABEL_PX)),
+                                      legend=alt.Legend(orient="right", labelLimit=LEGEND_LABEL_PX,
+                                                        symbolType="stroke")),
             detail="network:N",
             tooltip=["network", "phase", "epoch", "split", alt.Tooltip("value:Q", format=".4f")],
         )
