@@ -59,19 +59,24 @@ def sidebar_model_picker() -> Path:
             for m in broken:
                 st.caption(f"⚠️ {m.error}")
             return s.models_dir / s.default_model
-        choice = st.session_state.get(PICKER_KEY)
-        if choice not in names:  # a page switch dropped the widget's state, or its model was deleted
-            choice = st.session_state.get(MODEL_KEY)
-            if choice not in names:
-                choice = s.default_model if s.default_model in names else names[0]
-            st.session_state[PICKER_KEY] = choice
-        choice = st.selectbox("Model", names, key=PICKER_KEY, help="The expression model every page uses.")
-        st.session_state[MODEL_KEY] = choice
+        # MODEL_KEY is the one choice; the widget only mirrors it (set before it is drawn, every run), so
+        # a value the browser still holds from another page or from before "Use … now" never wins.
+        choice = st.session_state.get(MODEL_KEY)
+        if choice not in names:  # none yet, or its model was deleted
+            choice = s.default_model if s.default_model in names else names[0]
+        st.session_state[MODEL_KEY] = st.session_state[PICKER_KEY] = choice
+        st.selectbox("Model", names, key=PICKER_KEY, on_change=_picked,
+                     help="The expression model every page uses.")
         if broken:
             with st.expander(f"{len(broken)} model folder(s) cannot be used"):
                 for m in broken:
                     st.caption(f"**{m.name}**: {m.error}")
     return next(m.path for m in usable if m.name == choice)
+
+
+def _picked() -> None:
+    """The sidebar picker changed: that is the model of every page now."""
+    st.session_state[MODEL_KEY] = st.session_state[PICKER_KEY]
 
 
 def use_model(name: str) -> None:
