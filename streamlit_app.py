@@ -16,6 +16,7 @@ from webui.model_text import (
     plain_summary,
     small_test_warning,
     test_set_name,
+    trained_on_text,
     views_text,
 )
 from webui.models import (
@@ -91,7 +92,7 @@ else:
                 "macro F1": st.column_config.NumberColumn(format="%.3f"),
             })
         if card.trained_on:
-            st.markdown(f"**Trained on:** {card.trained_on}")
+            st.markdown(f"**Trained on:** {trained_on_text(card)}")
         if card.notes:
             st.markdown(f"**How it was made:** {card.notes}")
         if card.created:

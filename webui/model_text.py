@@ -7,6 +7,7 @@ trust. The wording lives here so Home and Teach say it the same way.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from fer_core.training.reports import report_title, trained_key
@@ -86,6 +87,15 @@ def plain_summary(card: Any) -> str:
                    f"{accuracy_text(float(m['accuracy']), m.get('n'), on='faces')} right.")
 
 
+def trained_on_text(card: Any) -> str:
+    """The card's ``trained_on`` with its data named by file or folder name only: the full path is the
+    server's business (a visitor's own captures sit in a folder named after a secret key, a kept-classes
+    training in a temporary folder), the name says what it was."""
+    text = str(getattr(card, "trained_on", "") or "")
+    data, sep, rest = text.partition(" [")
+    return (Path(data).name or data) + sep + rest
+
+
 def test_set_name(card: Any, line: str, metrics: dict[str, Any]) -> str:
     """A card's metrics line (``PrivateTest`` or ``all [imfdb_faces]``) as a reader's name of its test set."""
     split, _, key = line.partition(" [")
@@ -129,5 +139,5 @@ def model_summary(card: Any) -> dict[str, str]:
 
 
 __all__ = ["SMALL_TEST", "accuracy_text", "headline_metric", "interval_note", "model_summary", "plain_summary",
-           "test_set_name",
+           "test_set_name", "trained_on_text",
            "small_test_warning", "views_text"]

@@ -157,16 +157,16 @@ def keep_label(plan: KeepPlan) -> str:
 
 def keep_help(plan: KeepPlan) -> str:
     """Where the faces come from and where they go (a temporary copy; the captures are not touched)."""
-    where = plan.source.path if plan.source is not None else "the dataset"
+    where = plan.source.label if plan.source is not None else "the dataset"
     return (f"The training gets, beside your pictures, up to {plan.per_class} faces of each of "
-            f"{', '.join(plan.kept)}, drawn (always the same ones) from the Training split of `{where}`. They go "
+            f"{', '.join(plan.kept)}, drawn (always the same ones) from the Training split of {where}. They go "
             "into a temporary folder that is deleted when the training ends; your pictures are not touched.")
 
 
 def keep_notes(plan: KeepPlan, dataset_path: Path | None) -> list[str]:
     """Why some (or all) of the dropped classes cannot be kept: the source lacks them, or there is no source."""
     if plan.source is None:
-        where = f"`{dataset_path}` is not on this machine" if dataset_path else "FER_DATASET_PATH is empty"
+        where = "the face dataset is not on this machine" if dataset_path else "FER_DATASET_PATH is empty"
         return [f"No face dataset to borrow pictures of {', '.join(plan.missing)} from ({where}; FER2013 lives in "
                 "`../shared` beside development checkouts, or point FER_DATASET_PATH at your own image folders). "
                 "The new model is trained on your pictures only."]
