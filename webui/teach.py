@@ -123,9 +123,9 @@ def kept_line(model_name: str, plan: KeepPlan) -> str:
 
 
 def taken_label(mtime: float) -> str:
-    """A picture's checkbox: when it was taken (``7 Dec 14:03:05``), which a person recognises; a file name
-    means nothing to them."""
-    return time.strftime("%-d %b %H:%M:%S", time.localtime(mtime)) if mtime > 0 else "picture"
+    """A picture's checkbox: the time it was taken (``14:03:05``), which a person recognises; a file name
+    means nothing to them. Short enough for one of six columns."""
+    return time.strftime("%H:%M:%S", time.localtime(mtime)) if mtime > 0 else "picture"
 
 
 def comparison_lines(compared: dict[str, Any]) -> tuple[str, str | None, bool]:
