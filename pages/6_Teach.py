@@ -217,15 +217,13 @@ def _keep_section() -> KeepPlan | None:
     return plan if keep else None
 
 
-def _taken_names() -> set[str]:
-    """Names a new model cannot take: every model this visit sees, and the one a training is writing."""
-    return {m.name for m in all_models()} | {j.name for j in jobs.list_jobs("train", mine) if j.active}
-
-
 keep_plan = _keep_section()
-taken = _taken_names()
-if st.session_state.get("train_name", "") in taken | {""}:
-    st.session_state["train_name"] = free_model_name(space, busy=taken)  # the name box never offers a used name
+trained_names = {j.name for j in jobs.list_jobs("train", mine)}
+if st.session_state.get("train_name", "") in trained_names | {""}:
+    # the name of a training already started is used now: offer a free one, not "already exists" beside
+    # "finished" (a name the user typed that is taken still gets that message when they press Start)
+    st.session_state["train_name"] = free_model_name(
+        space, busy={m.name for m in all_models()} | {j.name for j in jobs.list_jobs("train", mine) if j.active})
 start = st.radio(
     "Start from", [START_MODEL, START_IMAGENET], key="train_start",
     format_func=lambda s: (f"the selected model ({model_dir.name}): nudge it towards your pictures"
