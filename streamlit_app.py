@@ -10,7 +10,15 @@ import streamlit as st
 
 from fer_core.registry import inspect_model
 from fer_core.settings import get_settings
-from webui.model_text import headline_metric, model_summary, plain_summary, small_test_warning, views_text
+from webui.model_text import (
+    headline_metric,
+    model_summary,
+    plain_summary,
+    small_test_warning,
+    test_set_name,
+    trained_on_text,
+    views_text,
+)
 from webui.models import (
     all_models,
     deletable_models,
@@ -26,13 +34,19 @@ model_dir = sidebar_model_picker()
 
 st.title(f"🙂 {APP_TITLE}")
 st.markdown(
-    "This app finds faces in a picture, a video or a webcam stream and tells which expression each "
-    "one shows — **angry, disgust, fear, happy, sad, surprise, neutral** and, with the default model, "
-    "**contempt** — with a probability for each. Faces are found with YuNet (or OpenCV's Haar cascade), "
-    "cut out as the training faces were framed, and classified by a network trained on what ten people "
-    "agreed each FER2013 face shows (FER+). **default** is that model; **fer2013**, trained on FER2013's "
-    "original labels, serves the classic benchmark. Everything runs on this server; no picture leaves it."
+    "This app finds the faces in a photo, a video or your webcam and tells which expression each one "
+    "shows — **angry, disgust, fear, happy, sad, surprise, neutral** and, with the default model, "
+    "**contempt** — with how sure it is of each. It learned from about 35,000 photos of faces, each "
+    "labelled by ten people. Everything runs on this server; no picture leaves it."
 )
+with st.expander("How it works"):
+    st.markdown(
+        "Faces are found with YuNet (or OpenCV's Haar cascade when YuNet is not installed), cut out as the "
+        "training faces were framed, and classified by a small neural network. The **default** model learned "
+        "from FER+: ten people's votes on each face of the FER2013 dataset. The **fer2013** model learned "
+        "FER2013's original labels (one label per face, seven expressions) and serves to compare with "
+        "published FER2013 results."
+    )
 
 st.subheader("Pages")
 descriptions = {
@@ -40,7 +54,7 @@ descriptions = {
     "Live webcam": "expressions in your webcam stream, live, with FPS and latency",
     "Upload photos": "analyse photos (jpg, png, webp, bmp, gif), download the results as CSV",
     "Dataset": "browse a training dataset: class balance, sizes, example images",
-    "Training metrics": "learning curves, per-class scores, confusion matrix and how sure each figure is; compare two",
+    "Training metrics": "how well a model does on faces it never saw, expression by expression; compare two",
     "Capture": "collect pictures of your own expressions from the webcam",
     "Teach": "fine-tune a model on your own captured expressions",
     "Video": "expressions over time in a video file: annotated video, timeline chart, CSV",
@@ -69,15 +83,15 @@ else:
         summary.pop("Test accuracy", None)  # the table below gives it with its count
         st.markdown("\n".join(f"- **{k}:** {v}" for k, v in summary.items()))
         if card.metrics:
-            rows = [{"split": split, "accuracy": m.get("accuracy"), "macro F1": m.get("macro_f1"),
-                     "images": m.get("n"), "data": m.get("data", "")}
+            rows = [{"test set": test_set_name(card, split, m), "accuracy": m.get("accuracy"),
+                     "macro F1": m.get("macro_f1"), "faces": m.get("n")}
                     for split, m in card.metrics.items() if isinstance(m, dict)]
             st.dataframe(rows, hide_index=True, column_config={
                 "accuracy": st.column_config.NumberColumn(format="percent"),
                 "macro F1": st.column_config.NumberColumn(format="%.3f"),
             })
         if card.trained_on:
-            st.markdown(f"**Trained on:** {card.trained_on}")
+            st.markdown(f"**Trained on:** {trained_on_text(card)}")
         if card.notes:
             st.markdown(f"**How it was made:** {card.notes}")
         if card.created:
@@ -87,9 +101,9 @@ settings = get_settings()
 with st.expander("Manage models"):
     models = all_models()
     space = current_space()
-    st.caption(f"Model folders in `{settings.models_dir}`" + ("" if space.models == space.shipped else
-               " (shared, read-only) and your own") + " (each holds model.keras + model.json). "
-               + owner_caption(space))
+    where = f" in `{settings.models_dir}`" if space.owner.is_local else ""
+    st.caption(f"The models{where}" + ("" if space.models == space.shipped else
+               ": the shared ones (read-only) and your own") + ". " + owner_caption(space))
     st.dataframe(
         [{"model": m.name, "status": "ok" if m.usable else m.error,
           "backbone": m.card.backbone if m.card else "", "classes": len(m.card.class_names) if m.card else None,

@@ -21,6 +21,7 @@ import ipaddress
 import logging
 import shutil
 import time
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -133,9 +134,11 @@ def visible_models(space: Space, default: str = "default") -> list[ModelInfo]:
     return shipped + [m for m in list_models(space.models, default) if m.name not in taken]
 
 
-def free_model_name(space: Space, base: str = "mine") -> str:
-    """``base``, or ``base-2``, ``base-3``… whichever names no shipped model and none of the owner's."""
+def free_model_name(space: Space, base: str = "mine", busy: Collection[str] = ()) -> str:
+    """``base``, or ``base-2``, ``base-3``… whichever names no shipped model, none of the owner's, and
+    none of ``busy`` (a model a training is about to write)."""
     taken = {p.name for folder in {space.shipped, space.models} if folder.is_dir() for p in folder.iterdir()}
+    taken |= set(busy)
     name, n = base, 1
     while name in taken:
         n += 1

@@ -21,6 +21,14 @@ CLASSIFY_CHOICES = {"All faces": "all", "Only the largest face": "largest",
                     "The whole photo (already a face crop)": "whole"}
 FILE_TYPES = [e.lstrip(".") for e in UPLOAD_EXTENSIONS]  # the decoder's formats, no more, no less
 
+CROP_ASPECT = 1.4  # a face crop is about square; a photo this much wider (or taller) is not one
+
+
+def not_a_crop(r: UploadResult) -> bool:
+    """Whether an uploaded photo is too far from square to be a photo cut to one face."""
+    return max(r.width, r.height) > CROP_ASPECT * max(1, min(r.width, r.height))
+
+
 setup_page("Upload photos", icon="🖼️")
 model_dir = sidebar_model_picker()
 settings = get_settings()
@@ -83,6 +91,10 @@ for r in results:
         with img_col:
             st.image(r.annotated, caption=r.caption(), width="stretch")
         with chart_col:
+            if classify == "whole" and not_a_crop(r):
+                st.warning(f"{r.name} does not look like a photo cut to one face (it is much wider or taller "
+                           "than a face): \"The whole photo\" reads all of it as one face, so this label is a "
+                           "guess. Choose \"All faces\" under Classify for a photo with faces in it.")
             if not r.faces:
                 st.warning(f"{r.name}: no face found. Try another detector in the sidebar, choose \"The whole "
                            "photo\" under Classify if it is already cut to the face, or a photo where "
@@ -95,11 +107,17 @@ for r in results:
                 st.markdown(f"**Face #{i}{tag}: {label_score(face.label, face.score)}**")
                 st.altair_chart(probability_chart(face.probabilities), width="stretch")
 
+if not ok:
+    st.stop()  # no table of nothing
 st.subheader("Results")
 class_names = list(pipeline.classifier.class_names)
 rows = results_table(results, class_names)
-st.dataframe(rows, hide_index=True, column_order=table_columns(rows), column_config={
+columns = table_columns(rows)
+rows = [{k: row.get(k) for k in columns} for row in rows]
+percent = {f"p_{c}": st.column_config.NumberColumn(c, format="percent") for c in class_names}
+st.dataframe(rows, hide_index=True, column_order=columns, column_config={
     "confidence": st.column_config.ProgressColumn("confidence", min_value=0.0, max_value=1.0, format="percent"),
+    **percent,
 })
-st.download_button("Download results (CSV)", data=results_csv(results, class_names), file_name="expressions.csv",
-                   mime="text/csv", on_click="ignore", icon="⬇️")
+st.download_button("Download results (CSV)", data=results_csv(results, class_names, model=model_dir.name),
+                   file_name="expressions.csv", mime="text/csv", on_click="ignore", icon="⬇️")

@@ -6,6 +6,8 @@ FER2013 ``.npz``, Kaggle's ``fer2013.csv`` or an image folder (``root/<class>/*`
 
 import streamlit_webrtc  # noqa: F401  (must precede anything that may import tensorflow)
 
+from pathlib import Path
+
 import altair as alt
 import pandas as pd
 import streamlit as st
@@ -21,18 +23,36 @@ from fer_core.data.dataset_view import (
     thumbnails,
 )
 from fer_core.data.datasets import Dataset, load_dataset
+from fer_core.data.labels import canonical_class
 from fer_core.errors import DatasetError
+from fer_core.registry import inspect_model
 from fer_core.settings import get_settings
 from webui.models import sidebar_model_picker
 from webui.navigation import setup_page
 from webui.owner import current_space
 
+
+def extra_classes_note(model_dir: Path, classes: list[str]) -> str | None:
+    """Why the model in use knows an expression this dataset has no label for (contempt: FER+ votes)."""
+    card = inspect_model(model_dir).card
+    if card is None:
+        return None
+    have = {canonical_class(c) for c in classes}
+    extra = [c for c in card.class_names if canonical_class(c) not in have]
+    if not extra:
+        return None
+    why = (" It learned them from the FER+ votes: ten people labelled each of these same faces again, and their "
+           "labels add contempt." if "contempt" in extra else "")
+    return (f"This dataset labels {len(classes)} expressions; the model in use ({model_dir.name}) knows "
+            f"{len(card.class_names)}, also {', '.join(extra)}.{why}")
+
 PER_PAGE = 24
 THUMB_WIDTH = 96
 
 setup_page("Dataset", icon="🗂️")
-sidebar_model_picker()
+model_dir = sidebar_model_picker()
 settings = get_settings()
+PATH_KEY = "dataset_path"
 
 
 @st.cache_resource(max_entries=2, show_spinner="Reading the dataset…")
@@ -47,11 +67,24 @@ def summary_cached(path: str, stamp: float) -> DatasetSummary:
 
 
 st.title("🗂️ Dataset")
+st.markdown("The faces a model learns from. Here you see how many faces each expression has, and what they "
+            "look like: a model learns the common expressions best, and the rare ones (disgust in FER2013, "
+            "with about one face in sixty) worst.")
 default_path = str(settings.dataset_path) if settings.dataset_path else ""
 roots = [*dataset_roots(settings.dataset_path, current_space().captures), *settings.dataset_roots]
-path = st.text_input("Dataset path", value=default_path, key="dataset_path",
-                     help="A FER2013 .npz or .csv file, or a folder of class folders, on this server, under "
-                          + " or ".join(f"`{r}`" for r in roots) + ".").strip()
+st.session_state.setdefault(PATH_KEY, default_path)
+
+
+def _back_to_default() -> None:
+    st.session_state[PATH_KEY] = default_path
+
+
+with st.expander("Look at another dataset", expanded=st.session_state[PATH_KEY] != default_path):
+    path = st.text_input("Dataset path", key=PATH_KEY,
+                         help="A FER2013 .npz or .csv file, or a folder of class folders, on this server, under "
+                              + " or ".join(f"`{r}`" for r in roots) + ".").strip()
+    if default_path and path != default_path:
+        st.button("Back to the default dataset", key="dataset_default", on_click=_back_to_default)
 
 if not path:
     st.info("No dataset chosen yet.\n\n" + GET_A_DATASET)
@@ -78,7 +111,10 @@ cols[2].metric("Splits", len(summary.totals))
 ratio = summary.imbalance()
 cols[3].metric("Largest / smallest class", "—" if ratio is None else f"{ratio:.1f}×",
                help="Above ~3× a plain model tends to ignore the rare classes; training uses class weights.")
-st.caption(f"Source: `{summary.source}` ({summary.kind}) · classes: {', '.join(summary.class_names)}")
+st.caption(f"Source: {Path(str(summary.source)).name} ({summary.kind}) · expressions: "
+           f"{', '.join(summary.class_names)}")
+if note := extra_classes_note(model_dir, summary.class_names):
+    st.info(note)
 
 st.subheader("Images per class")
 counts = pd.DataFrame(summary.counts_rows())
@@ -122,7 +158,9 @@ else:
     thumbs = thumbnails(split, summary.class_names.index(class_name), page=page, per_page=PER_PAGE)
     good = [t for t in thumbs if t.image is not None]
     if good:
-        st.image([t.image for t in good], caption=[t.caption for t in good], width=THUMB_WIDTH)
+        # a file name tells a folder's images apart; an array's index ("#2") tells a person nothing
+        st.image([t.image for t in good], caption=[t.caption for t in good] if split.paths is not None else None,
+                 width=THUMB_WIDTH)
     for t in thumbs:
         if t.error:
             st.caption(f"⚠️ {t.error}")

@@ -75,7 +75,7 @@ with st.sidebar:
                                help="Change your expression a little between pictures: light, angle, distance.")
     count = int(st.number_input("Pictures to take", 1, 1000, 20, 1, key="cap_count"))
     save_frame = st.checkbox("Also keep the whole camera frame", key="cap_save_frame",
-                             help=f"Saved beside the crops under {root}/.frames/ (not trained on).")
+                             help="Kept beside the face pictures for you to look at; never trained on.")
 
 changes = dict(mode="fixed" if mode == FIXED else "auto", interval=float(interval), count=count,
                threshold=float(threshold), save_frame=save_frame)
@@ -92,16 +92,21 @@ st.title("📸 Capture your expressions")
 st.caption("Press **START** and allow the camera, choose a class in the sidebar, then **Start capturing**. "
            "Every few seconds the largest face is saved; vary light, angle and distance a little. "
            "Review, relabel and train on the **Teach** page. " + owner_caption(space))
-if config.mode == "auto":
-    target = f"`{root}/<the model's class>/` or `{root}/{UNSORTED}/` below {config.threshold:.0%}"
-else:
-    target = f"`{root}/{config.class_name or '<the class you choose>'}/`"
-st.markdown(f"Pictures go to {target}")
+# One slot for whichever line applies: the streamer below must keep its place in the page whatever the
+# sidebar says, else the browser rebuilds it and the camera stops.
+target = st.empty()
 if problem:
-    st.error(f"Class name: {problem}")
+    target.error(f"Class name: {problem}")
 elif unchosen:
-    st.info("Choose a class in the sidebar (or let the model label the pictures), then **Start capturing**.")
-
+    target.info("Choose a class in the sidebar (or let the model label the pictures), then **Start capturing**.")
+elif config.mode == "auto":
+    target.markdown(f"Each picture goes to the class the model sees, or to **{UNSORTED}** (for you to label on "
+                  f"the Teach page) when it is less than {config.threshold:.0%} sure.")
+else:
+    target.markdown(f"Pictures go to your **{config.class_name}** pictures.")
+if space.owner.is_local:
+    with st.expander("Where the pictures are saved"):
+        st.code(str(root), language=None)
 left, right = st.columns([3, 2])
 with left:
     ctx = camera_streamer("capture", video_frame_callback=make_frame_callback(session))
@@ -128,11 +133,11 @@ def show() -> None:
         if status.error:
             st.warning(f"Last frame problem: {status.error}")
         if status.last is not None:
-            st.image(str(status.last.path), caption=f"last picture: {status.last.class_name}/{status.last.path.name}",
+            st.image(str(status.last.path), caption=f"last picture: {status.last.class_name}",
                      width=160)
         on_disk = counts(root)
         if on_disk:
-            st.caption("On disk: " + ", ".join(f"{c} {n}" for c, n in on_disk.items()))
+            st.caption("Your pictures so far: " + ", ".join(f"{c} {n}" for c, n in on_disk.items()))
 
 
 notice = st.empty()  # same slot in both branches, so the "camera is off" notice never lingers while playing

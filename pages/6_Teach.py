@@ -14,7 +14,6 @@ from pathlib import Path
 import streamlit as st
 
 from fer_core.data import curation
-from fer_core.data.dataset_view import short_name
 from fer_core.data.keep_classes import KeepPlan, find_source, plan_keep
 from fer_core.errors import FerError
 from fer_core.model_folder import is_model_folder, report_file
@@ -22,21 +21,21 @@ from fer_core.owners import MODELS, check_quota, free_model_name
 from fer_core.registry import inspect_model
 from fer_core.settings import get_settings
 from fer_core.training import jobs
-from fer_core.training.config import MOBILENET_WEIGHTS
 from webui.charts import container_height, learning_curve_chart
 from webui.model_text import SMALL_TEST, accuracy_text, headline_metric, interval_note, small_test_warning
 from webui.models import (
     MODEL_KEY,
-    PICKER_KEY,
     all_models,
     deletable_models,
     delete_model_folder,
     kept_models_note,
     sidebar_model_picker,
+    use_model,
 )
 from webui.navigation import setup_page
 from webui.owner import current_space, owner_caption
 from webui.teach import (
+    comparison_lines,
     counts_chart,
     counts_chart_height,
     dropped_warning,
@@ -46,13 +45,16 @@ from webui.teach import (
     keep_help,
     keep_label,
     keep_notes,
+    kept_line,
+    taken_label,
 )
 
 NEW_CLASS = "➕ New class…"
 START_MODEL, START_IMAGENET = "model", "imagenet"
 FLASH_KEY = "teach_flash"
 JOB_KEY = "teach_job"
-REVIEW_NAME_CHARS = 14  # a checkbox label in one of six columns
+DELETE_SURE_KEY = "rev_delete_sure"
+RERUN_KEY = "teach_rerun_app"
 
 setup_page("Teach", icon="🎓")
 model_dir = sidebar_model_picker()
@@ -62,9 +64,8 @@ root = space.captures
 mine = None if space.owner.is_local else space.owner.key  # jobs shown: all on a one-owner machine, else own
 
 st.title("🎓 Teach it your expressions")
-st.caption((f"Your pictures live in `{root}/<class>/`. " if space.owner.is_local else owner_caption(space) + " ")
-           + "Review them, then train a model that knows your expressions; it appears in the sidebar's model "
-           "picker on every page.")
+st.caption(owner_caption(space) + " Review them, then train a model that knows your expressions; it appears "
+           "in the sidebar's model picker on every page.")
 
 for kind, text in st.session_state.pop(FLASH_KEY, []):
     getattr(st, kind)(text)
@@ -135,6 +136,10 @@ def _delete_selected(cls: str, names: list[str]) -> None:
     if not chosen:
         _flash("warning", "Select pictures first.")
         return
+    if not st.session_state.get(DELETE_SURE_KEY):
+        _flash("warning", f"Tick “Yes, delete them” to delete the {len(chosen)} selected picture(s) for good.")
+        return
+    st.session_state[DELETE_SURE_KEY] = False
     deleted = 0
     try:
         for n in chosen:
@@ -168,13 +173,18 @@ if all_counts:
         a3.text_input("New class name", key="rev_target_new", max_chars=64)
     a4.button("Move", key="rev_move", on_click=_move_selected, args=(cls, names))
     a5.button("Delete", key="rev_delete", on_click=_delete_selected, args=(cls, names), type="primary")
+    n_chosen = len(_selected(cls, names))
+    if n_chosen:
+        a5.checkbox("Yes, delete them", key=DELETE_SURE_KEY,
+                    help=f"Deleting the {n_chosen} selected picture(s) cannot be undone.")
 
     cols = st.columns(6)
     for i, item in enumerate(items):
         with cols[i % 6]:
             st.image(str(item.path), width="stretch")
-            st.checkbox(short_name(item.name, REVIEW_NAME_CHARS), key=f"sel::{cls}::{item.name}",
-                        help=f"{item.path}" + (" (full frame kept)" if item.frame else ""))
+            st.checkbox(taken_label(item.mtime), key=f"sel::{cls}::{item.name}",
+                        help="Tick to move or delete this picture." + (" Its whole camera frame is kept too."
+                                                                      if item.frame else ""))
     st.caption(f"Page {page_no} of {n_pages}: {len(items)} of {all_counts.get(cls, 0)} pictures of {cls}, "
                "newest first.")
 
@@ -192,8 +202,12 @@ def _keep_section() -> KeepPlan | None:
         return None
     plan = plan_keep(card.class_names, all_counts, find_source(settings.dataset_path),
                      per_class=st.session_state.get("train_keep_n"))
-    st.warning(dropped_warning(model_dir.name, list(trainable), plan))
+    said = st.empty()  # filled once the checkbox below says whether the classes are kept
     keep = plan.kept and st.checkbox(keep_label(plan), value=True, key="train_keep", help=keep_help(plan))
+    if keep:
+        said.success(kept_line(model_dir.name, plan))
+    else:
+        said.warning(dropped_warning(model_dir.name, list(trainable), plan))
     if keep:
         st.number_input("Faces per kept class", min_value=1, max_value=1000, value=plan.per_class,
                         key="train_keep_n", help="By default about as many as you have pictures per class "
@@ -204,24 +218,37 @@ def _keep_section() -> KeepPlan | None:
 
 
 keep_plan = _keep_section()
-with st.form("train_form"):
-    name = st.text_input("Name of the new model", value=free_model_name(space), key="train_name",
-                         max_chars=64, help="Letters, digits, dashes and underscores; it becomes models/<name>/.")
-    weights_file = MOBILENET_WEIGHTS
-    start = st.radio(
-        "Start from", [START_MODEL, START_IMAGENET], key="train_start",
-        format_func=lambda s: (f"the selected model ({model_dir.name}): reuse what it knows" if s == START_MODEL
-                               else "an ImageNet MobileNetV2 (colour, 96×96)"),
-        help="Starting from the selected model reuses its features and the classes it shares with yours. "
-             "ImageNet weights come from " + (str(weights_file) if weights_file and Path(weights_file).is_file()
-                                               else "Keras' download (needs internet)") + ".")
-    c1, c2 = st.columns(2)
-    epochs = c1.slider("Head epochs", 1, 60, 20, key="train_epochs",
-                       help="Epochs of the new output layers on frozen features (fast: features are computed once).")
-    finetune = c2.slider("Fine-tune epochs", 0, 20, 4, key="train_finetune",
-                         help="Epochs with the top of the network opened (slower, usually better).")
-    st.caption("A few hundred pictures take a few minutes on two CPU cores. Training runs in the background: "
-               "you can leave this page.")
+trained_names = {j.name for j in jobs.list_jobs("train", mine)}
+if st.session_state.get("train_name", "") in trained_names | {""}:
+    # the name of a training already started is used now: offer a free one, not "already exists" beside
+    # "finished" (a name the user typed that is taken still gets that message when they press Start)
+    st.session_state["train_name"] = free_model_name(
+        space, busy={m.name for m in all_models()} | {j.name for j in jobs.list_jobs("train", mine) if j.active})
+start = st.radio(
+    "Start from", [START_MODEL, START_IMAGENET], key="train_start",
+    format_func=lambda s: (f"the selected model ({model_dir.name}): nudge it towards your pictures"
+                           if s == START_MODEL else "an ImageNet MobileNetV2 (colour, 96×96): learn from scratch"),
+    help="Starting from the selected model keeps everything it knows and adjusts it gently with your pictures "
+         "(best with few pictures). The ImageNet start learns expressions from your pictures alone and needs "
+         "many of them.")
+with st.form("train_form", enter_to_submit=False):
+    name = st.text_input("Name of the new model", key="train_name", max_chars=64,
+                         help="Letters, digits, dashes and underscores.")
+    if start == START_MODEL:
+        epochs = st.slider("Epochs", 1, 40, 10, key="train_epochs",
+                           help="Rounds over your pictures. Each one moves the whole model a little; training "
+                                "stops early when the held-out pictures stop getting better.")
+        finetune = 0
+    else:
+        c1, c2 = st.columns(2)
+        epochs = c1.slider("Head epochs", 1, 60, 20, key="train_epochs",
+                           help="Epochs of the new output layers on frozen features (fast: features are "
+                                "computed once).")
+        finetune = c2.slider("Fine-tune epochs", 0, 20, 4, key="train_finetune",
+                             help="Epochs with the top of the network opened (slower, usually better).")
+    st.caption("A few hundred pictures take a few minutes. Training runs in the background: you can leave "
+               "this page. A fifth of your pictures is held out to score the new model beside the one it "
+               "started from.")
     submitted = st.form_submit_button("Start training", type="primary",
                                       disabled=blocker is not None or running is not None)
 if blocker:
@@ -243,8 +270,10 @@ if submitted:
 
 
 def _use_model(name: str) -> None:
-    st.session_state[MODEL_KEY] = name
-    st.session_state[PICKER_KEY] = name  # the sidebar picker's own widget state
+    """Make ``name`` the model of every page, the sidebar's picker included; the job panel then reruns the
+    whole page (the button sits in the panel, which alone would rerun, leaving the sidebar as it was)."""
+    use_model(name)
+    st.session_state[RERUN_KEY] = True
 
 
 def _model_exists(result: str | None) -> bool:
@@ -265,9 +294,11 @@ def _show_job(job_id: str) -> None:
         st.info(f"{job_line(info)}. That model has been deleted since.")
         return
     elif info.state == jobs.DONE:
-        st.success(f"{job_line(info)}. The model is in `{info.result}`; pick **{info.name}** in the sidebar "
-                   "to use it on every page.")
-        st.button(f"Use {info.name} now", key="train_use", on_click=_use_model, args=(info.name,))
+        chosen = st.session_state.get(MODEL_KEY) == info.name
+        st.success(f"{job_line(info)}. " + (f"**{info.name}** is the model every page uses now." if chosen else
+                   f"Pick **{info.name}** in the sidebar, or press the button, to use it on every page."))
+        if not chosen:
+            st.button(f"Use {info.name} now", key="train_use", on_click=_use_model, args=(info.name,))
     elif info.state == jobs.FAILED:
         st.error(job_line(info))
         if info.log_tail:
@@ -295,23 +326,37 @@ def _show_report(model: Path) -> None:
         report = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError):
         return
+    compared = report.get("compared") if isinstance(report.get("compared"), dict) else None
+    if compared:
+        line, own_line, worse = comparison_lines(compared)
+        start = compared.get("start_model") or "the starting model"
+        if worse:
+            st.warning(f"**The new model is worse than {start}** on these pictures. {line} Keep using "
+                       f"{start}, or capture more varied pictures and train again.")
+        else:
+            st.success(line)
+        if own_line:
+            st.markdown(own_line)
     n = report.get("n")
     on = f"{report.get('split', 'held-out')} pictures"
-    st.markdown(f"Accuracy: **{accuracy_text(float(report.get('accuracy', 0)), n, on)}** right, "
-                f"macro F1 {report.get('macro_f1', 0):.2f}.")
-    if note := interval_note(report):
-        st.caption(note)
+    with st.expander("Details of the new model's score"):
+        st.markdown(f"Accuracy: **{accuracy_text(float(report.get('accuracy', 0)), n, on)}** right, "
+                    f"macro F1 {report.get('macro_f1', 0):.2f} (the mean of each class's F1 score, so rare "
+                    "classes count as much as common ones).")
+        if note := interval_note(report):
+            st.caption(note)
     warning = small_test_warning(n)
     if warning:
         st.warning(warning)
-    pairs = curation.confused_pairs(report, top=3)
+    own = (compared or {}).get("own_classes") or list(curation.trainable_counts(curation.counts(root)))
+    pairs = curation.confused_pairs(report, top=3, classes=set(own))
     if pairs:
-        st.markdown("Mixed up most:\n" + "\n".join(
+        st.markdown("Your pictures it mixed up most:\n" + "\n".join(
             f"- **{p['true']}** taken for **{p['predicted']}**: {p['count']} time(s) "
             f"({p['share']:.0%} of {p['true']})" for p in pairs)
             + "\n\nCapture more varied pictures of these, or make the expressions more distinct.")
     else:
-        st.markdown("No confusions on the held-out pictures.")
+        st.markdown("None of your held-out pictures was mixed up.")
 
 
 job_id = st.session_state.get(JOB_KEY)
@@ -325,6 +370,8 @@ if job_id:
 
     @st.fragment(run_every=1.0 if live else None)
     def job_panel() -> None:
+        if st.session_state.pop(RERUN_KEY, False):
+            st.rerun(scope="app")  # "Use … now" changed the sidebar's model
         info = jobs.get_job(job_id)
         _show_job(job_id)
         if live and info is not None and not info.active:

@@ -9,17 +9,44 @@ Teach page (a running training's epochs): the same columns, the same look.
 from __future__ import annotations
 
 import math
+import zlib
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 import altair as alt
 import pandas as pd
 
+from fer_core.data.labels import canonical_class
 from fer_core.training.reports import CURVE_METRICS, history_long, phase_spans
 
 SPLIT_COLORS = alt.Scale(domain=["train", "val"], range=["#4c78a8", "#f58518"])
-TOP_COLOR, OTHER_COLOR = "#2e9e4f", "#9aa5b1"
 TITLE_HEIGHT = 30  # a chart title at Vega's default 13 px font, with its offset
+
+# ---------------------------------------------------------------- one colour per class, on every page
+# Keyed by the canonical class name, so "happiness" and "happy" share a colour. A class no model ships
+# (one a user captured) gets a colour from EXTRA_COLORS chosen by its name, the same on every chart.
+CLASS_COLORS = {
+    "angry": "#d62728", "disgust": "#6b8e23", "fear": "#9467bd", "happy": "#f2b701", "sad": "#1f77b4",
+    "surprise": "#ff7f0e", "neutral": "#7f7f7f", "contempt": "#17becf",
+}
+EXTRA_COLORS = ["#e377c2", "#8c564b", "#bcbd22", "#393b79", "#ad494a", "#3182bd", "#31a354", "#756bb1"]
+NO_FACE = "no face"
+NO_FACE_COLOR = UNSORTED_COLOR = "#d9d9d9"
+DIMMED_OPACITY = 0.35  # the classes other than the top one in a probability chart
+
+
+def class_color(name: str) -> str:
+    """The colour of a class on every chart of the app."""
+    if name in (NO_FACE, "unsorted"):
+        return NO_FACE_COLOR
+    key = canonical_class(name)
+    return CLASS_COLORS.get(key) or EXTRA_COLORS[zlib.crc32(key.encode("utf-8")) % len(EXTRA_COLORS)]
+
+
+def class_scale(names: Iterable[str]) -> alt.Scale:
+    """An Altair colour scale giving each of ``names`` its ``class_color``."""
+    domain = list(dict.fromkeys(names))
+    return alt.Scale(domain=domain, range=[class_color(n) for n in domain])
 
 
 # ---------------------------------------------------------------- class probabilities
@@ -30,7 +57,7 @@ def probability_frame(probabilities: dict[str, float]) -> pd.DataFrame:
 
 def probability_chart(probabilities: dict[str, float], height: int | None = None,
                       title: str | None = None) -> alt.Chart:
-    """A horizontal bar per class, the top class highlighted, scale fixed at 0–100 %.
+    """A horizontal bar per class in its class colour, the others dimmed beside the top one, scale 0–100 %.
 
     ``height`` defaults to room for every class name (Vega drops labels that overlap), and for the title:
     the page fits the whole chart, title included, into that height, so a titled chart's rows were squeezed."""
@@ -45,7 +72,8 @@ def probability_chart(probabilities: dict[str, float], height: int | None = None
         .encode(
             x=alt.X("probability:Q", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%", title=None)),
             y=alt.Y("class:N", sort=list(probabilities), title=None, axis=alt.Axis(labelOverlap=False)),
-            color=alt.condition(alt.datum.top, alt.value(TOP_COLOR), alt.value(OTHER_COLOR)),
+            color=alt.Color("class:N", scale=class_scale(df["class"]), legend=None),
+            opacity=alt.condition(alt.datum.top, alt.value(1.0), alt.value(DIMMED_OPACITY)),
             tooltip=[alt.Tooltip("class:N"), alt.Tooltip("probability:Q", format=".1%")],
         )
         .properties(height=height)
@@ -88,14 +116,18 @@ def named_spans(spans: pd.DataFrame, width_px: float = PLOT_WIDTH_PX) -> pd.Data
 
 def learning_curve_chart(history: pd.DataFrame | Iterable[Mapping[str, Any]], metric: str,
                          height: int = 240) -> alt.LayerChart:
-    """Train and validation ``metric`` (loss or accuracy) per epoch, phases shaded and named; an ensemble's
-    members side by side, each its own line.
+    """Train and validation ``metric`` (loss or accuracy) per epoch, phases shaded and named.
 
+    An ensemble's members were trained apart: each is its own line from its own first epoch (dashed
+    apart), never one after the other on a shared axis, which read as one training whose loss jumped.
     One single view (a layer, not a concatenation, so Vega fits it to its container), legends at
     its right, inside its own height."""
     table = history_table(history)
     data = history_long(table)
     data = data[data["metric"] == metric]
+    networks = [n for n in dict.fromkeys(data["network"]) if n]
+    if len(networks) > 1:
+        return _members_chart(data, metric, networks, height)
     spans = phase_spans(table)
     spans = spans.assign(start=spans["start"] - 0.5, end=spans["end"] + 0.5)
     phases = list(dict.fromkeys(spans["phase"]))  # in the order they were trained, not alphabetical
@@ -103,7 +135,8 @@ def learning_curve_chart(history: pd.DataFrame | Iterable[Mapping[str, Any]], me
         alt.Chart(spans)
         .mark_rect(opacity=0.08)
         .encode(x=alt.X("start:Q", scale=alt.Scale(zero=False, nice=False)), x2="end:Q",
-                color=alt.Color("phase:N", sort=phases, legend=alt.Legend(title="phase", orient="right")))
+                color=alt.Color("phase:N", sort=phases,
+                                legend=alt.Legend(title="phase", orient="right", labelLimit=LEGEND_LABEL_PX)))
     )
     names = alt.Chart(named_spans(spans)).mark_text(align="left", baseline="top", dx=4, dy=4, color="#666").encode(
         x="start:Q", y=alt.value(0), text="phase:N")
@@ -115,12 +148,37 @@ def learning_curve_chart(history: pd.DataFrame | Iterable[Mapping[str, Any]], me
                     scale=alt.Scale(zero=False, nice=False)),
             y=alt.Y("value:Q", title=metric, scale=alt.Scale(zero=False)),
             stroke=alt.Stroke("split:N", scale=SPLIT_COLORS, title="split", legend=alt.Legend(orient="right")),
-            detail="network:N",  # an ensemble's members are separate lines, not one run through all of them
             tooltip=["phase", "epoch", "split", alt.Tooltip("value:Q", format=".4f")],
         )
     )
     return alt.layer(shade, names, lines).resolve_scale(color="independent").properties(
         height=max(height, legend_height(len(phases))), title=f"{metric.capitalize()} per epoch")
+
+
+LEGEND_LABEL_PX = 260  # room for a phase name such as "fer_s7wr10: train" (Vega's default cuts at 160)
+
+
+def _members_chart(data: pd.DataFrame, metric: str, networks: list[str], height: int) -> alt.LayerChart:
+    """An ensemble's curves: one line per member and split, each member from its own first epoch."""
+    data = data[data["network"] != ""]
+    data = data.assign(member_epoch=data["step"] - data.groupby("network")["step"].transform("min") + 1)
+    lines = (
+        alt.Chart(data)
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("member_epoch:Q", title="epoch of each network", axis=alt.Axis(tickMinStep=1),
+                    scale=alt.Scale(zero=False, nice=False)),
+            y=alt.Y("value:Q", title=metric, scale=alt.Scale(zero=False)),
+            stroke=alt.Stroke("split:N", scale=SPLIT_COLORS, title="split", legend=alt.Legend(orient="right")),
+            strokeDash=alt.StrokeDash("network:N", sort=networks, title="network",
+                                      legend=alt.Legend(orient="right", labelLimit=LEGEND_LABEL_PX,
+                                                        symbolType="stroke")),
+            detail="network:N",
+            tooltip=["network", "phase", "epoch", "split", alt.Tooltip("value:Q", format=".4f")],
+        )
+    )
+    return alt.layer(lines).properties(height=max(height, legend_height(len(networks))),
+                                       title=f"{metric.capitalize()} per epoch, each network of the ensemble")
 
 
 def container_height(chart: alt.TopLevelMixin) -> int:
@@ -140,14 +198,14 @@ def legend_height(n_phases: int) -> int:
 
 
 def per_class_chart(per_class: pd.DataFrame, height: int = 240) -> alt.Chart:
-    """Per-class accuracy (recall) bars with the support in the tooltip."""
+    """Per-class accuracy (recall) bars in the class colours, the support in the tooltip."""
     return (
         alt.Chart(per_class)
         .mark_bar()
         .encode(
             x=alt.X("class:N", sort=list(per_class["class"]), title=None),
             y=alt.Y("accuracy:Q", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%"), title="accuracy"),
-            color=alt.Color("accuracy:Q", scale=alt.Scale(scheme="redyellowgreen", domain=[0, 1]), legend=None),
+            color=alt.Color("class:N", scale=class_scale(per_class["class"]), legend=None),
             tooltip=["class", alt.Tooltip("accuracy:Q", format=".1%"), alt.Tooltip("f1:Q", format=".3f"),
                      "support"],
         )
@@ -172,6 +230,6 @@ def confusion_chart(confusion: pd.DataFrame, class_names: list[str], height: int
     return alt.layer(cells, text).properties(height=height, title="Confusion matrix (rows: true class)")
 
 
-__all__ = ["OTHER_COLOR", "SPLIT_COLORS", "TOP_COLOR", "confusion_chart", "container_height", "history_table",
-           "learning_curve_chart", "legend_height", "named_spans", "per_class_chart", "probability_chart",
-           "probability_frame"]
+__all__ = ["CLASS_COLORS", "NO_FACE", "SPLIT_COLORS", "class_color", "class_scale", "confusion_chart",
+           "container_height", "history_table", "learning_curve_chart", "legend_height", "named_spans",
+           "per_class_chart", "probability_chart", "probability_frame"]

@@ -7,8 +7,10 @@ trust. The wording lives here so Home and Teach say it the same way.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+from fer_core.training.reports import report_title, trained_key
 from fer_core.training.uncertainty import report_intervals
 
 SMALL_TEST = 100  # below this many test pictures one picture moves accuracy by a percent or more
@@ -66,27 +68,41 @@ def views_text(tta: list[str]) -> str:
 
 
 def plain_summary(card: Any) -> str:
-    """One plain sentence: what the model recognises, how well, on what.
+    """One plain sentence: what the model recognises, and how well on faces it never saw.
 
-    E.g. "Recognises 7 expressions (angry, …) on 48×48 grey face crops. It named 70.2% of 3,589
-    test pictures right (FER2013 PrivateTest)."
+    E.g. "Recognises 7 expressions (angry, …) in small grey photos of faces. It named 70.2% of 3,589 test
+    faces right." Which split of which file is for the model details, not this sentence.
     """
     classes = list(card.class_names)
     colour = "grey" if card.color_mode == "grayscale" else "colour"
-    text = (f"Recognises {len(classes)} expressions ({', '.join(classes)}) "
-            f"on {card.input_size[0]}×{card.input_size[1]} {colour} face crops.")
+    text = f"Recognises {len(classes)} expressions ({', '.join(classes)}) in small {colour} photos of faces."
     head = headline_metric(card)
     if head is None:
         return text + " It has not been tested yet."
-    split, m = head
-    split = split.split(" [")[0]
+    _, m = head
     if m.get("labels") == "ferplus":
-        return text + (f" It agreed with the majority of ten people on "
-                       f"{accuracy_text(float(m['accuracy']), m.get('n'), on='test faces')} "
-                       f"(FER+ votes for the {split} split of {m.get('data') or 'FER2013'}).")
-    data = f"the {split} split of {m['data']}" if m.get("data") else f"the {split} split"
-    return text + f" It named {accuracy_text(float(m['accuracy']), m.get('n'))} right ({data})."
+        return text + (" On faces it never saw while learning, it agreed with what most of ten people said on "
+                       f"{accuracy_text(float(m['accuracy']), m.get('n'), on='faces')}.")
+    return text + (" On faces it never saw while learning, it named "
+                   f"{accuracy_text(float(m['accuracy']), m.get('n'), on='faces')} right.")
 
+
+def trained_on_text(card: Any) -> str:
+    """The card's ``trained_on`` with its data named by file or folder name only: the full path is the
+    server's business (a visitor's own captures sit in a folder named after a secret key, a kept-classes
+    training in a temporary folder), the name says what it was."""
+    text = str(getattr(card, "trained_on", "") or "")
+    data, sep, rest = text.partition(" [")
+    return (Path(data).name or data) + sep + rest
+
+
+def test_set_name(card: Any, line: str, metrics: dict[str, Any]) -> str:
+    """A card's metrics line (``PrivateTest`` or ``all [imfdb_faces]``) as a reader's name of its test set."""
+    split, _, key = line.partition(" [")
+    key = key.rstrip("]") or trained_key(card)
+    if metrics.get("labels") == "ferplus":
+        key = "ferplus"
+    return f"{report_title(key)}, {split}"
 
 
 def _shares_text(members: list[Any]) -> str:
@@ -123,4 +139,5 @@ def model_summary(card: Any) -> dict[str, str]:
 
 
 __all__ = ["SMALL_TEST", "accuracy_text", "headline_metric", "interval_note", "model_summary", "plain_summary",
+           "test_set_name", "trained_on_text",
            "small_test_warning", "views_text"]

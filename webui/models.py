@@ -58,20 +58,30 @@ def sidebar_model_picker() -> Path:
                 return model_folder.model_dir_in(s.models_dir, s.default_model)
             except FerError:  # FER_DEFAULT_MODEL is no plain name: loading the folder itself says what is wrong
                 return s.models_dir
-        current = st.session_state.get(MODEL_KEY)
-        if current not in names:
-            current = s.default_model if s.default_model in names else names[0]
-        if st.session_state.get(PICKER_KEY) not in names:
-            st.session_state.pop(PICKER_KEY, None)
-        choice = st.selectbox("Model", names, index=names.index(current), key=PICKER_KEY,
-                              help="The expression model every page uses. Models live in "
-                                   f"{s.models_dir}.")
-        st.session_state[MODEL_KEY] = choice
+        # MODEL_KEY is the one choice; the widget only mirrors it (set before it is drawn, every run), so
+        # a value the browser still holds from another page or from before "Use … now" never wins.
+        choice = st.session_state.get(MODEL_KEY)
+        if choice not in names:  # none yet, or its model was deleted
+            choice = s.default_model if s.default_model in names else names[0]
+        st.session_state[MODEL_KEY] = st.session_state[PICKER_KEY] = choice
+        st.selectbox("Model", names, key=PICKER_KEY, on_change=_picked,
+                     help="The expression model every page uses.")
         if broken:
             with st.expander(f"{len(broken)} model folder(s) cannot be used"):
                 for m in broken:
                     st.caption(f"**{m.name}**: {m.error}")
     return next(m.path for m in usable if m.name == choice)
+
+
+def _picked() -> None:
+    """The sidebar picker changed: that is the model of every page now."""
+    st.session_state[MODEL_KEY] = st.session_state[PICKER_KEY]
+
+
+def use_model(name: str) -> None:
+    """Make ``name`` the model of every page: the shared choice and the sidebar picker's own state."""
+    st.session_state[MODEL_KEY] = name
+    st.session_state[PICKER_KEY] = name
 
 
 def detector_choices() -> list[str]:
@@ -193,4 +203,4 @@ def delete_model_folder(name: str, space: Space | None = None) -> str | None:
 
 __all__ = ["DETECTOR_LABELS", "MODEL_KEY", "PICKER_KEY", "all_models", "cached_classifier", "cached_pipeline",
            "clear_model_caches", "deletable_models", "delete_model_folder", "detector_choices", "kept_models_note",
-           "pipeline_or_stop", "preload_model", "sidebar_model_picker"]
+           "pipeline_or_stop", "preload_model", "sidebar_model_picker", "use_model"]

@@ -8,6 +8,7 @@ class counts) is built here so tests can check it without a browser. The learnin
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ from fer_core.capture import CaptureConfig, CaptureSession, CaptureStatus
 from fer_core.data.keep_classes import KeepPlan
 from fer_core.data.labels import label_line
 from fer_core.training.jobs import CANCELLED, DONE, FAILED, QUEUED, JobInfo
-from webui.charts import OTHER_COLOR, TOP_COLOR
+from webui.charts import class_scale
 
 SESSION_KEY = "capture_session"
 
@@ -55,16 +56,15 @@ def capture_lines(status: CaptureStatus) -> list[str]:
 
 
 def counts_chart(counts: dict[str, int]) -> Any:
-    """A bar per class folder (``unsorted`` greyed: it waits for a label)."""
+    """A bar per class folder in its class colour (``unsorted`` grey: it waits for a label)."""
     df = pd.DataFrame({"class": list(counts), "images": list(counts.values())})
-    df["labelled"] = [c != "unsorted" for c in counts]
     return (
         alt.Chart(df)
         .mark_bar()
         .encode(
             x=alt.X("images:Q", title=None, axis=alt.Axis(tickMinStep=1)),
             y=alt.Y("class:N", sort=list(counts), title=None),
-            color=alt.condition(alt.datum.labelled, alt.value(TOP_COLOR), alt.value(OTHER_COLOR)),
+            color=alt.Color("class:N", scale=class_scale(counts), legend=None),
             tooltip=["class:N", "images:Q"],
         )
     )
@@ -115,6 +115,40 @@ def dropped_warning(model_name: str, trainable: list[str], plan: KeepPlan) -> st
             f"({', '.join(trainable)}): it will no longer recognise {', '.join(plan.missing)}. {remedy}")
 
 
+def kept_line(model_name: str, plan: KeepPlan) -> str:
+    """What ticking "keep" gives: the new model still knows the starting model's other classes."""
+    label = plan.source.label if plan.source is not None else "dataset"
+    return (f"The new model keeps what **{model_name}** knows of {', '.join(plan.kept)}: the training borrows "
+            f"{plan.per_class} {label} faces of each, beside your pictures.")
+
+
+def taken_label(mtime: float) -> str:
+    """A picture's checkbox: the time it was taken (``14:03:05``), which a person recognises; a file name
+    means nothing to them. Short enough for one of six columns."""
+    return time.strftime("%H:%M:%S", time.localtime(mtime)) if mtime > 0 else "picture"
+
+
+def comparison_lines(compared: dict[str, Any]) -> tuple[str, str | None, bool]:
+    """The new model beside the one it started from, on the same held-out pictures (``compare_models``):
+    the line to show, a line on the user's own classes (or None), and whether the new model is worse."""
+    start = str(compared.get("start_model") or "the starting model")
+    models = compared.get("models") or {}
+    new, old = models.get("new") or {}, models.get("start") or {}
+    n, n_own = int(compared.get("n") or 0), int(compared.get("n_own") or 0)
+    a_new, a_old = float(new.get("accuracy") or 0.0), float(old.get("accuracy") or 0.0)
+    whose = (f" ({n_own} of yours, {n - n_own} borrowed faces of the classes you kept)" if 0 < n_own < n
+             else "")
+    line = (f"On the same {n} held-out pictures{whose}: the new model got **{a_new:.0%}** right, "
+            f"**{start}** got **{a_old:.0%}**.")
+    own_line = None
+    o_new, o_old = new.get("own_accuracy"), old.get("own_accuracy")
+    own = list(compared.get("own_classes") or [])
+    if o_new is not None and o_old is not None and 0 < n_own < n:
+        own_line = (f"On your own classes ({', '.join(own)}): new model {float(o_new):.0%}, "
+                    f"{start} {float(o_old):.0%}.")
+    return line, own_line, a_new < a_old
+
+
 def keep_label(plan: KeepPlan) -> str:
     """The checkbox: ``Keep the starting model's other classes (adds 50 FER2013 faces of each)``."""
     label = plan.source.label if plan.source is not None else "dataset"
@@ -123,16 +157,16 @@ def keep_label(plan: KeepPlan) -> str:
 
 def keep_help(plan: KeepPlan) -> str:
     """Where the faces come from and where they go (a temporary copy; the captures are not touched)."""
-    where = plan.source.path if plan.source is not None else "the dataset"
+    where = plan.source.label if plan.source is not None else "the dataset"
     return (f"The training gets, beside your pictures, up to {plan.per_class} faces of each of "
-            f"{', '.join(plan.kept)}, drawn (always the same ones) from the Training split of `{where}`. They go "
+            f"{', '.join(plan.kept)}, drawn (always the same ones) from the Training split of {where}. They go "
             "into a temporary folder that is deleted when the training ends; your pictures are not touched.")
 
 
 def keep_notes(plan: KeepPlan, dataset_path: Path | None) -> list[str]:
     """Why some (or all) of the dropped classes cannot be kept: the source lacks them, or there is no source."""
     if plan.source is None:
-        where = f"`{dataset_path}` is not on this machine" if dataset_path else "FER_DATASET_PATH is empty"
+        where = "the face dataset is not on this machine" if dataset_path else "FER_DATASET_PATH is empty"
         return [f"No face dataset to borrow pictures of {', '.join(plan.missing)} from ({where}; FER2013 lives in "
                 "`../shared` beside development checkouts, or point FER_DATASET_PATH at your own image folders). "
                 "The new model is trained on your pictures only."]
@@ -158,6 +192,6 @@ def job_line(info: JobInfo) -> str:
     return f"Training {info.name}: {info.message} ({took})"
 
 
-__all__ = ["SESSION_KEY", "capture_lines", "counts_chart", "counts_chart_height", "dropped_warning",
-           "early_stop_notes", "flat_accuracy_note", "job_line", "keep_help", "keep_label", "keep_notes",
-           "session_capture", "suggestion_line"]
+__all__ = ["SESSION_KEY", "capture_lines", "comparison_lines", "counts_chart", "counts_chart_height",
+           "dropped_warning", "early_stop_notes", "flat_accuracy_note", "job_line", "keep_help", "keep_label",
+           "keep_notes", "kept_line", "session_capture", "suggestion_line", "taken_label"]

@@ -24,12 +24,12 @@ from fer_core.errors import FerError, one_line
 from fer_core.inference.pipeline import Pipeline
 from fer_core.inference.stream import StreamOptions
 from fer_core.inference.video import AnalysisCancelled, VideoResult, analyze_video
+from webui.charts import NO_FACE, class_scale
 
 log = logging.getLogger(__name__)
 
 MAX_PARALLEL = 2
 _slots = threading.BoundedSemaphore(MAX_PARALLEL)
-NO_FACE = "no face"
 
 
 @dataclass
@@ -119,15 +119,6 @@ def drop_job(state: Any, slot: str) -> None:
 
 
 # ---------------------------------------------------------------- charts
-def class_colors(class_names: list[str]) -> alt.Scale:
-    """One colour per class (Tableau 10), grey for no face: the same in every chart of the page."""
-    palette = ["#e15759", "#59a14f", "#b07aa1", "#edc948", "#4e79a7", "#f28e2b", "#76b7b2", "#ff9da7",
-               "#9c755f", "#bab0ac"]
-    names = list(class_names)
-    return alt.Scale(domain=names + [NO_FACE], range=[palette[i % len(palette)] for i in range(len(names))]
-                     + ["#d9d9d9"])
-
-
 def label_segments(rows: list[Any], end: float) -> list[dict[str, Any]]:
     """Runs of the same label (or no face) as ``{start, end, label}``, for the band above the chart."""
     segments: list[dict[str, Any]] = []
@@ -156,7 +147,7 @@ def timeline_chart(rows: list[Any], class_names: list[str], duration: float, sta
 
     The band's last label lasts to ``band_end`` (default ``duration``, the end of a video). Why: the live page
     charts a fixed minute, and a stream stopped after 4 s must not read as that face's label for all 60."""
-    colors = class_colors(class_names)
+    colors = class_scale([*class_names, NO_FACE])
     legend = alt.Legend(title=None, orient="top", direction="horizontal", symbolType="square",
                         columns=legend_columns or alt.Undefined)
     domain = [start, max(duration, start + 1e-3)]
@@ -184,5 +175,5 @@ def timeline_chart(rows: list[Any], class_names: list[str], duration: float, sta
     return alt.vconcat(band, lines, spacing=4).resolve_scale(color="shared")
 
 
-__all__ = ["NO_FACE", "VideoJob", "VideoOutput", "class_colors", "drop_job", "label_segments", "replace_job",
+__all__ = ["NO_FACE", "VideoJob", "VideoOutput", "drop_job", "label_segments", "replace_job",
            "timeline_chart", "timeline_frame"]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -236,11 +237,13 @@ def training_blocker(all_counts: dict[str, int], min_images: int = 2) -> str | N
     return None
 
 
-def confused_pairs(report: dict[str, Any], top: int = 3) -> list[dict[str, Any]]:
+def confused_pairs(report: dict[str, Any], top: int = 3,
+                   classes: Collection[str] | None = None) -> list[dict[str, Any]]:
     """The ``top`` (true, predicted) class pairs the model mixes up most, from ``report.json``.
 
     Each is ``{"true", "predicted", "count", "share"}`` where share is the fraction of the true
-    class's examples that went to the predicted class; pairs never confused are left out.
+    class's examples that went to the predicted class; pairs never confused are left out. With
+    ``classes``, only pairs whose true class is one of them (the classes a user captured).
     """
     names = report.get("class_names") or []
     cm = report.get("confusion_matrix") or []
@@ -248,7 +251,8 @@ def confused_pairs(report: dict[str, Any], top: int = 3) -> list[dict[str, Any]]
     for i, row in enumerate(cm):
         total = sum(row)
         for j, value in enumerate(row):
-            if i != j and value > 0 and i < len(names) and j < len(names):
+            if i != j and value > 0 and i < len(names) and j < len(names) and (
+                    classes is None or names[i] in classes):
                 pairs.append({"true": names[i], "predicted": names[j], "count": int(value),
                               "share": float(value) / total if total else 0.0})
     pairs.sort(key=lambda p: (-p["count"], -p["share"], p["true"], p["predicted"]))

@@ -123,19 +123,27 @@ def results_table(results: Iterable[UploadResult], class_names: list[str] | None
 
 
 def table_columns(rows: list[dict[str, Any]]) -> list[str]:
-    """The base columns, then probability columns in first-seen order."""
+    """The base columns, then probability columns in first-seen order; ``error`` only when a row has one
+    (a column of empty errors is noise)."""
     extra: list[str] = []
     for row in rows:
         for k in row:
             if k not in BASE_COLUMNS and k not in extra:
                 extra.append(k)
-    return list(BASE_COLUMNS) + extra
+    base = [c for c in BASE_COLUMNS if c != "error" or any(row.get("error") for row in rows)]
+    return base + extra
 
 
-def results_csv(results: Iterable[UploadResult], class_names: list[str] | None = None) -> bytes:
-    """The results table as UTF-8 CSV (empty cells for missing values)."""
+def results_csv(results: Iterable[UploadResult], class_names: list[str] | None = None,
+                model: str | None = None) -> bytes:
+    """The results table as UTF-8 CSV (empty cells for missing values); with ``model``, a first column
+    naming the model that gave the labels, so a saved file still says where its figures came from."""
     rows = results_table(results, class_names)
-    return table_csv(rows, table_columns(rows))
+    columns = table_columns(rows)
+    if model is not None:
+        rows = [{"model": model, **row} for row in rows]
+        columns = ["model", *columns]
+    return table_csv(rows, columns)
 
 
 __all__ = ["UploadResult", "analyze_upload", "analyze_uploads", "results_csv", "results_table", "table_columns"]

@@ -17,7 +17,8 @@ from fer_core.data.labels import label_score
 from fer_core.inference.detection import Box
 
 GREEN = (60, 220, 60)  # the largest face
-GREY = (170, 170, 170)  # other faces
+GREY = (235, 235, 235)  # other faces: near white inside a dark edge, visible on light and dark pictures
+EDGE = (30, 30, 30)
 RED = (230, 40, 40)  # errors
 
 
@@ -66,8 +67,10 @@ def put_label(img: np.ndarray, text: str, box: Box, color: tuple[int, int, int])
 def draw_box(img: np.ndarray, box: Box, text: str | None = None, highlight: bool = True) -> None:
     """Draw one face box (in place) with an optional label tag."""
     color = GREEN if highlight else GREY
-    t = line_width(img.shape[0])
-    cv2.rectangle(img, (box.x, box.y), (box.x + box.w, box.y + box.h), color, t + int(highlight))
+    t = line_width(img.shape[0]) + 1
+    if not highlight:  # a pale line alone vanished on pale skin and walls: a dark edge on both sides
+        cv2.rectangle(img, (box.x, box.y), (box.x + box.w, box.y + box.h), EDGE, t + 2)
+    cv2.rectangle(img, (box.x, box.y), (box.x + box.w, box.y + box.h), color, t)
     if text:
         put_label(img, text, box, color)
 

@@ -167,16 +167,20 @@ def follow_init_model(cfg: TrainConfig, card: ModelCard) -> TrainConfig:
 # ----------------------------------------------------------------------------- presets
 
 
+PERSONAL_LR = 2e-4  # the Teach page's fine-tune of a whole model: a nudge, not a retraining
+
+
 def personal_config(data: str | Path, name: str, start: str = "model", init_model: str | Path | None = None,
                     epochs: int = 20, finetune_epochs: int = 4, models_dir: str | Path | None = None,
                     keep: KeepPlan | None = None, **overrides: Any) -> TrainConfig:
     """A ``TrainConfig`` sized for a few hundred own images on a CPU (minutes, not hours).
 
-    ``start``: ``model`` fine-tunes ``init_model`` (its backbone and the classes both share),
-    ``imagenet`` starts a MobileNetV2 from ImageNet weights (the shared file when present).
+    ``start``: ``model`` fine-tunes the whole of ``init_model`` in one phase (every layer, the output
+    rows of the classes both share kept) at a low rate; ``imagenet`` starts a MobileNetV2 from ImageNet
+    weights (the shared file when present).
     The model goes to ``<models_dir>/<name>`` (the owner's models folder; by default the
     models folder of the settings); ``name`` must be a plain folder name.
-    Head epochs are many because they are nearly free (cached backbone features) and a small
+    From ImageNet, head epochs are many because they are nearly free (cached backbone features) and a small
     set needs them for the head's batch-norm statistics to settle; fine-tune epochs cost more.
     ``keep`` (a ``plan_keep`` with classes to keep) makes the training job add that many source
     faces of each of the starting model's other classes (``keep_extra``), so the model keeps them.
@@ -192,7 +196,9 @@ def personal_config(data: str | Path, name: str, start: str = "model", init_mode
     if start == "model":
         if not init_model:
             raise ValueError("no model to start from")
-        base.update(init_model=str(init_model), unfreeze=30)
+        # The whole starting model, its output rows included, at a low rate: a few captures nudge it
+        # rather than teach a new head from nothing (which forgets what the model knew).
+        base.update(init_model=str(init_model), whole=True, lr=PERSONAL_LR, unfreeze=30)
     elif start == "imagenet":
         base.update(backbone="mobilenet_v2", weights="auto", unfreeze=30)
     else:

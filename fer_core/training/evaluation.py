@@ -173,6 +173,41 @@ def evaluate_personal(model_dir: str | Path, split: Split, data_classes: list[st
                "people": len(result.people), "test_faces": result.test_faces, "repeats": repeats,
                "personal_k": k, "per_person": result.per_person}
     return report
+def compare_models(models: dict[str, str | Path], split: Split, data_classes: list[str],
+                   own_classes: list[str], batch_size: int = 256) -> dict[str, Any]:
+    """Each model's accuracy on the same faces of ``split``: all of them, and those of ``own_classes``.
+
+    Why: a fine-tune on a few captures can end up worse than the model it started from; only a
+    score of both on the very same held-out faces says so. A face of a class a model does not
+    know counts as wrong for that model (it cannot name it), so every model is scored on every face.
+    Returns ``{"n", "n_own", "own_classes", "models": {name: {"accuracy", "own_accuracy", "per_class"}}}``.
+    """
+    crops, labels = [], []
+    for i in range(len(split)):
+        try:
+            crops.append(split.image(i))
+            labels.append(int(split.labels[i]))
+        except ImageError:
+            continue
+    y_true = np.asarray(labels, dtype=np.int64)
+    own = [c for c in own_classes if c in data_classes]
+    own_mask = np.isin(y_true, [data_classes.index(c) for c in own])
+    out: dict[str, Any] = {"n": len(y_true), "n_own": int(own_mask.sum()), "own_classes": own, "models": {}}
+    for name, model_dir in models.items():
+        clf = get_classifier(model_dir)
+        y_pred = np.full(len(y_true), -1, dtype=np.int64)
+        if (label_map(data_classes, clf.class_names)[0] >= 0).any():
+            for start in range(0, len(crops), batch_size):
+                chunk = crops[start:start + batch_size]
+                y_pred[start:start + len(chunk)] = predict_among(clf.predict(chunk), clf.class_names, data_classes)
+        right = y_pred == y_true
+        out["models"][name] = {
+            "accuracy": round(float(right.mean()), 6) if len(right) else 0.0,
+            "own_accuracy": round(float(right[own_mask].mean()), 6) if own_mask.any() else None,
+            "per_class": {c: round(float(right[y_true == k].mean()), 6)
+                          for k, c in enumerate(data_classes) if (y_true == k).any()},
+        }
+    return out
 
 
 def public_report(report: dict[str, Any]) -> dict[str, Any]:
@@ -181,17 +216,20 @@ def public_report(report: dict[str, Any]) -> dict[str, Any]:
 
 
 def write_report(model_dir: str | Path, report: dict[str, Any], split_name: str, data: str,
-                 labels: str = "fer2013") -> Path:
+                 labels: str = "fer2013", compared: dict[str, Any] | None = None) -> Path:
     """Save the report beside the model and put its headline figures on the card.
 
     The test set the model was trained for goes to the model's own report and its split's line on
     the card; any other (FER+ votes for a FER2013 model, faces from elsewhere) to the report named by
-    its key and a line ``<split> [<key>]``, so no figure overwrites another.
+    its key and a line ``<split> [<key>]``, so no figure overwrites another. ``compared``
+    (``compare_models``: the new model beside the one it started from) is kept in the report.
     """
     d = Path(model_dir)
     card = load_card(d)
     key = report_key(data, labels)
     body = public_report(report) | {"split": split_name, "data": str(data), "labels": labels, "test_set": key}
+    if compared is not None:
+        body["compared"] = compared
     own = key == trained_key(card)
     path = model_folder.write_report(d, body, None if own else key)
     line = split_name if own else f"{split_name} [{key}]"

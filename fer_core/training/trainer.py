@@ -22,10 +22,11 @@ from typing import Any
 
 import numpy as np
 
-from fer_core.data.datasets import Dataset, load_dataset
+from fer_core.data.datasets import Dataset, Split, load_dataset
 from fer_core.errors import FerError
 from fer_core.inference.classifier import load_keras_model
 from fer_core.inference.preprocess import with_face_crops
+from fer_core.model_folder import is_model_folder
 from fer_core.training.architectures import (
     build_model,
     first_member,
@@ -37,11 +38,11 @@ from fer_core.training.architectures import (
 from fer_core.training.augment import build_augmentation
 from fer_core.training.callbacks import ProgressFn, make_callbacks
 from fer_core.training.checkpoint import Checkpoint
-from fer_core.training.config import ModelSpec, TrainConfig, build_parser, config_from_args, resolve
+from fer_core.training.config import ModelSpec, TrainConfig, build_parser, config_from_args, keep_extra, resolve
 from fer_core.training.data import Splits, TrainingData, data_fingerprint, fit_inputs, load_arrays, pick_splits
 from fer_core.training.degrade import build_degrade
 from fer_core.training.distill import distilled_targets
-from fer_core.training.evaluation import evaluate_split, write_report
+from fer_core.training.evaluation import compare_models, evaluate_split, write_report
 from fer_core.training.export import export_model
 from fer_core.training.phases import FINETUNE, HEAD, TRAIN, Phase, make_optimizer, plan_phases, steps_per_epoch
 from fer_core.training.tta import choose_tta
@@ -242,9 +243,27 @@ def _finish(run: Run, out: Path, splits: Splits, ds: Dataset) -> None:
         return
     try:
         report = evaluate_split(out, report_split, ds.class_names)
-        write_report(out, report, split_name=report_split.name, data=run.cfg.data, labels=run.cfg.labels)
+        compared = _compare_with_start(run, out, report_split, ds)
+        write_report(out, report, split_name=report_split.name, data=run.cfg.data, labels=run.cfg.labels,
+                     compared=compared)
     except Exception as exc:  # noqa: BLE001 - the model is already written; a report can be redone
         log.exception("evaluation after training failed: %s", exc)
+
+
+def _compare_with_start(run: Run, out: Path, split: Split, ds: Dataset) -> dict[str, Any] | None:
+    """The new model and the model it started from, scored on the same report faces (a fine-tune only).
+
+    The classes the training borrowed faces for (``keep_extra``) are not the user's own; the rest are.
+    """
+    start = run.cfg.init_model
+    if not start or not is_model_folder(start):
+        return None
+    run.emit({"event": "status", "message": f"scoring {Path(start).name} on the same pictures"})
+    kept = set((keep_extra(run.cfg) or {}).get("classes") or ())
+    own = [c for c in ds.class_names if c not in kept]
+    compared = compare_models({"new": out, "start": start}, split, list(ds.class_names), own)
+    compared["start_model"] = Path(start).name
+    return compared
 
 
 def _cpu_has_bf16() -> bool:

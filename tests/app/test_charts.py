@@ -78,30 +78,33 @@ def test_model_summary() -> None:
 
 def _layer_rows(spec: dict, mark: str) -> list[dict]:
     layer = next(x for x in spec["layer"] if x["mark"]["type"] == mark)
-    return spec["datasets"][layer["data"]["name"]]
+    return spec["datasets"][(layer.get("data") or spec["data"])["name"]]
 
 
 def test_phase_names_only_where_they_fit() -> None:
-    """An ensemble's short member phases lose their names (they overlapped); the long one and the shading keep all."""
-    rows = [{"phase": f"member {m}: train", "epoch": e, "loss": 1.0, "val_loss": 1.0}
-            for m, n in ((1, 8), (2, 8), (3, 53)) for e in range(1, n + 1)]
+    """A chain's short restarts lose their names (they overlapped); the long one and the shading keep all."""
+    rows = [{"phase": f"{name}: train", "epoch": e, "loss": 1.0, "val_loss": 1.0}
+            for name, n in (("fer_s7", 53), ("fer_s7wr", 3), ("fer_s7wr2", 3)) for e in range(1, n + 1)]
     spec = learning_curve_chart(rows, "loss").to_dict()
-    assert [r["phase"] for r in _layer_rows(spec, "text")] == ["member 3: train"]
+    assert [r["phase"] for r in _layer_rows(spec, "text")] == ["fer_s7: train"]
     assert len(_layer_rows(spec, "rect")) == 3
     two = learning_curve_chart([EPOCHS[0]] * 8 + [EPOCHS[2]] * 4, "accuracy").to_dict()  # 8 and 4 epochs: both fit
     assert {r["phase"] for r in _layer_rows(two, "text")} == {"head", "finetune"}
 
 
-def test_ensemble_members_are_separate_lines_and_a_single_network_one() -> None:
-    """An ensemble's members were trained apart: no line from one member's last epoch to the next's first."""
+def test_ensemble_members_each_start_at_their_own_first_epoch() -> None:
+    """An ensemble's members were trained apart: each is its own line from its own epoch 1, never the second
+    drawn after the first on one axis (which read as one training whose loss jumped)."""
     rows = [{"phase": f"member {m}: train", "epoch": e, "loss": 2.0 - e / 10, "val_loss": 1.5}
             for m in (1, 2) for e in (1, 2, 3)]
     spec = learning_curve_chart(rows, "loss").to_dict()
     line = next(x for x in spec["layer"] if x["mark"]["type"] == "line")
     assert line["encoding"]["detail"]["field"] == "network"
+    assert line["encoding"]["strokeDash"]["field"] == "network" and line["encoding"]["x"]["field"] == "member_epoch"
     values = _layer_rows(spec, "line")
-    assert {(v["network"], v["step"]) for v in values if v["split"] == "train"} == {
-        ("member 1", 1), ("member 1", 2), ("member 1", 3), ("member 2", 4), ("member 2", 5), ("member 2", 6)}
+    assert {(v["network"], v["member_epoch"]) for v in values if v["split"] == "train"} == {
+        ("member 1", 1), ("member 1", 2), ("member 1", 3), ("member 2", 1), ("member 2", 2), ("member 2", 3)}
+    assert not [x for x in spec["layer"] if x["mark"]["type"] == "rect"]  # no phase bands: the members share the axis
     single = _layer_rows(learning_curve_chart(EPOCHS, "loss").to_dict(), "line")
     assert {v["network"] for v in single} == {""}  # head and finetune: one network, one line
 
@@ -134,3 +137,39 @@ def test_a_chain_of_restarts_lists_its_phases_in_training_order_and_the_chart_gr
     # the page's container follows the chart (a fixed one cut the grown legend off again)
     assert container_height(learning_curve_chart(rows, "loss")) == legend_height(7) + 20
     assert container_height(learning_curve_chart(EPOCHS, "loss")) == 260
+
+
+def test_a_class_has_one_colour_in_every_chart():
+    """The probability bars, the per-class bars, the capture counts and the video timeline colour a class
+    alike, whatever its neighbours; a captured class of one's own gets a colour by its name."""
+    from fer_core.training.reports import per_class_frame
+    from webui.charts import class_color, per_class_chart, probability_chart
+    from webui.teach import counts_chart
+    from webui.video import timeline_chart
+
+    def colours(chart) -> dict[str, str]:
+        found: dict[str, str] = {}
+        stack = [chart.to_dict()]
+        while stack:
+            node = stack.pop()
+            if isinstance(node, list):
+                stack.extend(node)
+            elif isinstance(node, dict):
+                colour = (node.get("encoding") or {}).get("color") or {}
+                scale = colour.get("scale") or {} if isinstance(colour, dict) else {}
+                if isinstance(scale.get("domain"), list):
+                    found.update(zip(scale["domain"], scale["range"]))
+                stack.extend(v for v in node.values() if isinstance(v, (dict, list)))
+        return found
+
+    report = {"class_names": ["sad", "happy"], "per_class": {"sad": {"recall": 0.5}, "happy": {"recall": 0.9}}}
+    charts = [probability_chart({"angry": 0.1, "happy": 0.8, "sad": 0.1}), probability_chart({"happy": 1.0}),
+              per_class_chart(per_class_frame(report)), counts_chart({"happy": 3, "wink": 2, "unsorted": 1}),
+              timeline_chart([], ["sad", "happy", "wink"], 10.0)]
+    for chart in charts:
+        for cls, colour in colours(chart).items():
+            assert colour == class_color(cls), (cls, colour)
+    assert colours(charts[0])["happy"] == colours(charts[1])["happy"] == colours(charts[3])["happy"]
+    assert class_color("Happiness") == class_color("happy") and class_color("wink") == class_color("wink")
+    assert len({class_color(c) for c in ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral",
+                                          "contempt")}) == 8

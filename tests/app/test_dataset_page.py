@@ -73,3 +73,24 @@ def test_path_box_reads_only_the_configured_dataset_folders(app_env: Path, tmp_p
         at.text_input(key="dataset_path").set_value(str(good)).run()
         no_exceptions(at)
         assert not at.error and {m.label: m.value for m in at.metric}["Images"] == n
+
+
+def test_a_way_back_to_the_default_and_a_word_on_the_models_other_classes(
+        app_env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another dataset that failed leaves a button back to the default; the default model's contempt is
+    explained beside a dataset without it; no server path in the caption."""
+    root = write_folder(tmp_path / "faces", n_per_class=2)
+    monkeypatch.setenv("FER_DATASET_PATH", str(root))
+    monkeypatch.setenv("FER_DEFAULT_MODEL", "default")
+    at = page("pages/3_Dataset.py").run()
+    no_exceptions(at)
+    assert not [b for b in at.button if b.key == "dataset_default"]  # on the default: nothing to go back to
+    note = next(i.value for i in at.info if "the model in use (default) knows 8" in i.value)
+    assert "contempt" in note and "FER+ votes" in note
+    assert str(tmp_path) not in " ".join(c.value for c in at.caption)
+    at.text_input(key="dataset_path").set_value(str(tmp_path / "nowhere")).run()
+    assert at.error
+    at.button(key="dataset_default").click().run()
+    no_exceptions(at)
+    assert not at.error and at.text_input(key="dataset_path").value == str(root)
+    assert {m.label: m.value for m in at.metric}["Images"] == "6"

@@ -13,8 +13,9 @@ def _chart_specs(at) -> list[str]:
 
 
 def test_trained_model_draws_all_charts(app_env: Path) -> None:
-    at = page("pages/4_Training_metrics.py").run()
-    at.selectbox(key="metrics_model").set_value("tiny").run()
+    at = page("pages/4_Training_metrics.py")
+    at.session_state["model_name"] = "tiny"
+    at.run()
     no_exceptions(at)
     assert not at.error
     specs = _chart_specs(at)
@@ -43,8 +44,9 @@ def test_compare_side_by_side_and_missing_report(app_env: Path) -> None:
     shutil.copytree(app_env / "tiny", app_env / "noreport")
     (app_env / "noreport" / "report.json").unlink()
     try:
-        at = page("pages/4_Training_metrics.py").run()
-        at.selectbox(key="metrics_model").set_value("tiny").run()
+        at = page("pages/4_Training_metrics.py")
+        at.session_state["model_name"] = "tiny"
+        at.run()
         compare = at.selectbox(key="metrics_compare")
         assert compare.options[0] == "— none —" and "tiny" not in compare.options
         compare.set_value("noreport").run()
@@ -62,18 +64,21 @@ def test_compare_side_by_side_and_missing_report(app_env: Path) -> None:
 
 def test_model_without_files_and_broken_model(app_env: Path) -> None:
     at = page("pages/4_Training_metrics.py").run()
-    at.selectbox(key="metrics_model").set_value("broken").run()
+    at.selectbox(key="metrics_compare").set_value("broken").run()
     no_exceptions(at)
     assert "broken has no training history or evaluation report" in texts(at)
-    assert not at.get("vega_lite_chart")
 
 
-def test_sidebar_model_is_the_default_choice(app_env: Path) -> None:
+def test_the_page_shows_the_sidebars_model_and_follows_it(app_env: Path) -> None:
+    """One model selection across pages: no picker of its own that could disagree with the sidebar."""
     at = page("pages/4_Training_metrics.py")
     at.session_state["model_name"] = "tiny"
     at.run()
     no_exceptions(at)
-    assert at.selectbox(key="metrics_model").value == "tiny"
+    assert not [s for s in at.selectbox if s.key == "metrics_model"]
+    assert at.subheader[0].value == "tiny"
+    at.sidebar.selectbox(key="model_picker").set_value("default").run()
+    assert at.subheader[0].value == "default"
 
 
 def test_other_test_sets_are_offered_beside_the_own_one(app_env: Path) -> None:
@@ -85,9 +90,10 @@ def test_other_test_sets_are_offered_beside_the_own_one(app_env: Path) -> None:
     report["confusion_matrix"] = [[1, 0, 0], [0, 1, 0], [0, 0, 0]]
     report |= {"accuracy": 1.0, "n": 2, "labels": "ferplus"}
     (app_env / "tiny_plus" / "report_ferplus.json").write_text(json.dumps(report))
-    at = page("pages/4_Training_metrics.py").run()
-    at.selectbox(key="metrics_model").set_value("tiny_plus").run()
-    radio = at.radio(key="metrics_set_tiny_plus")
+    at = page("pages/4_Training_metrics.py")
+    at.session_state["model_name"] = "tiny_plus"
+    at.run()
+    radio = at.radio(key="metrics_set")
     assert radio.options[1] == "FER+ majority of ten taggers" and "trained for" in radio.options[0]
     assert at.metric[0].value != "100.0%"  # the model's own report first
     radio.set_value("FER+ majority of ten taggers").run()

@@ -95,3 +95,27 @@ def test_a_face_crop_is_classified_whole(app_env: Path, astronaut) -> None:
     assert len(captions) == 1 and label == "happy", captions  # her smile, cut close
     table = at.dataframe[0].value
     assert list(table["label"]) == [label] and list(table["x"]) == [0] and list(table["y"]) == [0]
+
+
+def test_a_landscape_read_whole_is_flagged_and_the_table_is_plain(app_env: Path, astronaut) -> None:
+    """"The whole photo" on a wide photo warns that the label is a guess; the table has no empty error column
+    and shows probabilities as percentages; the CSV names the model."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    from fer_core.inference.batch import results_csv
+
+    wide = np.concatenate([astronaut, astronaut], axis=1)  # twice as wide as tall
+    buf = io.BytesIO()
+    Image.fromarray(wide).save(buf, format="PNG")
+    at = page("pages/2_Upload_photos.py").run()
+    at.sidebar.radio(key="upload_classify").set_value("The whole photo (already a face crop)").run()
+    at.file_uploader[0].set_value(("wide.png", buf.getvalue(), "image/png")).run()
+    no_exceptions(at)
+    assert any("does not look like a photo cut to one face" in w.value for w in at.warning)
+    table = at.dataframe[0].value
+    assert "error" not in table.columns
+    csv_text = results_csv([], ["happy"], model="default").decode()
+    assert csv_text.splitlines()[0].startswith("model,file,")

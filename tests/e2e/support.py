@@ -8,6 +8,7 @@ directly. Nothing here downloads anything: the browser is the distribution's ``/
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import re
@@ -348,6 +349,89 @@ def wait_for_text(page: Any, pattern: str | re.Pattern, timeout: float, poll: fl
         if time.monotonic() > deadline:
             raise TimeoutError(f"{rx.pattern!r} not on the page after {timeout:.0f} s; page text:\n{text[-2000:]}")
         page.wait_for_timeout(poll * 1000)
+
+
+class ChartSpecs:
+    """Every Vega-Lite spec the server sent a page, decoded from Streamlit's websocket messages.
+
+    Why: what a chart shows (which colour a class gets) is in its spec, not in the canvas it is drawn on.
+    Create it before the page opens the app, so the first messages are seen too.
+    """
+
+    def __init__(self, page: Any) -> None:
+        self.specs: list[dict[str, Any]] = []
+        page.on("websocket", lambda ws: ws.on("framereceived", self._frame))
+
+    def _frame(self, payload: Any) -> None:
+        from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+        if not isinstance(payload, bytes):
+            return
+        try:
+            msg = ForwardMsg.FromString(payload)
+        except Exception:  # noqa: BLE001 - not a ForwardMsg: nothing of ours
+            return
+        if msg.WhichOneof("type") != "delta" or msg.delta.WhichOneof("type") != "new_element":
+            return
+        element = msg.delta.new_element
+        if element.WhichOneof("type") == "vega_lite_chart":
+            self.specs.append(json.loads(element.vega_lite_chart.spec))
+
+    def class_charts(self) -> list[dict[str, Any]]:
+        """The specs that show classes (a field named ``class`` or ``label`` in some encoding)."""
+        return [s for s in self.specs if any(e.get("field") in CLASS_FIELDS for e in _encodings(s))]
+
+
+CLASS_FIELDS = ("class", "label")
+
+
+def _encodings(spec: Any) -> Iterator[dict[str, Any]]:
+    """Every channel definition of every view in ``spec`` (layers and concatenations included)."""
+    if isinstance(spec, dict):
+        for channel in (spec.get("encoding") or {}).values():
+            if isinstance(channel, dict):
+                yield channel
+        for value in spec.values():
+            if isinstance(value, (dict, list)):
+                yield from _encodings(value)
+    elif isinstance(spec, list):
+        for value in spec:
+            yield from _encodings(value)
+
+
+def class_colours(spec: dict[str, Any]) -> dict[str, str]:
+    """Class -> colour from the spec's colour channels on a class field (explicit domain and range)."""
+    out: dict[str, str] = {}
+    stack: list[Any] = [spec]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, list):
+            stack.extend(node)
+        elif isinstance(node, dict):
+            colour = (node.get("encoding") or {}).get("color")
+            if isinstance(colour, dict) and colour.get("field") in CLASS_FIELDS:
+                scale = colour.get("scale") or {}
+                if isinstance(scale.get("domain"), list) and isinstance(scale.get("range"), list):
+                    out.update(zip(scale["domain"], scale["range"]))
+            stack.extend(v for v in node.values() if isinstance(v, (dict, list)))
+    return out
+
+
+def assert_one_colour_per_class(specs: list[dict[str, Any]], classes: list[str]) -> dict[str, str]:
+    """Every chart that shows classes colours each of them, by the same colour in every chart, and no two
+    classes alike; returns the colours."""
+    assert specs, "no chart showing classes was sent"
+    seen: dict[str, str] = {}
+    for spec in specs:
+        colours = class_colours(spec)
+        title = spec.get("title") or [c.get("title") for c in spec.get("vconcat", [])]
+        missing = [c for c in classes if c not in colours]
+        assert not missing, f"chart {title!r} gives no colour of its own to {missing}"
+        for cls, colour in colours.items():
+            assert seen.setdefault(cls, colour) == colour, f"{cls} is {seen[cls]} in one chart, {colour} in {title!r}"
+    wanted = [seen[c] for c in classes]
+    assert len(set(wanted)) == len(wanted), f"two classes share a colour: {dict(zip(classes, wanted))}"
+    return seen
 
 
 def chromium_available() -> str | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.support import ROOT, exception_texts, main_text, open_app_page
+from tests.e2e.support import ROOT, ChartSpecs, assert_one_colour_per_class, exception_texts, main_text, open_app_page
 
 PAGES = [  # (script, url path, screenshot name)
     ("streamlit_app.py", "", "home"),
@@ -22,3 +22,15 @@ def test_page_renders_without_exception(page, app_server, screenshot, script, pa
     assert "Page not found" not in main_text(page)
     assert not page.errors, page.errors
     screenshot(page, shot)
+
+
+def test_metrics_charts_colour_each_class_as_every_page_does(page, app_server, model_classes):
+    """One colour per class: the per-class chart of Training metrics gives each class the app's colour for
+    it (``webui.charts.class_color``, the one palette the video and live charts use too)."""
+    from webui.charts import class_color
+
+    specs = ChartSpecs(page)
+    open_app_page(page, app_server.url, "Training_metrics")
+    assert not exception_texts(page), exception_texts(page)
+    colours = assert_one_colour_per_class(specs.class_charts(), model_classes)
+    assert colours == {c: class_color(c) for c in colours}

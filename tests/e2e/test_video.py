@@ -10,7 +10,16 @@ import re
 from pathlib import Path
 
 from tests.corpus.make_bad_videos import FPS, FRAMES, NO_FACE, face_frames, write_video
-from tests.e2e.support import exception_texts, main_text, open_app_page, single, wait_for_app, wait_for_text
+from tests.e2e.support import (
+    ChartSpecs,
+    assert_one_colour_per_class,
+    exception_texts,
+    main_text,
+    open_app_page,
+    single,
+    wait_for_app,
+    wait_for_text,
+)
 
 RESULT_TIMEOUT_S = 300  # the server loads TensorFlow and traces the model's batch sizes on a busy CPU
 SECONDS = FRAMES / FPS  # 4 s, the face gone from 2 s to 3 s
@@ -18,7 +27,7 @@ SECONDS = FRAMES / FPS  # 4 s, the face gone from 2 s to 3 s
 
 def test_video_page_analyses_an_upload(page, app_server, model_classes, tmp_path: Path, screenshot):
     video = write_video(tmp_path / "interview.mp4", face_frames())
-
+    specs = ChartSpecs(page)
     open_app_page(page, app_server.url, "Video")
     assert not exception_texts(page), exception_texts(page)
     uploader = page.locator('[data-testid="stFileUploader"]').filter(has_text="Video")
@@ -37,6 +46,10 @@ def test_video_page_analyses_an_upload(page, app_server, model_classes, tmp_path
 
     charts = page.locator('[data-testid="stVegaLiteChart"]')
     assert charts.count() == 2, "the timeline and the share of time"
+    # one colour per class: the timeline's band and lines and the share-of-time bars agree
+    assert len(specs.class_charts()) >= 2
+    assert_one_colour_per_class(specs.class_charts(), model_classes)
+    assert "↑" not in dominant.inner_text() and "of the time" in dominant.inner_text()  # a share, not a rise
     # the annotated video plays in the page: the browser reads its length from the H.264 mp4
     player = page.locator("video")
     assert player.count() == 1

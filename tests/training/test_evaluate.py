@@ -78,3 +78,23 @@ def test_predict_among_chooses_only_the_test_sets_classes():
 
     probs = np.array([[0.1, 0.2, 0.7], [0.6, 0.3, 0.1]])  # model: happy, sad, contempt
     assert predict_among(probs, ["happy", "sad", "contempt"], ["sad", "happy"]).tolist() == [0, 1]
+
+
+def test_compare_models_scores_every_model_on_the_same_faces(tiny_model_dir, tmp_path):
+    """A class a model does not know counts against it; the own classes get their own figure."""
+    from fer_core.inference.classifier import get_classifier
+    from fer_core.training.evaluation import compare_models, predict_among
+
+    root = write_folder(tmp_path / "d", n_per_class=3, class_dirs=["angry", "happy", "scream"])
+    ds = load_dataset(root)
+    split = ds.split(None)
+    out = compare_models({"a": tiny_model_dir, "b": tiny_model_dir}, split, ds.class_names, ["happy", "scream"])
+    assert out["n"] == 9 and out["n_own"] == 6 and out["own_classes"] == ["happy", "scream"]
+    a, b = out["models"]["a"], out["models"]["b"]
+    assert a == b  # the same model on the same faces
+    assert a["per_class"]["scream"] == 0.0  # the tiny model cannot name scream
+    clf = get_classifier(tiny_model_dir)
+    pred = predict_among(clf.predict([split.image(i) for i in range(9)]), clf.class_names, ds.class_names)
+    right = pred == split.labels
+    assert a["accuracy"] == pytest.approx(right.mean(), abs=1e-6)
+    assert a["own_accuracy"] == pytest.approx(right[split.labels != 0].mean(), abs=1e-6)

@@ -3,6 +3,7 @@ trains on, its removal however the job ends, and a real tiny training whose card
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -98,3 +99,9 @@ def test_a_real_training_keeps_the_starting_models_other_classes(models_dir: Pat
     assert "6 FER2013 training faces each of angry, sad" in card.notes
     assert Path(card.training["config"]["data"]).name == "captures"  # its report filed as without keeping
     assert not ckpt.exists()
+    assert card.training["config"]["whole"]  # the whole starting model nudged, not a new head
+    compared = json.loads((Path(info.result) / "report.json").read_text())["compared"]
+    assert compared["start_model"] == tiny_model_dir.name and compared["own_classes"] == ["happy", "wink"]
+    assert set(compared["models"]) == {"new", "start"}
+    assert compared["models"]["start"]["per_class"]["wink"] == 0.0  # the starting model cannot name wink
+    assert compared["n"] == json.loads((Path(info.result) / "report.json").read_text())["n"]
