@@ -1,121 +1,14 @@
-"""Home page of the facial expression recognition app: what it does, the active model, the pages.
+"""The server: Streamlit serving ``home.py`` and ``pages/``, with the app's own owner cookie.
 
-Run with ``streamlit run streamlit_app.py``. Nothing here imports TensorFlow, so the first
-page view is quick; pages load the model on first use (once per server process).
+Run with ``streamlit run streamlit_app.py``. Why a wrapper: a Streamlit page cannot set cookies, and
+each visitor's files are keyed by an HttpOnly cookie this server issues (``webui.owner_cookie``).
 """
 
 import streamlit_webrtc  # noqa: F401  (must precede anything that may import tensorflow)
 
 import streamlit as st
+from starlette.middleware import Middleware
 
-from fer_core.registry import inspect_model
-from fer_core.settings import get_settings
-from webui.model_text import headline_metric, model_summary, plain_summary, small_test_warning, views_text
-from webui.models import (
-    all_models,
-    deletable_models,
-    delete_model_folder,
-    kept_models_note,
-    preload_model,
-    sidebar_model_picker,
-)
-from webui.navigation import APP_TITLE, existing_pages, setup_page
-from webui.owner import current_space, owner_caption
+from webui.owner_cookie import OwnerCookieMiddleware
 
-setup_page("Home", icon="🙂")
-model_dir = sidebar_model_picker()
-
-st.title(f"🙂 {APP_TITLE}")
-st.markdown(
-    "This app finds faces in a picture, a video or a webcam stream and tells which expression each "
-    "one shows — **angry, disgust, fear, happy, sad, surprise, neutral** and, with the default model, "
-    "**contempt** — with a probability for each. Faces are found with YuNet (or OpenCV's Haar cascade), "
-    "cut out as the training faces were framed, and classified by a network trained on what ten people "
-    "agreed each FER2013 face shows (FER+). **default** is that model; **fer2013**, trained on FER2013's "
-    "original labels, serves the classic benchmark. Everything runs on this server; no picture leaves it."
-)
-
-st.subheader("Pages")
-descriptions = {
-    "Home": "this page",
-    "Live webcam": "expressions in your webcam stream, live, with FPS and latency",
-    "Upload photos": "analyse photos (jpg, png, webp, bmp, gif), download the results as CSV",
-    "Dataset": "browse a training dataset: class balance, sizes, example images",
-    "Training metrics": "learning curves, per-class scores, confusion matrix and how sure each figure is; compare two",
-    "Capture": "collect pictures of your own expressions from the webcam",
-    "Teach": "fine-tune a model on your own captured expressions",
-    "Video": "expressions over time in a video file: annotated video, timeline chart, CSV",
-}
-for script, label, icon in existing_pages():
-    if script == "streamlit_app.py":
-        continue
-    cols = st.columns([1, 3])
-    cols[0].page_link(script, label=label, icon=icon)
-    cols[1].caption(descriptions.get(label, ""))
-
-st.subheader("Active model")
-info = inspect_model(model_dir)
-if info.card is None or info.error:
-    st.error(f"The selected model cannot be used: {info.error}")
-else:
-    card = info.card
-    st.markdown(f"**{card.name}**: {plain_summary(card)}")
-    head = headline_metric(card)
-    warning = small_test_warning(head[1].get("n")) if head else None
-    if warning:
-        st.warning(warning)
-    with st.expander("Model details"):
-        summary = model_summary(card)
-        summary["Test-time views"] = views_text(list(card.tta))
-        summary.pop("Test accuracy", None)  # the table below gives it with its count
-        st.markdown("\n".join(f"- **{k}:** {v}" for k, v in summary.items()))
-        if card.metrics:
-            rows = [{"split": split, "accuracy": m.get("accuracy"), "macro F1": m.get("macro_f1"),
-                     "images": m.get("n"), "data": m.get("data", "")}
-                    for split, m in card.metrics.items() if isinstance(m, dict)]
-            st.dataframe(rows, hide_index=True, column_config={
-                "accuracy": st.column_config.NumberColumn(format="percent"),
-                "macro F1": st.column_config.NumberColumn(format="%.3f"),
-            })
-        if card.trained_on:
-            st.markdown(f"**Trained on:** {card.trained_on}")
-        if card.notes:
-            st.markdown(f"**How it was made:** {card.notes}")
-        if card.created:
-            st.caption(f"Created {card.created[:19].replace('T', ' ')}")
-
-settings = get_settings()
-with st.expander("Manage models"):
-    models = all_models()
-    space = current_space()
-    st.caption(f"Model folders in `{settings.models_dir}`" + ("" if space.models == space.shipped else
-               " (shared, read-only) and your own") + " (each holds model.keras + model.json). "
-               + owner_caption(space))
-    st.dataframe(
-        [{"model": m.name, "status": "ok" if m.usable else m.error,
-          "backbone": m.card.backbone if m.card else "", "classes": len(m.card.class_names) if m.card else None,
-          "history": m.has_history, "report": m.has_report} for m in models],
-        hide_index=True,
-    )
-    deletable = [m.name for m in deletable_models(models)]
-    if deletable:
-        with st.form("delete_model"):
-            victim = st.selectbox("Delete a model", deletable)
-            sure = st.checkbox("Yes, delete this model folder for good")
-            if st.form_submit_button("Delete"):
-                if not sure:
-                    st.warning("Tick the box to confirm.")
-                elif problem := delete_model_folder(victim):
-                    st.error(problem)
-                else:
-                    st.toast(f"Deleted {victim}.")
-                    st.rerun()
-    kept = kept_models_note(models)
-    if kept:
-        st.caption(kept)
-
-st.caption("Camera access needs HTTPS or localhost. See the Live webcam page for camera and network help.")
-
-# The page is drawn; now load TensorFlow and the model in the background so the Live page finds it ready.
-if info.card is not None and not info.error:
-    preload_model(model_dir)
+app = st.App("home.py", middleware=[Middleware(OwnerCookieMiddleware)])

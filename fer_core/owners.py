@@ -6,8 +6,9 @@ visitor's face pictures and models. The rule, decided once here for every page:
 * **local** (one owner, today's layout): a single user on the machine itself. Captures live in
   ``settings.capture_root``, trained models beside the shipped ones in ``settings.models_dir``.
 * **user**: someone signed in through Streamlit's login (``st.login``, OIDC); the owner is the
-  account, the same in every browser.
-* **visitor**: anyone else; the owner is the browser (a random token, nothing guessable). A
+  account (issuer and subject), the same in every browser.
+* **visitor**: anyone else; the owner is the browser (the server's own HttpOnly cookie,
+  ``webui.owner_cookie``), or the tab when the browser keeps no cookie. A
   visitor's captures are swept after ``settings.visitor_ttl_hours`` unless a model was trained.
 
 Users' and visitors' files live under ``settings.owner_root/<key>/``, ``key`` a hash of the
@@ -72,35 +73,76 @@ class Space:
 LOCAL = Owner("local", "local", "this machine's user")
 
 
+LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "[::1]", "::1"})
+
+
+@dataclass(frozen=True)
+class Visit:
+    """What the server knows of a visit. ``remote_ip`` None is a loopback peer (Streamlit reports no
+    address for 127.0.0.1 and ::1); ``host`` is the ``Host`` header, None only for a script run with no
+    request at all (AppTest); ``forwarded`` says a proxy header was present."""
+
+    remote_ip: str | None = None
+    host: str | None = None
+    forwarded: bool = False
+
+
+@dataclass(frozen=True)
+class Account:
+    """A signed-in account: the same ``subject`` from another ``issuer`` is another person."""
+
+    issuer: str
+    subject: str
+    label: str
+
+
 def is_loopback(address: str | None) -> bool:
-    """True when ``address`` is this machine (Streamlit reports no address for a local visit)."""
+    """True when ``address`` is this machine."""
     if not address:
-        return True
+        return False
     try:
         return ipaddress.ip_address(address.split("%")[0]).is_loopback
     except ValueError:
         return address == "localhost"
 
 
-def identify(mode: str, *, user: str | None = None, browser_token: str | None = None,
-             remote_ip: str | None = None, forwarded: bool = False) -> Owner:
+def host_name(host: str) -> str:
+    """``Host`` header without its port: ``[::1]:8501`` -> ``[::1]``, ``Localhost:80`` -> ``localhost``."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        return host[: host.find("]") + 1] if "]" in host else host
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+
+def is_own_browser(visit: Visit) -> bool:
+    """A visit plainly from this machine's own browser: a loopback peer, no proxy header, and a ``Host``
+    of localhost, 127.0.0.1 or [::1]. A proxy or relay in front (even one on loopback that adds no
+    header) carries the public name in ``Host``, so its visitors stay private."""
+    if visit.remote_ip is None and visit.host is None and not visit.forwarded:
+        return True  # no request at all: a script run on this machine
+    return (not visit.forwarded and (visit.remote_ip is None or is_loopback(visit.remote_ip))
+            and visit.host is not None and host_name(visit.host) in LOCAL_HOSTS)
+
+
+def identify(mode: str, visit: Visit, *, account: Account | None = None, browser_token: str | None = None,
+             per_tab: bool = False) -> Owner:
     """The owner of a visit.
 
     ``mode`` ``single`` gives everyone the local owner; ``private`` never does; ``auto`` gives it
-    to a visit from this machine that did not come through a proxy (``forwarded`` says an
-    ``X-Forwarded-For``/``X-Real-IP`` header was present), so ``make run`` keeps one owner while
-    a server reached over the network or behind nginx is private. A signed-in ``user`` always
-    owns their files; otherwise the ``browser_token`` does (``FerError`` when there is none).
+    only to this machine's own browser (``is_own_browser``), so ``make run`` keeps one owner while a
+    server reached over the network or through any proxy or relay is private. A signed-in
+    ``account`` always owns their files; otherwise the ``browser_token`` (the server-issued owner
+    cookie, or with ``per_tab`` a token this tab holds) does (``FerError`` when there is none).
     """
     if mode not in OWNER_MODES:
         raise FerError(f"setting FER_OWNERS must be one of {', '.join(OWNER_MODES)}, not {mode!r}")
-    if mode == "single" or (mode == "auto" and not user and not forwarded and is_loopback(remote_ip)):
+    if mode == "single" or (mode == "auto" and account is None and is_own_browser(visit)):
         return LOCAL
-    if user:
-        return Owner("user", _key("user", user), user)
+    if account is not None:
+        return Owner("user", _key("user", f"{account.issuer}\n{account.subject}"), account.label)
     if not browser_token:
         raise FerError("this visit has no browser token: cannot keep its files private")
-    return Owner("visitor", _key("visitor", browser_token), "this browser")
+    return Owner("visitor", _key("visitor", browser_token), "this tab" if per_tab else "this browser")
 
 
 def _key(kind: str, identity: str) -> str:
@@ -209,5 +251,6 @@ def _has_models(home: Path) -> bool:
     return models.is_dir() and any(d.is_dir() for d in models.iterdir())
 
 
-__all__ = ["LOCAL", "OWNER_MODES", "Owner", "QuotaError", "Space", "check_quota", "folder_bytes", "free_model_name",
-           "identify", "is_loopback", "space_for", "sweep_visitors", "visible_models"]
+__all__ = ["LOCAL", "OWNER_MODES", "Account", "Owner", "QuotaError", "Space", "Visit", "check_quota", "folder_bytes",
+           "free_model_name", "host_name", "identify", "is_loopback", "is_own_browser", "space_for", "sweep_visitors",
+           "visible_models"]

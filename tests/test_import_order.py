@@ -19,7 +19,7 @@ def _first_import(path: Path) -> str:
 
 
 def test_entry_points_import_streamlit_webrtc_first():
-    for rel in ("streamlit_app.py", "tests/conftest.py", "bench/accuracy.py"):
+    for rel in ("streamlit_app.py", "home.py", "tests/conftest.py", "bench/accuracy.py"):
         path = ROOT / rel
         if path.exists():
             assert _first_import(path) == "streamlit_webrtc", f"{rel} must import streamlit_webrtc first"

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fer_core.owners import Space, identify, space_for
+from fer_core.owners import Space, Visit, identify, space_for
 from fer_core.training import jobs
 from tests.app.apptest import no_exceptions, page, texts
 from tests.captures import write_captures
@@ -33,7 +33,7 @@ def _no_jobs_left():
 
 def _space(at) -> Space:
     """The visitor's folders, from the token their session holds (AppTest sends no cookies)."""
-    return space_for(identify("private", browser_token=at.session_state["_owner_token"]))
+    return space_for(identify("private", Visit(), browser_token=at.session_state["_owner_token"]))
 
 
 def test_two_visitors_see_and_touch_only_their_own(private_env: Path, app_env: Path, astronaut: np.ndarray):
