@@ -58,7 +58,7 @@ model_dir = sidebar_model_picker()
 settings = get_settings()
 space = current_space()
 root = space.captures
-mine = None if space.owner.is_local else space.owner.key  # jobs shown: all on a one-owner machine, else own
+mine = space.owner.key  # jobs shown and touched: this owner's only, the machine's own user included
 
 st.title("🎓 Teach it your expressions")
 st.caption((f"Your pictures live in `{root}/<class>/`. " if space.owner.is_local else owner_caption(space) + " ")
@@ -253,7 +253,7 @@ def _model_exists(result: str | None) -> bool:
 
 def _show_job(job_id: str) -> None:
     info = jobs.get_job(job_id)
-    if info is None or mine not in (None, info.owner):  # another owner's job is never shown
+    if info is None or info.owner != mine:  # another owner's job is never shown
         return
     st.subheader(f"Training {info.name}", anchor=False)
     if info.active:

@@ -83,3 +83,34 @@ def test_the_dataset_page_reads_only_the_visitors_own_captures(private_env: Path
     ann.text_input(key="dataset_path").input(str(ann_space.captures)).run()
     no_exceptions(ann)
     assert not ann.error and "happy" in texts(ann)
+
+
+def test_the_local_owner_sees_only_its_own_jobs_and_is_not_blocked_by_others(
+        app_env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, astronaut: np.ndarray):
+    """One server, the machine's own user (AppTest: no request, so local in auto mode) beside a visitor whose
+    training runs: the visitor's job, its model path and its Cancel button are not on the local Teach page, and
+    the local Start is not held back by it."""
+    import threading
+
+    monkeypatch.setenv("FER_OWNER_ROOT", str(tmp_path / "owners"))
+    monkeypatch.setenv("FER_CAPTURE_ROOT", str(tmp_path / "captures"))
+    monkeypatch.setenv("FER_DEFAULT_MODEL", "tiny")
+    write_captures(tmp_path / "captures", astronaut, classes=("happy", "sad"), per_class=3)
+    visitor = space_for(identify("private", Visit(), browser_token="someone-else"))
+    release = threading.Event()
+    secret_model = visitor.models / "visitors_secret_model"
+
+    def train(progress) -> Path:
+        release.wait(60)
+        return secret_model
+
+    jobs.start_thread_job("train", "visitors_secret_model", train, owner=visitor.owner.key)
+    try:
+        me = page("pages/6_Teach.py").run()
+        no_exceptions(me)
+        assert "visitors_secret_model" not in texts(me) and str(visitor.models) not in texts(me)
+        assert not [b for b in me.button if "Cancel" in str(b.label)]
+        start = next(b for b in me.button if b.label == "Start training")
+        assert not start.disabled, "another owner's training blocks the local user's Start"
+    finally:
+        release.set()
