@@ -48,7 +48,7 @@ def summary_cached(path: str, stamp: float) -> DatasetSummary:
 
 st.title("🗂️ Dataset")
 default_path = str(settings.dataset_path) if settings.dataset_path else ""
-roots = [*dataset_roots(settings.dataset_path, current_space().captures), *settings.dataset_roots]
+roots = dataset_roots(settings.dataset_path, current_space().captures, settings.dataset_roots)
 path = st.text_input("Dataset path", value=default_path, key="dataset_path",
                      help="A FER2013 .npz or .csv file, or a folder of class folders, on this server, under "
                           + " or ".join(f"`{r}`" for r in roots) + ".").strip()

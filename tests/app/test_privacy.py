@@ -114,3 +114,30 @@ def test_the_local_owner_sees_only_its_own_jobs_and_is_not_blocked_by_others(
         assert not start.disabled, "another owner's training blocks the local user's Start"
     finally:
         release.set()
+
+
+def test_the_dataset_page_reads_nothing_beside_or_above_the_dataset(app_env: Path, tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch,
+                                                                     astronaut: np.ndarray):
+    """The issue's layout: the dataset at srv/var/fer2013.npz, the single owner's captures at srv/captures and
+    visitors' folders at srv/owners. A visitor reads the dataset and their own captures, nothing else."""
+    from tests.helpers import write_npz
+
+    srv = tmp_path / "srv"
+    dataset = write_npz((srv / "var").mkdir(parents=True) or srv / "var" / "fer2013.npz", n_per_class=2)
+    monkeypatch.setenv("FER_DATASET_PATH", str(dataset))
+    monkeypatch.setenv("FER_CAPTURE_ROOT", str(srv / "captures"))
+    monkeypatch.setenv("FER_OWNER_ROOT", str(srv / "owners"))
+    monkeypatch.setenv("FER_OWNERS", "private")
+    write_captures(srv / "captures", astronaut, classes=("happy",), per_class=2)
+    ann, bob = page("pages/3_Dataset.py").run(), page("pages/3_Dataset.py").run()
+    write_captures(_space(ann).captures, astronaut, classes=("happy",), per_class=2)
+    for path in (str(srv / "captures"), str(_space(ann).captures), str(srv), str(srv / "var" / ".." / "owners")):
+        bob.text_input(key="dataset_path").input(path).run()
+        no_exceptions(bob)
+        assert any("outside the dataset folders" in e.value for e in bob.error), path
+        shown = " ".join(e.value.replace(path, "") for e in bob.error)  # what the page adds to the typed path
+        assert str(srv / "var") not in shown and str(_space(bob).captures) not in shown, shown
+    for path in (str(dataset), str(_space(bob).captures)):
+        bob.text_input(key="dataset_path").input(path).run()
+        assert not any("outside the dataset folders" in e.value for e in bob.error), path
