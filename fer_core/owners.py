@@ -8,8 +8,8 @@ visitor's face pictures and models. The rule, decided once here for every page:
 * **user**: someone signed in through Streamlit's login (``st.login``, OIDC); the owner is the
   account (issuer and subject), the same in every browser.
 * **visitor**: anyone else; the owner is the browser (the server's own HttpOnly cookie,
-  ``webui.owner_cookie``), or the tab when the browser keeps no cookie. A
-  visitor's captures are swept after ``settings.visitor_ttl_hours`` unless a model was trained.
+  ``webui.owner_cookie``), or the tab when the browser keeps no cookie. A visitor's whole folder
+  (captures and models) is swept ``settings.visitor_ttl_hours`` after their last visit.
 
 Users' and visitors' files live under ``settings.owner_root/<key>/``, ``key`` a hash of the
 identity (never a name a visitor typed). The shipped models are read-only for everyone.
@@ -193,19 +193,40 @@ def folder_bytes(path: Path) -> int:
 
 
 def check_quota(space: Space, what: str, adding: int = 0, settings: Settings | None = None) -> None:
-    """Refuse (``QuotaError``, one line) when ``what`` (captures or models) would exceed its quota.
+    """Refuse (``QuotaError``, one line) when ``what`` (captures or models) would exceed its quota:
+    the owner's own, and for users and visitors the server's total for all of them together (a new
+    cookie gives a new owner, so per-owner quotas alone do not bound the disk).
 
     The shipped models never count; a quota of 0 means no limit.
     """
     s = settings or get_settings()
     quota_mb = {CAPTURES: s.capture_quota_mb, MODELS: s.model_quota_mb}[what]
-    if quota_mb <= 0:
-        return
-    folder = space.captures if what == CAPTURES else space.models
-    used = folder_bytes(folder) if not (what == MODELS and space.models == space.shipped) else _own_models_bytes(space)
-    if used + adding > quota_mb * 1024 * 1024:
-        hint = "delete some pictures on Teach" if what == CAPTURES else "delete a model you trained on Teach"
-        raise QuotaError(f"your {what} use {used / 2**20:.0f} MB of your {quota_mb} MB: {hint} first")
+    hint = "delete some pictures on Teach" if what == CAPTURES else "delete a model you trained on Teach"
+    if quota_mb > 0:
+        folder = space.captures if what == CAPTURES else space.models
+        own_layout = what == MODELS and space.models == space.shipped
+        used = _own_models_bytes(space) if own_layout else folder_bytes(folder)
+        if used + adding > quota_mb * 1024 * 1024:
+            raise QuotaError(f"your {what} use {used / 2**20:.0f} MB of your {quota_mb} MB: {hint} first")
+    if s.owners_total_mb > 0 and not space.owner.is_local:
+        total = owners_bytes(s)
+        if total + adding > s.owners_total_mb * 1024 * 1024:
+            raise QuotaError(f"this server's space for visitors' pictures and models is full "
+                             f"({s.owners_total_mb} MB): {hint}, or try again after old visitors' files are swept")
+
+
+_TOTAL_FRESH_S = 10.0  # a total this recent is reused: every capture checks it, and it walks every owner
+_totals: dict[Path, tuple[float, int]] = {}
+
+
+def owners_bytes(settings: Settings | None = None, fresh_s: float = _TOTAL_FRESH_S) -> int:
+    """Bytes under ``owner_root`` (all users and visitors), recounted at most every ``fresh_s`` seconds."""
+    root = Path((settings or get_settings()).owner_root)
+    at, total = _totals.get(root, (-fresh_s - 1.0, 0))
+    if time.monotonic() - at > fresh_s:
+        total = folder_bytes(root)
+        _totals[root] = (time.monotonic(), total)
+    return total
 
 
 def _own_models_bytes(space: Space) -> int:
@@ -216,10 +237,12 @@ def _own_models_bytes(space: Space) -> int:
 
 
 def sweep_visitors(settings: Settings | None = None, now: float | None = None) -> list[Path]:
-    """Delete the captures of visitors unseen for ``visitor_ttl_hours`` who trained no model.
+    """Delete the whole folder of every visitor unseen for ``visitor_ttl_hours``: captures, models, all.
 
-    Why: a visitor's face pictures should not outlive their visit; a trained model shows they
-    meant to keep working, and their captures are its training data. Returns what was removed.
+    Why: a visitor's face pictures and what was trained on them should not outlive their visit, and
+    folders of abandoned cookies must not pile up. Signed-in users' folders are kept (their account
+    comes back); the owner cookie lasts exactly as long, so nobody returns to a swept folder. Returns
+    what was removed.
     """
     s = settings or get_settings()
     root = Path(s.owner_root)
@@ -228,14 +251,17 @@ def sweep_visitors(settings: Settings | None = None, now: float | None = None) -
     now = time.time() if now is None else now
     removed: list[Path] = []
     for home in sorted(p for p in root.iterdir() if p.is_dir() and not p.is_symlink()):
-        if _kind(home) != "visitor" or _has_models(home):
+        if _kind(home) != "visitor":
             continue
         seen = home / SEEN_FILE
-        last = seen.stat().st_mtime if seen.exists() else home.stat().st_mtime
-        if now - last > s.visitor_ttl_hours * 3600 and (home / CAPTURES).exists():
-            shutil.rmtree(home / CAPTURES, ignore_errors=True)
-            removed.append(home / CAPTURES)
-            log.info("swept the captures of a visitor unseen for %.0f h", (now - last) / 3600)
+        try:
+            last = seen.stat().st_mtime if seen.exists() else home.stat().st_mtime
+        except OSError:  # removed meanwhile (another replica's sweep)
+            continue
+        if now - last > s.visitor_ttl_hours * 3600:
+            shutil.rmtree(home, ignore_errors=True)
+            removed.append(home)
+            log.info("swept the folder of a visitor unseen for %.0f h", (now - last) / 3600)
     return removed
 
 
@@ -246,11 +272,6 @@ def _kind(home: Path) -> str:
         return ""
 
 
-def _has_models(home: Path) -> bool:
-    models = home / MODELS
-    return models.is_dir() and any(d.is_dir() for d in models.iterdir())
-
-
 __all__ = ["LOCAL", "OWNER_MODES", "Account", "Owner", "QuotaError", "Space", "Visit", "check_quota", "folder_bytes",
-           "free_model_name", "host_name", "identify", "is_loopback", "is_own_browser", "space_for", "sweep_visitors",
-           "visible_models"]
+           "free_model_name", "host_name", "identify", "is_loopback", "is_own_browser", "owners_bytes", "space_for",
+           "sweep_visitors", "visible_models"]

@@ -101,7 +101,8 @@ class Settings:
     owner_root: Path = PROJECT_ROOT / "owners"  # signed-in users' and visitors' own folders
     capture_quota_mb: int = 200  # per owner; 0: no limit
     model_quota_mb: int = 100  # per owner, shipped models not counted; 0: no limit
-    visitor_ttl_hours: float = 24.0  # a visitor's captures are swept after this long unseen (0: never)
+    visitor_ttl_hours: float = 24.0  # a visitor's folder is swept after this long unseen (0: never)
+    owners_total_mb: int = 5000  # all users' and visitors' files together; 0: no limit
     max_training_jobs: int = 1  # trainings run at once; the others wait in one queue
     dataset_roots: tuple[Path, ...] = ()  # extra folders the Dataset page may read (FER_DATASET_ROOTS)
 
@@ -140,6 +141,7 @@ class Settings:
             capture_quota_mb=_env_int("FER_CAPTURE_QUOTA_MB", base.capture_quota_mb),
             model_quota_mb=_env_int("FER_MODEL_QUOTA_MB", base.model_quota_mb),
             visitor_ttl_hours=_env_float("FER_VISITOR_TTL_HOURS", base.visitor_ttl_hours),
+            owners_total_mb=_env_int("FER_OWNERS_TOTAL_MB", base.owners_total_mb),
             max_training_jobs=_env_int("FER_MAX_TRAINING_JOBS", base.max_training_jobs),
             dataset_roots=tuple(Path(p).expanduser() for p in os.environ.get("FER_DATASET_ROOTS", "").split(os.pathsep)
                                 if p.strip()),

@@ -18,7 +18,7 @@ from fer_core.data.dataset_view import short_name
 from fer_core.data.keep_classes import KeepPlan, find_source, plan_keep
 from fer_core.errors import FerError
 from fer_core.model_folder import is_model_folder, report_file
-from fer_core.owners import MODELS, check_quota, free_model_name
+from fer_core.owners import MODELS, check_quota, folder_bytes, free_model_name
 from fer_core.registry import inspect_model
 from fer_core.settings import get_settings
 from fer_core.training import jobs
@@ -230,7 +230,7 @@ if running is not None and not submitted:
                f"{get_settings().max_training_jobs} at once and queues the rest.")
 if submitted:
     try:
-        check_quota(space, MODELS)
+        check_quota(space, MODELS, adding=folder_bytes(model_dir))  # the new model: about the size of its start
         cfg = jobs.personal_config(root, name, start=start, init_model=str(model_dir),
                                    epochs=int(epochs), finetune_epochs=int(finetune), models_dir=space.models,
                                    keep=keep_plan)

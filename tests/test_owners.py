@@ -105,7 +105,7 @@ def test_spaces_keep_owners_apart(tmp_path):
 
 
 def test_quota_refuses_with_one_line(tmp_path):
-    s = settings(tmp_path, capture_quota_mb=1, model_quota_mb=0)
+    s = settings(tmp_path, capture_quota_mb=1, model_quota_mb=0, owners_total_mb=0)
     space = space_for(identify("private", HERE, browser_token="a"), s)
     (space.captures / "happy").mkdir()
     (space.captures / "happy" / "a.jpg").write_bytes(b"x" * 700_000)
@@ -127,7 +127,7 @@ def test_local_model_quota_leaves_the_shipped_models_out(tmp_path):
         check_quota(space, MODELS, adding=800_000, settings=s)
 
 
-def test_sweep_removes_only_stale_visitors_without_models(tmp_path):
+def test_sweep_removes_stale_visitors_whole_and_keeps_users(tmp_path):
     s = settings(tmp_path, visitor_ttl_hours=1)
     stale, trained, fresh = (space_for(identify("private", HERE, browser_token=t), s) for t in ("s", "t", "f"))
     user = space_for(identify("private", HERE, account=Account("https://accounts.example", "1", "ada")), s)
@@ -139,10 +139,24 @@ def test_sweep_removes_only_stale_visitors_without_models(tmp_path):
     for space in (stale, trained, user):
         os.utime(space.captures.parent / ".last_seen", (old, old))
     removed = sweep_visitors(s)
-    assert removed == [stale.captures]
-    assert not stale.captures.exists()
-    assert all((sp.captures / "happy" / "a.jpg").exists() for sp in (trained, fresh, user))
+    assert sorted(removed) == sorted([stale.captures.parent, trained.captures.parent])  # models and all
+    assert not stale.captures.parent.exists() and not trained.captures.parent.exists()
+    assert all((sp.captures / "happy" / "a.jpg").exists() for sp in (fresh, user))
     assert sweep_visitors(settings(tmp_path, visitor_ttl_hours=0), now=time.time() + 10**6) == []
+
+
+def test_the_server_total_bounds_what_new_owners_can_add(tmp_path):
+    """Each new cookie is a new owner with a fresh quota: the server's total for all of them still holds."""
+    s = settings(tmp_path, capture_quota_mb=1, owners_total_mb=1)
+    first = space_for(identify("private", HERE, browser_token="a"), s)
+    (first.captures / "happy").mkdir()
+    (first.captures / "happy" / "a.jpg").write_bytes(b"x" * 800_000)
+    second = space_for(identify("private", HERE, browser_token="b"), s)
+    check_quota(second, CAPTURES, adding=100_000, settings=s)
+    with pytest.raises(QuotaError, match="this server's space") as err:
+        check_quota(second, CAPTURES, adding=400_000, settings=s)  # within b's own 1 MB
+    assert "\n" not in str(err.value) and str(tmp_path) not in str(err.value)
+    check_quota(space_for(LOCAL, s), CAPTURES, adding=100_000, settings=s)  # the machine's own user: not theirs
 
 
 def _model(folder, name):

@@ -10,20 +10,24 @@ import logging
 import secrets
 import threading
 import time
+from pathlib import Path
+from typing import Any
 
 import streamlit as st
 
 from fer_core.errors import FerError
 from fer_core.owners import Account, Owner, Space, Visit, identify, space_for, sweep_visitors
-from fer_core.settings import get_settings
+from fer_core.settings import Settings, get_settings
 from webui.owner_cookie import COOKIE, verify_token
 
 log = logging.getLogger(__name__)
 
 TOKEN_KEY = "_owner_token"  # this tab's own token, used only when the browser brought no owner cookie
 SWEEP_EVERY_S = 600.0
-_last_sweep = 0.0
+SWEEP_POLL_S = 5.0  # how soon a newly seen owner root gets its first sweep
 _sweep_lock = threading.Lock()
+_sweeper: threading.Thread | None = None
+_roots: dict[Path, list[Any]] = {}  # owner root -> [its settings, when it was last swept (monotonic)]
 
 
 def browser_token() -> tuple[str, bool]:
@@ -91,22 +95,36 @@ def _remote_ip() -> str | None:
 
 
 def current_space() -> Space:
-    """This visit's folders; also sweeps stale visitors' captures now and then."""
+    """This visit's folders; also makes sure the visitor sweep runs (in the background)."""
     space = space_for(current_owner())
-    _sweep_now_and_then()
+    start_sweeper()
     return space
 
 
-def _sweep_now_and_then() -> None:
-    global _last_sweep
+def start_sweeper(settings: Settings | None = None) -> None:
+    """Have the background thread sweep stale visitors' folders under this owner root now and every
+    ``SWEEP_EVERY_S`` seconds: a walk over every owner folder must not hold up a page."""
+    global _sweeper
+    s = settings or get_settings()
     with _sweep_lock:
-        if time.monotonic() - _last_sweep < SWEEP_EVERY_S:
-            return
-        _last_sweep = time.monotonic()
-    try:
-        sweep_visitors()
-    except (OSError, FerError) as exc:  # a sweep that fails must not break the page
-        log.warning("visitor sweep failed: %s", exc)
+        _roots.setdefault(Path(s.owner_root).resolve(), [s, 0.0])[0] = s
+        if _sweeper is None or not _sweeper.is_alive():
+            _sweeper = threading.Thread(target=_sweep_forever, name="fer-visitor-sweep", daemon=True)
+            _sweeper.start()
+
+
+def _sweep_forever() -> None:
+    while True:
+        with _sweep_lock:
+            due = [entry for entry in _roots.values() if not entry[1] or time.monotonic() - entry[1] >= SWEEP_EVERY_S]
+            for entry in due:
+                entry[1] = time.monotonic()
+        for settings, _ in due:
+            try:
+                sweep_visitors(settings)
+            except (OSError, FerError) as exc:  # a sweep that fails is tried again next time
+                log.warning("visitor sweep failed: %s", exc)
+        time.sleep(SWEEP_POLL_S)
 
 
 def owner_caption(space: Space) -> str:
@@ -120,7 +138,7 @@ def owner_caption(space: Space) -> str:
     if owner.label == "this tab":  # no owner cookie came back: nothing ties a reload to this owner
         return ("Only this tab sees your captures, models and training jobs: this browser keeps no cookie "
                 "for this site, so a reload or another tab starts afresh.")
-    keep = f" Your pictures are deleted {ttl:g} h after your last visit unless you train a model." if ttl > 0 else ""
+    keep = f" Your pictures and models are deleted {ttl:g} h after your last visit." if ttl > 0 else ""
     return "Only this browser sees your captures, models and training jobs." + keep
 
 

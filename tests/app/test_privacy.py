@@ -141,3 +141,29 @@ def test_the_dataset_page_reads_nothing_beside_or_above_the_dataset(app_env: Pat
     for path in (str(dataset), str(_space(bob).captures)):
         bob.text_input(key="dataset_path").input(path).run()
         assert not any("outside the dataset folders" in e.value for e in bob.error), path
+
+
+def test_stale_visitors_are_swept_whole_in_the_background(private_env: Path, monkeypatch: pytest.MonkeyPatch):
+    """A visitor unseen for longer than the time to live loses their whole folder, models included, without a
+    page run doing the walk; a fresh visitor keeps theirs."""
+    import os
+    import threading
+    import time
+
+    monkeypatch.setenv("FER_VISITOR_TTL_HOURS", "1")
+    stale = space_for(identify("private", Visit(), browser_token="gone-for-a-day"))
+    (stale.models / "their_model").mkdir()
+    (stale.captures / "happy").mkdir()
+    old = time.time() - 2 * 3600
+    os.utime(stale.captures.parent / ".last_seen", (old, old))
+    at = page("pages/6_Teach.py").run()
+    no_exceptions(at)
+    # AppTest brings no cookie: the owner is this tab, and the page must not promise more
+    assert "Only this tab sees" in texts(at) and "Only this browser" not in texts(at)
+    fresh = _space(at).captures.parent
+    for _ in range(120):
+        if not stale.captures.parent.exists():
+            break
+        time.sleep(0.5)
+    assert not stale.captures.parent.exists() and fresh.is_dir()
+    assert any(t.name == "fer-visitor-sweep" for t in threading.enumerate())
