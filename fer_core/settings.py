@@ -87,6 +87,7 @@ class Settings:
     level_eyes_beyond: float | None = 8.0  # YuNet faces: head tilt past this many degrees is turned back; None: off
     face_margin: float = 0.15
     max_pixels: int = 40_000_000  # decompression-bomb guard, checked before decoding
+    memory_budget_mb: int = 1024  # pictures decoded and analysed at once, all visitors together (fer_core.memory)
     max_upload_mb: int = 25
     max_video_mb: int = 100  # video files: size, length and frame size, checked before decoding
     max_video_seconds: float = 600.0
@@ -127,6 +128,7 @@ class Settings:
             level_eyes_beyond=_env_degrees("FER_LEVEL_EYES_BEYOND", base.level_eyes_beyond),
             face_margin=_env_float("FER_FACE_MARGIN", base.face_margin),
             max_pixels=_env_int("FER_MAX_PIXELS", base.max_pixels),
+            memory_budget_mb=_env_int("FER_MEMORY_BUDGET_MB", base.memory_budget_mb),
             max_upload_mb=_env_int("FER_MAX_UPLOAD_MB", base.max_upload_mb),
             max_video_mb=_env_int("FER_MAX_VIDEO_MB", base.max_video_mb),
             max_video_seconds=_env_float("FER_MAX_VIDEO_SECONDS", base.max_video_seconds),
