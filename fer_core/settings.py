@@ -96,6 +96,7 @@ class Settings:
     ice_servers_json: str = ""
     # live streams one server process runs at once; None (auto): 2 per CPU core (bench/capacity.py); 0: none
     max_live_sessions: int | None = None
+    max_live_per_owner: int = 1  # live streams one browser or account holds at once; 0: only the server's cap
     live_adapt: bool = True  # live sessions trade views and detections for frame rate when the server is busy
     preload: bool = True  # load TensorFlow and the default model in the background at start
     owner_mode: str = "auto"  # auto | single | private: who owns captures and models (fer_core.owners)
@@ -136,6 +137,7 @@ class Settings:
             smoothing_alpha=_env_float("FER_SMOOTHING_ALPHA", base.smoothing_alpha),
             ice_servers_json=os.environ.get("FER_ICE_SERVERS", base.ice_servers_json),
             max_live_sessions=_env_cap("FER_MAX_LIVE_SESSIONS", base.max_live_sessions),
+            max_live_per_owner=_env_int("FER_LIVE_PER_OWNER", base.max_live_per_owner),
             live_adapt=os.environ.get("FER_LIVE_ADAPT", "1").strip().lower() not in ("0", "false", "no", "off"),
             preload=os.environ.get("FER_PRELOAD", "1").strip().lower() not in ("0", "false", "no", "off"),
             owner_mode=os.environ.get("FER_OWNERS", base.owner_mode).strip().lower() or base.owner_mode,
