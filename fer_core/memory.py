@@ -2,7 +2,7 @@
 
 Why: the pixel limit per image bounds one picture, not many visitors uploading many at once; a
 picture costs some ``BYTES_PER_PIXEL`` while it is decoded, analysed and drawn. Reservations beyond
-``settings.memory_budget_mb`` wait a little, then are refused with a one-line message, so a replica
+``settings.memory_budget_mb`` (``FER_MEMORY_BUDGET_MB``) wait a little, then are refused with a one-line message, so a replica
 stays under its memory limit instead of being killed. When the last reservation ends the C heap is
 trimmed, so memory returns to the system after visitors leave.
 """
@@ -21,7 +21,7 @@ from fer_core.settings import get_settings
 log = logging.getLogger(__name__)
 
 BYTES_PER_PIXEL = 12  # decoded RGB, its annotated copy, a grey/scaled copy for detection
-WAIT_S = 20.0  # how long a reservation waits for others to finish before it is refused
+WAIT_S = 60.0  # how long a reservation waits for others to finish before it is refused
 
 _cond = threading.Condition()
 _in_use = 0  # bytes reserved now

@@ -87,7 +87,7 @@ class Settings:
     level_eyes_beyond: float | None = 8.0  # YuNet faces: head tilt past this many degrees is turned back; None: off
     face_margin: float = 0.15
     max_pixels: int = 40_000_000  # decompression-bomb guard, checked before decoding
-    memory_budget_mb: int = 1024  # pictures decoded and analysed at once, all visitors together (fer_core.memory)
+    memory_budget_mb: int = 768  # pictures decoded and analysed at once, all visitors together (fer_core.memory)
     max_upload_mb: int = 25
     max_video_mb: int = 100  # video files: size, length and frame size, checked before decoding
     max_video_seconds: float = 600.0

@@ -91,12 +91,12 @@ def test_behind_a_relay_every_browser_is_private_and_keeps_its_cookie(auto_serve
         planted_cookie = next(c for c in pages[2].context.cookies() if c["name"] == COOKIE)
         assert planted_cookie["value"] != "00"
         write_captures(homes[0] / "captures", astronaut, classes=("happy",), per_class=2)
-        screenshot(ann, "teach_private")
     # Ann closes her browser and opens it again: the same owner, her pictures still there
     with chromium_pages(playwright_driver, tmp_path / "profiles", 1, extra_args=RESOLVE_TO_RELAY) as (ann,), \
             tcp_relay(port) as relay_port:
         open_app_page(ann, f"http://{PUBLIC_NAME}:{relay_port}", "Teach")
         wait_for_text(ann, "2 of 2 pictures of happy", timeout=60)
+        screenshot(ann, "teach_private")
     assert _homes(owners) == set(homes)
     # this machine's own browser, straight to the server: the local owner, with its pictures
     with chromium_pages(playwright_driver, tmp_path / "local", 1) as (me,):
