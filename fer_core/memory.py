@@ -2,9 +2,9 @@
 
 Why: the pixel limit per image bounds one picture, not many visitors uploading many at once; a
 picture costs some ``BYTES_PER_PIXEL`` while it is decoded, analysed and drawn. Reservations beyond
-``settings.memory_budget_mb`` (``FER_MEMORY_BUDGET_MB``) wait a little, then are refused with a one-line message, so a replica
-stays under its memory limit instead of being killed. When the last reservation ends the C heap is
-trimmed, so memory returns to the system after visitors leave.
+``settings.memory_budget_mb`` (``FER_MEMORY_BUDGET_MB``) wait up to ``WAIT_S``, then are refused with
+a one-line message, so a replica stays under its memory limit instead of being killed. When the last
+reservation ends the C heap is trimmed, so memory returns to the system after visitors leave.
 """
 
 from __future__ import annotations

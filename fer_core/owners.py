@@ -8,7 +8,7 @@ visitor's face pictures and models. The rule, decided once here for every page:
 * **user**: someone signed in through Streamlit's login (``st.login``, OIDC); the owner is the
   account (issuer and subject), the same in every browser.
 * **visitor**: anyone else; the owner is the browser (the server's own HttpOnly cookie,
-  ``webui.owner_cookie``), or the tab when the browser keeps no cookie. A visitor's whole folder
+  ``fer_core.owner_cookie``), or the tab when the browser keeps no cookie. A visitor's whole folder
   (captures and models) is swept ``settings.visitor_ttl_hours`` after their last visit.
 
 Users' and visitors' files live under ``settings.owner_root/<key>/``, ``key`` a hash of the

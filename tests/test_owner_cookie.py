@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from fer_core.owner_cookie import COOKIE, issue_token, verify_token
 from tests.e2e import support
-from webui.owner_cookie import COOKIE, issue_token, verify_token
 
 
 @pytest.fixture(scope="module")

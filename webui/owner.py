@@ -16,9 +16,9 @@ from typing import Any
 import streamlit as st
 
 from fer_core.errors import FerError
+from fer_core.owner_cookie import COOKIE, verify_token
 from fer_core.owners import Account, Owner, Space, Visit, identify, space_for, sweep_visitors
 from fer_core.settings import Settings, get_settings
-from webui.owner_cookie import COOKIE, verify_token
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +32,7 @@ _roots: dict[Path, list[Any]] = {}  # owner root -> [its settings, when it was l
 
 def browser_token() -> tuple[str, bool]:
     """The owner token of this visit and whether it is this tab's alone: the server's own signed
-    HttpOnly cookie (``webui.owner_cookie``), else a random token kept for this tab only (the
+    HttpOnly cookie (``fer_core.owner_cookie``), else a random token kept for this tab only (the
     browser keeps no cookies, or the page is run without the server's middleware)."""
     token = verify_token(_cookie(COOKIE))
     if token:

@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 
+from fer_core.owner_cookie import COOKIE
 from tests.captures import write_captures
 from tests.e2e import support
 from tests.e2e.support import chromium_pages, exception_texts, main_text, open_app_page, wait_for_text
 from tests.relay import tcp_relay
-from webui.owner_cookie import COOKIE
 
 PUBLIC_NAME = "fer.example"
 RESOLVE_TO_RELAY = [f"--host-resolver-rules=MAP {PUBLIC_NAME} 127.0.0.2"]

@@ -1,8 +1,8 @@
 """The app's own owner cookie: issued by the server, signed, HttpOnly, never a value the browser chose.
 
 Why: a visitor's captures and models are keyed by this cookie, so it must be as hard to read, guess or
-plant as a session cookie. Streamlit's pages cannot set cookies, so ``OwnerCookieMiddleware`` (wrapped
-around Streamlit's server by ``streamlit_app.py``) adds ``Set-Cookie`` to every HTML page: a new random
+plant as a session cookie. Streamlit's pages cannot set cookies, so ``OwnerCookieMiddleware`` (plain
+ASGI, wrapped around Streamlit's server by ``streamlit_app.py``) adds ``Set-Cookie`` to every HTML page: a new random
 token when the browser brings none or one this server did not sign, else the same token with its
 lifetime renewed, so it lasts ``visitor_ttl_hours`` after the last visit. The page then reads the token
 from its websocket's cookies (``webui.owner``) and checks the signature again.
