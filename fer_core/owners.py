@@ -6,9 +6,10 @@ visitor's face pictures and models. The rule, decided once here for every page:
 * **local** (one owner, today's layout): a single user on the machine itself. Captures live in
   ``settings.capture_root``, trained models beside the shipped ones in ``settings.models_dir``.
 * **user**: someone signed in through Streamlit's login (``st.login``, OIDC); the owner is the
-  account, the same in every browser.
-* **visitor**: anyone else; the owner is the browser (a random token, nothing guessable). A
-  visitor's captures are swept after ``settings.visitor_ttl_hours`` unless a model was trained.
+  account (issuer and subject), the same in every browser.
+* **visitor**: anyone else; the owner is the browser (the server's own HttpOnly cookie,
+  ``fer_core.owner_cookie``), or the tab when the browser keeps no cookie. A visitor's whole folder
+  (captures and models) is swept ``settings.visitor_ttl_hours`` after their last visit.
 
 Users' and visitors' files live under ``settings.owner_root/<key>/``, ``key`` a hash of the
 identity (never a name a visitor typed). The shipped models are read-only for everyone.
@@ -73,35 +74,76 @@ class Space:
 LOCAL = Owner("local", "local", "this machine's user")
 
 
+LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "[::1]", "::1"})
+
+
+@dataclass(frozen=True)
+class Visit:
+    """What the server knows of a visit. ``remote_ip`` None is a loopback peer (Streamlit reports no
+    address for 127.0.0.1 and ::1); ``host`` is the ``Host`` header, None only for a script run with no
+    request at all (AppTest); ``forwarded`` says a proxy header was present."""
+
+    remote_ip: str | None = None
+    host: str | None = None
+    forwarded: bool = False
+
+
+@dataclass(frozen=True)
+class Account:
+    """A signed-in account: the same ``subject`` from another ``issuer`` is another person."""
+
+    issuer: str
+    subject: str
+    label: str
+
+
 def is_loopback(address: str | None) -> bool:
-    """True when ``address`` is this machine (Streamlit reports no address for a local visit)."""
+    """True when ``address`` is this machine."""
     if not address:
-        return True
+        return False
     try:
         return ipaddress.ip_address(address.split("%")[0]).is_loopback
     except ValueError:
         return address == "localhost"
 
 
-def identify(mode: str, *, user: str | None = None, browser_token: str | None = None,
-             remote_ip: str | None = None, forwarded: bool = False) -> Owner:
+def host_name(host: str) -> str:
+    """``Host`` header without its port: ``[::1]:8501`` -> ``[::1]``, ``Localhost:80`` -> ``localhost``."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        return host[: host.find("]") + 1] if "]" in host else host
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+
+def is_own_browser(visit: Visit) -> bool:
+    """A visit plainly from this machine's own browser: a loopback peer, no proxy header, and a ``Host``
+    of localhost, 127.0.0.1 or [::1]. A proxy or relay in front (even one on loopback that adds no
+    header) carries the public name in ``Host``, so its visitors stay private."""
+    if visit.remote_ip is None and visit.host is None and not visit.forwarded:
+        return True  # no request at all: a script run on this machine
+    return (not visit.forwarded and (visit.remote_ip is None or is_loopback(visit.remote_ip))
+            and visit.host is not None and host_name(visit.host) in LOCAL_HOSTS)
+
+
+def identify(mode: str, visit: Visit, *, account: Account | None = None, browser_token: str | None = None,
+             per_tab: bool = False) -> Owner:
     """The owner of a visit.
 
     ``mode`` ``single`` gives everyone the local owner; ``private`` never does; ``auto`` gives it
-    to a visit from this machine that did not come through a proxy (``forwarded`` says an
-    ``X-Forwarded-For``/``X-Real-IP`` header was present), so ``make run`` keeps one owner while
-    a server reached over the network or behind nginx is private. A signed-in ``user`` always
-    owns their files; otherwise the ``browser_token`` does (``FerError`` when there is none).
+    only to this machine's own browser (``is_own_browser``), so ``make run`` keeps one owner while a
+    server reached over the network or through any proxy or relay is private. A signed-in
+    ``account`` always owns their files; otherwise the ``browser_token`` (the server-issued owner
+    cookie, or with ``per_tab`` a token this tab holds) does (``FerError`` when there is none).
     """
     if mode not in OWNER_MODES:
         raise FerError(f"setting FER_OWNERS must be one of {', '.join(OWNER_MODES)}, not {mode!r}")
-    if mode == "single" or (mode == "auto" and not user and not forwarded and is_loopback(remote_ip)):
+    if mode == "single" or (mode == "auto" and account is None and is_own_browser(visit)):
         return LOCAL
-    if user:
-        return Owner("user", _key("user", user), user)
+    if account is not None:
+        return Owner("user", _key("user", f"{account.issuer}\n{account.subject}"), account.label)
     if not browser_token:
         raise FerError("this visit has no browser token: cannot keep its files private")
-    return Owner("visitor", _key("visitor", browser_token), "this browser")
+    return Owner("visitor", _key("visitor", browser_token), "this tab" if per_tab else "this browser")
 
 
 def _key(kind: str, identity: str) -> str:
@@ -154,19 +196,40 @@ def folder_bytes(path: Path) -> int:
 
 
 def check_quota(space: Space, what: str, adding: int = 0, settings: Settings | None = None) -> None:
-    """Refuse (``QuotaError``, one line) when ``what`` (captures or models) would exceed its quota.
+    """Refuse (``QuotaError``, one line) when ``what`` (captures or models) would exceed its quota:
+    the owner's own, and for users and visitors the server's total for all of them together (a new
+    cookie gives a new owner, so per-owner quotas alone do not bound the disk).
 
     The shipped models never count; a quota of 0 means no limit.
     """
     s = settings or get_settings()
     quota_mb = {CAPTURES: s.capture_quota_mb, MODELS: s.model_quota_mb}[what]
-    if quota_mb <= 0:
-        return
-    folder = space.captures if what == CAPTURES else space.models
-    used = folder_bytes(folder) if not (what == MODELS and space.models == space.shipped) else _own_models_bytes(space)
-    if used + adding > quota_mb * 1024 * 1024:
-        hint = "delete some pictures on Teach" if what == CAPTURES else "delete a model you trained on Teach"
-        raise QuotaError(f"your {what} use {used / 2**20:.0f} MB of your {quota_mb} MB: {hint} first")
+    hint = "delete some pictures on Teach" if what == CAPTURES else "delete a model you trained on Teach"
+    if quota_mb > 0:
+        folder = space.captures if what == CAPTURES else space.models
+        own_layout = what == MODELS and space.models == space.shipped
+        used = _own_models_bytes(space) if own_layout else folder_bytes(folder)
+        if used + adding > quota_mb * 1024 * 1024:
+            raise QuotaError(f"your {what} use {used / 2**20:.0f} MB of your {quota_mb} MB: {hint} first")
+    if s.owners_total_mb > 0 and not space.owner.is_local:
+        total = owners_bytes(s)
+        if total + adding > s.owners_total_mb * 1024 * 1024:
+            raise QuotaError(f"this server's space for visitors' pictures and models is full "
+                             f"({s.owners_total_mb} MB): {hint}, or try again after old visitors' files are swept")
+
+
+_TOTAL_FRESH_S = 10.0  # a total this recent is reused: every capture checks it, and it walks every owner
+_totals: dict[Path, tuple[float, int]] = {}
+
+
+def owners_bytes(settings: Settings | None = None, fresh_s: float = _TOTAL_FRESH_S) -> int:
+    """Bytes under ``owner_root`` (all users and visitors), recounted at most every ``fresh_s`` seconds."""
+    root = Path((settings or get_settings()).owner_root)
+    at, total = _totals.get(root, (-fresh_s - 1.0, 0))
+    if time.monotonic() - at > fresh_s:
+        total = folder_bytes(root)
+        _totals[root] = (time.monotonic(), total)
+    return total
 
 
 def _own_models_bytes(space: Space) -> int:
@@ -177,10 +240,12 @@ def _own_models_bytes(space: Space) -> int:
 
 
 def sweep_visitors(settings: Settings | None = None, now: float | None = None) -> list[Path]:
-    """Delete the captures of visitors unseen for ``visitor_ttl_hours`` who trained no model.
+    """Delete the whole folder of every visitor unseen for ``visitor_ttl_hours``: captures, models, all.
 
-    Why: a visitor's face pictures should not outlive their visit; a trained model shows they
-    meant to keep working, and their captures are its training data. Returns what was removed.
+    Why: a visitor's face pictures and what was trained on them should not outlive their visit, and
+    folders of abandoned cookies must not pile up. Signed-in users' folders are kept (their account
+    comes back); the owner cookie lasts exactly as long, so nobody returns to a swept folder. Returns
+    what was removed.
     """
     s = settings or get_settings()
     root = Path(s.owner_root)
@@ -189,14 +254,17 @@ def sweep_visitors(settings: Settings | None = None, now: float | None = None) -
     now = time.time() if now is None else now
     removed: list[Path] = []
     for home in sorted(p for p in root.iterdir() if p.is_dir() and not p.is_symlink()):
-        if _kind(home) != "visitor" or _has_models(home):
+        if _kind(home) != "visitor":
             continue
         seen = home / SEEN_FILE
-        last = seen.stat().st_mtime if seen.exists() else home.stat().st_mtime
-        if now - last > s.visitor_ttl_hours * 3600 and (home / CAPTURES).exists():
-            shutil.rmtree(home / CAPTURES, ignore_errors=True)
-            removed.append(home / CAPTURES)
-            log.info("swept the captures of a visitor unseen for %.0f h", (now - last) / 3600)
+        try:
+            last = seen.stat().st_mtime if seen.exists() else home.stat().st_mtime
+        except OSError:  # removed meanwhile (another replica's sweep)
+            continue
+        if now - last > s.visitor_ttl_hours * 3600:
+            shutil.rmtree(home, ignore_errors=True)
+            removed.append(home)
+            log.info("swept the folder of a visitor unseen for %.0f h", (now - last) / 3600)
     return removed
 
 
@@ -207,10 +275,6 @@ def _kind(home: Path) -> str:
         return ""
 
 
-def _has_models(home: Path) -> bool:
-    models = home / MODELS
-    return models.is_dir() and any(d.is_dir() for d in models.iterdir())
-
-
-__all__ = ["LOCAL", "OWNER_MODES", "Owner", "QuotaError", "Space", "check_quota", "folder_bytes", "free_model_name",
-           "identify", "is_loopback", "space_for", "sweep_visitors", "visible_models"]
+__all__ = ["LOCAL", "OWNER_MODES", "Account", "Owner", "QuotaError", "Space", "Visit", "check_quota", "folder_bytes",
+           "free_model_name", "host_name", "identify", "is_loopback", "is_own_browser", "owners_bytes", "space_for",
+           "sweep_visitors", "visible_models"]

@@ -67,16 +67,19 @@ class Settings:
     yunet_path: Path | None = SHARED_DIR / "models" / "face_detection_yunet_2023mar.onnx"
     dataset_path: Path | None = SHARED_DIR / "data" / "fer2013" / "fer2013.npz"
     capture_root: Path = PROJECT_ROOT / "captures"
+    memory_budget_mb: int = 768  # pictures decoded and analysed at once, all visitors together (fer_core.memory)
     max_upload_mb: int = 25
     max_video_mb: int = 100  # video files' size, checked before decoding (length and frame size: videoio)
     ice_servers_json: str = ""
     # live streams one server process runs at once; None (auto): 2 per CPU core (bench/capacity.py); 0: none
     max_live_sessions: int | None = None
+    max_live_per_owner: int = 1  # live streams one browser or account holds at once; 0: only the server's cap
     owner_mode: str = "auto"  # auto | single | private: who owns captures and models (fer_core.owners)
     owner_root: Path = PROJECT_ROOT / "owners"  # signed-in users' and visitors' own folders
     capture_quota_mb: int = 200  # per owner; 0: no limit
     model_quota_mb: int = 100  # per owner, shipped models not counted; 0: no limit
-    visitor_ttl_hours: float = 24.0  # a visitor's captures are swept after this long unseen (0: never)
+    visitor_ttl_hours: float = 24.0  # a visitor's folder is swept after this long unseen (0: never)
+    owners_total_mb: int = 5000  # all users' and visitors' files together; 0: no limit
     max_training_jobs: int = 1  # trainings run at once; the others wait in one queue
     dataset_roots: tuple[Path, ...] = ()  # extra folders the Dataset page may read (FER_DATASET_ROOTS)
 
@@ -91,15 +94,18 @@ class Settings:
             yunet_path=_env_path("FER_YUNET_PATH", base.yunet_path),
             dataset_path=_env_path("FER_DATASET_PATH", base.dataset_path),
             capture_root=_env_path("FER_CAPTURE_ROOT", base.capture_root) or base.capture_root,
+            memory_budget_mb=_env_int("FER_MEMORY_BUDGET_MB", base.memory_budget_mb),
             max_upload_mb=_env_int("FER_MAX_UPLOAD_MB", base.max_upload_mb),
             max_video_mb=_env_int("FER_MAX_VIDEO_MB", base.max_video_mb),
             ice_servers_json=os.environ.get("FER_ICE_SERVERS", base.ice_servers_json),
             max_live_sessions=_env_cap("FER_MAX_LIVE_SESSIONS", base.max_live_sessions),
+            max_live_per_owner=_env_int("FER_LIVE_PER_OWNER", base.max_live_per_owner),
             owner_mode=os.environ.get("FER_OWNERS", base.owner_mode).strip().lower() or base.owner_mode,
             owner_root=_env_path("FER_OWNER_ROOT", base.owner_root) or base.owner_root,
             capture_quota_mb=_env_int("FER_CAPTURE_QUOTA_MB", base.capture_quota_mb),
             model_quota_mb=_env_int("FER_MODEL_QUOTA_MB", base.model_quota_mb),
             visitor_ttl_hours=_env_float("FER_VISITOR_TTL_HOURS", base.visitor_ttl_hours),
+            owners_total_mb=_env_int("FER_OWNERS_TOTAL_MB", base.owners_total_mb),
             max_training_jobs=_env_int("FER_MAX_TRAINING_JOBS", base.max_training_jobs),
             dataset_roots=tuple(Path(p).expanduser() for p in os.environ.get("FER_DATASET_ROOTS", "").split(os.pathsep)
                                 if p.strip()),

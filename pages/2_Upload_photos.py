@@ -10,7 +10,14 @@ import streamlit as st
 
 from fer_core.data.imageio import ACCEPTED_TEXT, UPLOAD_EXTENSIONS
 from fer_core.data.labels import label_score
-from fer_core.inference.batch import UploadResult, analyze_upload, results_csv, results_table, table_columns
+from fer_core.inference.batch import (
+    BatchPixels,
+    UploadResult,
+    analyze_upload,
+    results_csv,
+    results_table,
+    table_columns,
+)
 from fer_core.settings import get_settings
 from webui.charts import probability_chart
 from webui.models import DETECTOR_LABELS, detector_choices, pipeline_or_stop, sidebar_model_picker
@@ -65,7 +72,12 @@ results: list[UploadResult] = []
 todo = [k for k in keys if k not in cache]
 progress = st.progress(0.0, text=f"Analysing {len(todo)} photo(s)…") if todo else None
 done = 0
+tally = BatchPixels()  # all files of the batch together, analysed before or now
 for f, key in zip(files, keys):
+    refused = tally.refusal(f.name, f.getvalue())
+    if refused:
+        results.append(UploadResult(name=f.name, error=refused))
+        continue
     if key not in cache:
         cache[key] = analyze_upload(f.name, f.getvalue(), pipeline, classify=classify)
         done += 1

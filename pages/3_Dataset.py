@@ -71,7 +71,7 @@ st.markdown("The faces a model learns from. Here you see how many faces each exp
             "look like: a model learns the common expressions best, and the rare ones (disgust in FER2013, "
             "with about one face in sixty) worst.")
 default_path = str(settings.dataset_path) if settings.dataset_path else ""
-roots = [*dataset_roots(settings.dataset_path, current_space().captures), *settings.dataset_roots]
+roots = dataset_roots(settings.dataset_path, current_space().captures, settings.dataset_roots)
 st.session_state.setdefault(PATH_KEY, default_path)
 
 
@@ -81,8 +81,9 @@ def _back_to_default() -> None:
 
 with st.expander("Look at another dataset", expanded=st.session_state[PATH_KEY] != default_path):
     path = st.text_input("Dataset path", key=PATH_KEY,
-                         help="A FER2013 .npz or .csv file, or a folder of class folders, on this server, under "
-                              + " or ".join(f"`{r}`" for r in roots) + ".").strip()
+                         help="A FER2013 .npz or .csv file, or a folder of class folders, on this server: in "
+                              "the default dataset's folder, among your captures, or in a folder the server's "
+                              "operator allows.").strip()
     if default_path and path != default_path:
         st.button("Back to the default dataset", key="dataset_default", on_click=_back_to_default)
 

@@ -17,7 +17,7 @@ from fer_core.data import curation
 from fer_core.data.keep_classes import KeepPlan, find_source, plan_keep
 from fer_core.errors import FerError
 from fer_core.model_folder import is_model_folder, report_file
-from fer_core.owners import MODELS, check_quota, free_model_name
+from fer_core.owners import MODELS, check_quota, folder_bytes, free_model_name
 from fer_core.registry import inspect_model
 from fer_core.settings import get_settings
 from fer_core.training import jobs
@@ -61,7 +61,7 @@ model_dir = sidebar_model_picker()
 settings = get_settings()
 space = current_space()
 root = space.captures
-mine = None if space.owner.is_local else space.owner.key  # jobs shown: all on a one-owner machine, else own
+mine = space.owner.key  # jobs shown and touched: this owner's only, the machine's own user included
 
 st.title("🎓 Teach it your expressions")
 st.caption(owner_caption(space) + " Review them, then train a model that knows your expressions; it appears "
@@ -258,7 +258,7 @@ if running is not None and not submitted:
                f"{get_settings().max_training_jobs} at once and queues the rest.")
 if submitted:
     try:
-        check_quota(space, MODELS)
+        check_quota(space, MODELS, adding=folder_bytes(model_dir))  # the new model: about the size of its start
         cfg = jobs.personal_config(root, name, start=start, init_model=str(model_dir),
                                    epochs=int(epochs), finetune_epochs=int(finetune), models_dir=space.models,
                                    keep=keep_plan)
@@ -283,7 +283,7 @@ def _model_exists(result: str | None) -> bool:
 
 def _show_job(job_id: str) -> None:
     info = jobs.get_job(job_id)
-    if info is None or mine not in (None, info.owner):  # another owner's job is never shown
+    if info is None or info.owner != mine:  # another owner's job is never shown
         return
     st.subheader(f"Training {info.name}", anchor=False)
     if info.active:

@@ -17,7 +17,17 @@ from fer_core.settings import get_settings
 from webui.charts import probability_chart
 from webui.models import DETECTOR_LABELS, detector_choices, pipeline_or_stop, sidebar_model_picker
 from webui.navigation import setup_page
-from webui.video import VideoJob, VideoOutput, drop_job, replace_job, timeline_chart
+from webui.owner import current_owner
+from webui.video import (
+    VideoJob,
+    VideoOutput,
+    drop_job,
+    replace_job,
+    session_alive,
+    spool,
+    timeline_chart,
+    upload_limit_mb,
+)
 
 JOB_KEY = "video_job"
 RATES = {"Every frame": None, "10 a second": 10.0, "5 a second": 5.0, "2 a second": 2.0, "1 a second": 1.0}
@@ -25,6 +35,7 @@ RATES = {"Every frame": None, "10 a second": 10.0, "5 a second": 5.0, "2 a secon
 setup_page("Video", icon="🎞️")
 model_dir = sidebar_model_picker()
 settings = get_settings()
+limit_mb = upload_limit_mb(settings.max_video_mb)  # the size the server really accepts
 
 with st.sidebar:
     st.header("Video settings")
@@ -34,12 +45,12 @@ with st.sidebar:
                         help="Fewer frames a second analyse a long video sooner.")
 
 st.title("🎞️ Video")
-st.caption(f"Videos are analysed on this server and not stored. Up to {settings.max_video_mb} MB, "
+st.caption(f"Videos are analysed on this server and not stored. Up to {limit_mb} MB, "
            f"{MAX_VIDEO_SECONDS / 60:.0f} minutes and {MAX_VIDEO_PIXELS / 1e6:.1f} megapixels a "
            "frame; mp4, webm, mov, mkv or avi.")
 
 upload = st.file_uploader("Video", type=[e.lstrip(".") for e in VIDEO_EXTENSIONS], key="video_upload",
-                          max_upload_size=settings.max_video_mb,
+                          max_upload_size=limit_mb,
                           help="The largest face in each frame gets a box and its expression, as on the live page.")
 if upload is None:
     drop_job(st.session_state, JOB_KEY)
@@ -50,7 +61,8 @@ if upload is None:
 pipeline = pipeline_or_stop(model_dir, detector)
 key = (upload.file_id, upload.name, upload.size, str(model_dir), detector, rate)
 job = replace_job(st.session_state, JOB_KEY, key,
-                  lambda: VideoJob(key, upload.name, upload.getvalue(), pipeline, StreamOptions(fps=RATES[rate])))
+                  lambda: VideoJob(key, upload.name, spool(upload, upload.name), pipeline,
+                                   StreamOptions(fps=RATES[rate]), alive=session_alive(), owner=current_owner().key))
 
 
 @st.fragment(run_every=0.5)

@@ -19,10 +19,21 @@ def _first_import(path: Path) -> str:
 
 
 def test_entry_points_import_streamlit_webrtc_first():
-    for rel in ("streamlit_app.py", "tests/conftest.py", "bench/accuracy.py"):
+    for rel in ("home.py", "tests/conftest.py", "bench/accuracy.py"):
         path = ROOT / rel
         if path.exists():
             assert _first_import(path) == "streamlit_webrtc", f"{rel} must import streamlit_webrtc first"
+
+
+def test_the_server_module_imports_neither_webrtc_nor_tensorflow():
+    """streamlit_app.py is imported before Streamlit's runtime exists: streamlit_webrtc's component declared
+    then is never served (the live page shows "trouble loading the component"), and tensorflow must not come
+    before it. Checked in a fresh interpreter."""
+    code = (f"import sys; sys.path.insert(0, {str(ROOT)!r}); import streamlit_app; "
+            "print(sorted(m for m in ('streamlit_webrtc', 'tensorflow', 'aiortc') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == "[]"
 
 
 def test_engine_modules_do_not_import_tensorflow_at_top_level():

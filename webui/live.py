@@ -46,6 +46,7 @@ class Refusal:
     active: int
     cap: int
     stopping: bool = True
+    own: int = 0  # when the owner's share was the limit: how many streams they hold
     since: float = field(default_factory=time.monotonic)
 
 
@@ -130,10 +131,13 @@ class LiveSession:
             return "rerun" if self.buttons_back() else "idle"
         if self._stopping:
             return "idle"
-        if self.lease.acquire():
+        owner = _owner_key()
+        if self.lease.acquire(owner):
             self.refusal = None
             return "play"
-        self.refusal = Refusal(active=self.sessions.active(), cap=self.sessions.cap)
+        own = self.sessions.active(owner) if owner else 0
+        self.refusal = Refusal(active=self.sessions.active(), cap=self.sessions.cap,
+                               own=own if own and own >= self.sessions.per_owner else 0)
         log.info("live session refused: %d of %d places taken", self.refusal.active, self.refusal.cap)
         return "rerun"
 
@@ -163,8 +167,19 @@ class LiveSession:
         r = self.refusal
         if r is None:
             return None
+        if r.own:
+            return (f"You already have {r.own} live stream{'s' if r.own != 1 else ''} open in another tab or window "
+                    "of this browser: stop it there first.")
         n = max(r.active, r.cap)
         return f"The server is full ({n} live session{'s' if n != 1 else ''}): try again in a minute."
+
+
+def _owner_key() -> str:
+    """Whose stream this is, for the per-owner share; "" (the server's cap only) for the machine's own user."""
+    from webui.owner import current_owner
+
+    owner = current_owner()
+    return "" if owner.is_local else owner.key
 
 
 def live_session(state: Any) -> LiveSession:

@@ -18,7 +18,7 @@ log = logging.getLogger(__name__)
 APP_TITLE = "Facial expression recognition"
 
 PAGES: list[tuple[str, str, str]] = [  # (script, label, icon)
-    ("streamlit_app.py", "Home", "🏠"),
+    ("home.py", "Home", "🏠"),
     ("pages/1_Live_webcam.py", "Live webcam", "🎥"),
     ("pages/2_Upload_photos.py", "Upload photos", "🖼️"),
     ("pages/3_Dataset.py", "Dataset", "🗂️"),

@@ -6,37 +6,40 @@ owner by the same rule (``fer_core.owners.identify``); this module only reads th
 
 from __future__ import annotations
 
-import binascii
 import logging
 import secrets
 import threading
 import time
+from pathlib import Path
+from typing import Any
 
 import streamlit as st
 
 from fer_core.errors import FerError
-from fer_core.owners import Owner, Space, identify, space_for, sweep_visitors
-from fer_core.settings import get_settings
+from fer_core.owner_cookie import COOKIE, verify_token
+from fer_core.owners import Account, Owner, Space, Visit, identify, space_for, sweep_visitors
+from fer_core.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
 
-TOKEN_KEY = "_owner_token"  # this tab's own token, used only when the browser has no XSRF cookie
-XSRF_COOKIE = "_streamlit_xsrf"
+TOKEN_KEY = "_owner_token"  # this tab's own token, used only when the browser brought no owner cookie
 SWEEP_EVERY_S = 600.0
-_last_sweep = 0.0
+SWEEP_POLL_S = 5.0  # how soon a newly seen owner root gets its first sweep
 _sweep_lock = threading.Lock()
+_sweeper: threading.Thread | None = None
+_roots: dict[Path, list[Any]] = {}  # owner root -> [its settings, when it was last swept (monotonic)]
 
 
-def browser_token() -> str:
-    """A secret that stays with this browser: the token inside Streamlit's XSRF cookie (random,
-    set once per browser, never shown), else a random token kept for this tab only."""
-    raw = _cookie(XSRF_COOKIE)
-    token = _xsrf_token(raw) if raw else ""
+def browser_token() -> tuple[str, bool]:
+    """The owner token of this visit and whether it is this tab's alone: the server's own signed
+    HttpOnly cookie (``fer_core.owner_cookie``), else a random token kept for this tab only (the
+    browser keeps no cookies, or the page is run without the server's middleware)."""
+    token = verify_token(_cookie(COOKIE))
     if token:
-        return token
+        return token, False
     if TOKEN_KEY not in st.session_state:
-        st.session_state[TOKEN_KEY] = secrets.token_urlsafe(24)
-    return str(st.session_state[TOKEN_KEY])
+        st.session_state[TOKEN_KEY] = secrets.token_urlsafe(32)
+    return str(st.session_state[TOKEN_KEY]), True
 
 
 def _cookie(name: str) -> str:
@@ -47,42 +50,40 @@ def _cookie(name: str) -> str:
     return value if isinstance(value, str) else ""  # AppTest's context holds stand-ins, not cookies
 
 
-def _xsrf_token(raw: str) -> str:
-    """Tornado's XSRF cookie ``2|mask|masked|time`` unmasked; the mask changes, the token does not."""
-    parts = raw.split("|")
-    if len(parts) == 4 and parts[0] == "2":
-        try:
-            mask, masked = binascii.unhexlify(parts[1]), binascii.unhexlify(parts[2])
-        except (binascii.Error, ValueError):
-            return ""
-        return bytes(b ^ mask[i % len(mask)] for i, b in enumerate(masked)).hex() if mask else ""
-    return raw if len(raw) >= 16 else ""
-
-
-def signed_in_user() -> str | None:
-    """The signed-in account (e-mail, else subject) when Streamlit's login is configured, else None."""
+def signed_in_account() -> Account | None:
+    """The signed-in account (issuer and subject) when Streamlit's login is configured, else None."""
     try:
         if not st.user.is_logged_in:
             return None
-        return str(st.user.get("email") or st.user.get("sub") or "") or None
+        issuer, subject = str(st.user.get("iss") or ""), str(st.user.get("sub") or "")
+        label = str(st.user.get("email") or subject)
     except Exception:  # noqa: BLE001 - login not configured: nobody is signed in
         return None
+    return Account(issuer, subject, label) if subject else None
 
 
-def _forwarded() -> bool:
+def _header(name: str) -> str | None:
     try:
-        headers = st.context.headers
-        values = [headers.get(name) for name in ("X-Forwarded-For", "X-Real-Ip", "Forwarded")]
+        value = st.context.headers.get(name)
     except Exception:  # noqa: BLE001 - no request context
-        return False
-    return any(isinstance(v, str) and v.strip() for v in values)
+        return None
+    return value if isinstance(value, str) else None  # AppTest's context holds stand-ins
+
+
+def this_visit() -> Visit:
+    """The facts of this visit that decide whether it is this machine's own browser."""
+    forwarded = any((_header(h) or "").strip() for h in FORWARD_HEADERS)
+    return Visit(remote_ip=_remote_ip(), host=_header("Host"), forwarded=forwarded)
+
+
+FORWARD_HEADERS = ("X-Forwarded-For", "X-Real-Ip", "Forwarded", "X-Forwarded-Host", "X-Forwarded-Proto", "Via")
 
 
 def current_owner() -> Owner:
     """The owner of this visit (``fer_core.owners.identify`` on this visit's facts)."""
-    user = signed_in_user()
-    return identify(get_settings().owner_mode, user=user, browser_token=None if user else browser_token(),
-                    remote_ip=_remote_ip(), forwarded=_forwarded())
+    account = signed_in_account()
+    token, per_tab = (None, False) if account else browser_token()
+    return identify(get_settings().owner_mode, this_visit(), account=account, browser_token=token, per_tab=per_tab)
 
 
 def _remote_ip() -> str | None:
@@ -94,22 +95,36 @@ def _remote_ip() -> str | None:
 
 
 def current_space() -> Space:
-    """This visit's folders; also sweeps stale visitors' captures now and then."""
+    """This visit's folders; also makes sure the visitor sweep runs (in the background)."""
     space = space_for(current_owner())
-    _sweep_now_and_then()
+    start_sweeper()
     return space
 
 
-def _sweep_now_and_then() -> None:
-    global _last_sweep
+def start_sweeper(settings: Settings | None = None) -> None:
+    """Have the background thread sweep stale visitors' folders under this owner root now and every
+    ``SWEEP_EVERY_S`` seconds: a walk over every owner folder must not hold up a page."""
+    global _sweeper
+    s = settings or get_settings()
     with _sweep_lock:
-        if time.monotonic() - _last_sweep < SWEEP_EVERY_S:
-            return
-        _last_sweep = time.monotonic()
-    try:
-        sweep_visitors()
-    except (OSError, FerError) as exc:  # a sweep that fails must not break the page
-        log.warning("visitor sweep failed: %s", exc)
+        _roots.setdefault(Path(s.owner_root).resolve(), [s, 0.0])[0] = s
+        if _sweeper is None or not _sweeper.is_alive():
+            _sweeper = threading.Thread(target=_sweep_forever, name="fer-visitor-sweep", daemon=True)
+            _sweeper.start()
+
+
+def _sweep_forever() -> None:
+    while True:
+        with _sweep_lock:
+            due = [entry for entry in _roots.values() if not entry[1] or time.monotonic() - entry[1] >= SWEEP_EVERY_S]
+            for entry in due:
+                entry[1] = time.monotonic()
+        for settings, _ in due:
+            try:
+                sweep_visitors(settings)
+            except (OSError, FerError) as exc:  # a sweep that fails is tried again next time
+                log.warning("visitor sweep failed: %s", exc)
+        time.sleep(SWEEP_POLL_S)
 
 
 def owner_caption(space: Space) -> str:
@@ -120,8 +135,11 @@ def owner_caption(space: Space) -> str:
     ttl = get_settings().visitor_ttl_hours
     if owner.kind == "user":
         return f"Signed in as {owner.label}: only you see your captures, models and training jobs."
-    keep = f" Your pictures are deleted {ttl:g} h after your last visit unless you train a model." if ttl > 0 else ""
+    if owner.label == "this tab":  # no owner cookie came back: nothing ties a reload to this owner
+        return ("Only this tab sees your captures, models and training jobs: this browser keeps no cookie "
+                "for this site, so a reload or another tab starts afresh.")
+    keep = f" Your pictures and models are deleted {ttl:g} h after your last visit." if ttl > 0 else ""
     return "Only this browser sees your captures, models and training jobs." + keep
 
 
-__all__ = ["browser_token", "current_owner", "current_space", "owner_caption", "signed_in_user"]
+__all__ = ["browser_token", "current_owner", "current_space", "owner_caption", "signed_in_account", "this_visit"]

@@ -2,8 +2,10 @@
 
 Why a thread: a video takes seconds to minutes, a Streamlit script run must not. The page keeps
 its ``VideoJob`` in ``st.session_state`` and only reads it; the thread touches no ``st.*``. A new
-upload cancels the session's running job. At most ``MAX_PARALLEL`` analyses run at once in the
-server, so several sessions share the CPU instead of all slowing to a crawl.
+upload cancels the session's running job, and an owner's new job their job in any other tab. At
+most ``MAX_PARALLEL`` analyses run at once in the server, so several sessions share the CPU instead
+of all slowing to a crawl; a job whose visitor has left (their session gone for ``GRACE_S``) stops,
+so abandoned videos do not hold the slots. The upload waits on disk, not in memory.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import shutil
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,7 +32,52 @@ from webui.charts import NO_FACE, class_scale
 log = logging.getLogger(__name__)
 
 MAX_PARALLEL = 2
+GRACE_S = 30.0  # a job goes on this long after its session is gone (a reload or a dropped connection)
 _slots = threading.BoundedSemaphore(MAX_PARALLEL)
+_owners_lock = threading.Lock()
+_owner_jobs: dict[str, VideoJob] = {}  # the one job each owner may have
+
+
+def always() -> bool:
+    return True
+
+
+def session_alive() -> Callable[[], bool]:
+    """Whether this script run's browser session is still connected, as a check a thread can call."""
+    try:
+        from streamlit.runtime import Runtime
+        from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+        ctx = get_script_run_ctx()
+        runtime = Runtime.instance()
+    except (ImportError, RuntimeError):
+        return always
+    if ctx is None:
+        return always
+    session_id = ctx.session_id
+    return lambda: runtime.is_active_session(session_id)
+
+
+def spool(upload: Any, name: str) -> Path:
+    """Copy an upload to a file of its own in a new temporary folder (the job removes the folder)."""
+    work = Path(tempfile.mkdtemp(prefix="fer-video-"))
+    path = work / ("input" + Path(name).suffix.lower()[:8])
+    upload.seek(0)
+    with open(path, "wb") as f:
+        shutil.copyfileobj(upload, f, 1024 * 1024)
+    return path
+
+
+def upload_limit_mb(video_mb: int) -> int:
+    """The video size the page may promise: the smaller of FER_MAX_VIDEO_MB and what the server
+    accepts at all (``server.maxUploadSize``), so the uploader refuses a larger file itself."""
+    try:
+        import streamlit as st
+
+        server_mb = int(st.get_option("server.maxUploadSize"))
+    except (RuntimeError, ValueError, TypeError, ImportError):
+        return video_mb
+    return min(video_mb, server_mb) if server_mb > 0 else video_mb
 
 
 @dataclass
@@ -44,15 +92,26 @@ class VideoOutput:
 class VideoJob:
     """One upload's analysis in a daemon thread: progress, then an output or a one-line error."""
 
-    def __init__(self, key: Any, name: str, data: bytes, pipeline: Pipeline, options: StreamOptions) -> None:
-        self.key, self.name = key, name
+    def __init__(self, key: Any, name: str, source: Path, pipeline: Pipeline, options: StreamOptions, *,
+                 alive: Callable[[], bool] = always, owner: str = "", grace_s: float = GRACE_S) -> None:
+        """``source``: the spooled upload (its folder is the job's and is removed at the end);
+        ``alive``: whether the visitor's session is still there; ``owner``: whose job it is."""
+        self.key, self.name, self.source = key, name, source
         self.cancel = threading.Event()
         self.started = time.monotonic()
         self.done_frames, self.total_frames = 0, None
         self.waiting = True  # for a free analysis slot
         self.output: VideoOutput | None = None
         self.error: str | None = None
-        self._thread = threading.Thread(target=self._run, args=(data, pipeline, options), name="fer-video",
+        self.abandoned = False  # stopped because its visitor left
+        self._alive, self._grace_s, self._seen = alive, grace_s, time.monotonic()
+        if owner:
+            with _owners_lock:
+                earlier = _owner_jobs.get(owner)
+                _owner_jobs[owner] = self
+            if earlier is not None:
+                earlier.stop()  # one job per owner: the newest upload, in whichever tab
+        self._thread = threading.Thread(target=self._run, args=(source, pipeline, options), name="fer-video",
                                         daemon=True)
         self._thread.start()
 
@@ -74,20 +133,40 @@ class VideoJob:
 
     def _progress(self, done: int, total: int | None) -> None:
         self.done_frames, self.total_frames = done, total
+        self._check_visitor()
 
-    def _run(self, data: bytes, pipeline: Pipeline, options: StreamOptions) -> None:
-        work = Path(tempfile.mkdtemp(prefix="fer-video-"))
+    def _check_visitor(self) -> bool:
+        """Stop (and say so) once the visitor's session has been gone for the grace period."""
+        now = time.monotonic()
+        if self._alive():
+            self._seen = now
+        elif now - self._seen > self._grace_s and not self.cancel.is_set():
+            self.abandoned = True
+            self.cancel.set()
+            log.info("video analysis of %s stopped: its visitor left", self.name)
+        return self.cancel.is_set()
+
+    def _take_slot(self) -> bool:
+        """Wait for a free analysis slot, unless cancelled or abandoned meanwhile."""
+        while not _slots.acquire(timeout=0.5):
+            if self._check_visitor():
+                return False
+        return True
+
+    def _run(self, source: Path, pipeline: Pipeline, options: StreamOptions) -> None:
+        work = source.parent
         try:
-            with _slots:
+            if not self._take_slot():
+                return
+            try:
                 self.waiting = False
-                if self.cancel.is_set():
+                if self._check_visitor():
                     return
-                source = work / ("input" + Path(self.name).suffix.lower()[:8])
-                source.write_bytes(data)
-                del data
                 result = analyze_video(source, pipeline, out=work / "annotated.mp4", options=options,
                                        progress=self._progress, cancel=self.cancel, name=self.name)
                 self.output = VideoOutput(result, (work / "annotated.mp4").read_bytes(), result.csv())
+            finally:
+                _slots.release()
         except AnalysisCancelled:
             log.info("video analysis of %s cancelled", self.name)
         except FerError as exc:

@@ -61,28 +61,31 @@ class DatasetSummary:
         return max(values) / min(values) if values else None
 
 
-def dataset_roots(dataset_path: str | Path | None, capture_root: str | Path) -> list[Path]:
-    """The folders the Dataset page may read: the configured dataset's data folder, and the captures.
+def dataset_roots(dataset_path: str | Path | None, capture_root: str | Path,
+                  extra: tuple[Path, ...] | list[Path] = ()) -> list[Path]:
+    """The folders the Dataset page may read, each named in a setting: the configured dataset's own
+    folder, the visit's captures, and ``FER_DATASET_ROOTS`` (``extra``).
 
     Why: the page's path box runs on the server; without a bound it would list any folder the
-    server can read. The data folder is the one above the configured dataset's own folder
-    (``data/`` for ``data/fer2013/fer2013.npz``), so datasets kept beside it are reachable too.
+    server can read. Nothing is derived beyond the dataset's own folder: one level up may hold
+    other owners' captures, or be ``/``.
     """
     roots: list[Path] = []
     if dataset_path:
         p = Path(dataset_path).expanduser()
-        roots.append((p if p.is_dir() else p.parent).parent)
+        roots.append(p if p.is_dir() else p.parent)
     roots.append(Path(capture_root).expanduser())
-    return roots
+    return roots + [Path(r).expanduser() for r in extra]
 
 
 def check_within_roots(path: str | Path, roots: list[Path]) -> Path:
-    """``path`` when it lies under one of ``roots`` (links and ``..`` resolved), else a one-line ``DatasetError``."""
+    """``path`` when it lies under one of ``roots`` (links and ``..`` resolved), else a one-line ``DatasetError``
+    that names no server folder (the roots are the server's business)."""
     p = Path(path).expanduser()
     if any(is_within(root, p) for root in roots):
         return p
-    shown = " or ".join(f"`{r.resolve()}`" for r in roots)
-    raise DatasetError(f"{path} is outside the dataset folders this app reads ({shown}).")
+    raise DatasetError(f"{path} is outside the dataset folders this app reads: the configured dataset's folder, "
+                       "your captures, and any folder in the setting FER_DATASET_ROOTS.")
 
 
 def dataset_kind(path: str | Path) -> str:

@@ -86,17 +86,39 @@ def _to_rgb_array(img: Image.Image) -> np.ndarray:
     """Convert any PIL mode to an ``(H, W, 3)`` uint8 RGB array."""
     mode = img.mode
     if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
-        arr = np.asarray(img, dtype=np.float64)
-        arr = np.nan_to_num(arr, nan=0.0, posinf=0.0, neginf=0.0)
-        lo, hi = float(arr.min()), float(arr.max())
-        scaled = np.zeros_like(arr) if hi <= lo else (arr - lo) * (255.0 / (hi - lo))
-        gray = np.clip(scaled + 0.5, 0, 255).astype(np.uint8)
-        return np.repeat(gray[:, :, None], 3, axis=2)
+        return np.repeat(_stretch_to_uint8(np.asarray(img))[:, :, None], 3, axis=2)
     if mode in ("RGBA", "LA", "PA", "RGBa", "La") or (mode in ("P", "L", "RGB") and "transparency" in img.info):
         rgba = img.convert("RGBA")
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         img = Image.alpha_composite(background, rgba)
     return np.ascontiguousarray(np.asarray(img.convert("RGB"), dtype=np.uint8))
+
+
+def _stretch_to_uint8(arr: np.ndarray, rows: int = 256) -> np.ndarray:
+    """A 16-bit, 32-bit or float picture stretched to 0..255, a band of ``rows`` at a time in float32.
+
+    Why bands: converting the whole picture to float64 costs 8 bytes a pixel, several times over."""
+    finite = arr if arr.dtype.kind != "f" else np.where(np.isfinite(arr), arr, 0)
+    lo, hi = float(finite.min()), float(finite.max())
+    gray = np.zeros(arr.shape[:2], np.uint8)
+    if hi <= lo:
+        return gray
+    scale = np.float32(255.0 / (hi - lo))
+    for top in range(0, arr.shape[0], rows):
+        band = np.nan_to_num(finite[top:top + rows].astype(np.float32), nan=0.0, posinf=0.0, neginf=0.0)
+        np.clip((band - np.float32(lo)) * scale + np.float32(0.5), 0, 255, out=band)
+        gray[top:top + rows] = band
+    return gray
+
+
+def image_pixels(data: bytes) -> int:
+    """Width times height from the header alone (no pixel decoded); 0 when it is not a readable image."""
+    try:
+        with Image.open(io.BytesIO(data), formats=list(ACCEPTED_FORMATS)) as img:
+            width, height = img.size
+    except Exception:  # noqa: BLE001 - decode_image gives the one-line reason later
+        return 0
+    return int(width) * int(height)
 
 
 def decode_image(data: bytes, name: str = "image", max_pixels: int | None = None,

@@ -14,15 +14,19 @@ from typing import Any
 
 import numpy as np
 
+from fer_core.data import imageio
 from fer_core.data.csvout import table_csv
-from fer_core.data.imageio import decode_image
+from fer_core.data.imageio import decode_image, image_pixels
 from fer_core.data.labels import label_score
 from fer_core.errors import FerError, ImageError
 from fer_core.inference.draw import draw_faces, draw_whole_face
+from fer_core.memory import reserve_pixels
 from fer_core.settings import get_settings
 
 log = logging.getLogger(__name__)
 
+KEPT_MAX_SIDE = 1600  # annotated pictures are kept (in the visitor's session) no larger than this
+BATCH_PIXELS_TIMES = 2  # one upload batch holds at most this many times imageio.MAX_PIXELS, all files together
 BASE_COLUMNS = ("file", "face", "largest", "label", "confidence", "x", "y", "w", "h", "error")
 
 
@@ -75,11 +79,14 @@ def analyze_upload(name: str, data: bytes, pipeline: Any, classify: str = "all",
         if len(data) > limit:
             raise ImageError(f"{name}: {len(data) / 2**20:.1f} MB is larger than the limit of "
                              f"{limit / 2**20:.0f} MB")
-        image = decode_image(data, name=name)
-        result.height, result.width = int(image.shape[0]), int(image.shape[1])
-        result.faces = pipeline.analyze(image, classify=classify)
-        result.annotated = (draw_whole_face(image, result.faces[0]) if classify == "whole"
-                            else draw_faces(image, result.faces, numbered=len(result.faces) > 1))
+        with reserve_pixels(image_pixels(data), name):
+            image = decode_image(data, name=name)
+            result.height, result.width = int(image.shape[0]), int(image.shape[1])
+            result.faces = pipeline.analyze(image, classify=classify)
+            drawn = (draw_whole_face(image, result.faces[0]) if classify == "whole"
+                     else draw_faces(image, result.faces, numbered=len(result.faces) > 1))
+            del image
+            result.annotated = shrink(drawn, KEPT_MAX_SIDE)
     except FerError as exc:
         result.error = str(exc)
     except Exception as exc:  # a model or detector failure on one file must not lose the batch
@@ -89,13 +96,50 @@ def analyze_upload(name: str, data: bytes, pipeline: Any, classify: str = "all",
     return result
 
 
+def shrink(image: np.ndarray, max_side: int) -> np.ndarray:
+    """``image`` no larger than ``max_side`` on its longer side (a copy of its own, not a view)."""
+    import cv2
+
+    height, width = image.shape[:2]
+    factor = max_side / max(height, width)
+    if factor >= 1.0:
+        return image
+    size = (max(1, round(width * factor)), max(1, round(height * factor)))
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+
+
+class BatchPixels:
+    """The pixels of one upload batch, all files together: the per-image limit bounds one picture, this
+    bounds what one visitor asks of the server at once."""
+
+    def __init__(self, limit: int | None = None) -> None:
+        self.per_image = imageio.MAX_PIXELS  # read now, so the limit in force is the one counted
+        self.limit = limit if limit is not None else BATCH_PIXELS_TIMES * self.per_image
+        self.total = 0
+
+    def refusal(self, name: str, data: bytes) -> str | None:
+        """None when ``data`` still fits in this batch (and count it), else the one-line reason. A picture
+        over the per-image limit is left to ``decode_image``, which refuses it in its own words."""
+        pixels = image_pixels(data)
+        if pixels > self.per_image:
+            return None
+        if self.total + pixels > self.limit:
+            return (f"{name}: skipped, this batch of photos is already {self.total / 1e6:.0f} of "
+                    f"{self.limit / 1e6:.0f} megapixels; upload it with fewer or smaller photos")
+        self.total += pixels
+        return None
+
+
 def analyze_uploads(files: Iterable[tuple[str, bytes]], pipeline: Any, classify: str = "all",
                     progress: Any = None) -> list[UploadResult]:
     """``analyze_upload`` for each ``(name, bytes)``; ``progress(done, total, result)`` after each."""
     items = list(files)
     out = []
+    tally = BatchPixels()
     for i, (name, data) in enumerate(items, start=1):
-        out.append(analyze_upload(name, data, pipeline, classify=classify))
+        refused = tally.refusal(name, data)
+        out.append(UploadResult(name=name, error=refused) if refused else
+                   analyze_upload(name, data, pipeline, classify=classify))
         if progress is not None:
             progress(i, len(items), out[-1])
     return out

@@ -46,6 +46,7 @@ log = logging.getLogger(__name__)
 EVENT_PREFIX = "@@fer-progress "
 QUEUED, RUNNING, DONE, FAILED, CANCELLED = "queued", "running", "done", "failed", "cancelled"
 MAX_JOBS_KEPT = 20
+MAX_QUEUED = MAX_JOBS_KEPT // 2  # trainings waiting at once, all owners together: a flood of new cookies stops here
 
 
 class JobError(FerError):
@@ -190,11 +191,23 @@ def _register(kind: str, name: str, meta: dict[str, Any] | None = None, owner: s
                        owner=owner, state=state, message="waiting for a free training slot" if state == QUEUED
                        else "starting"))
     with _lock:
-        finished = sorted((j for j in _jobs.values() if not j.info.active), key=lambda j: j.info.started)
-        for old in finished[: max(0, len(_jobs) - MAX_JOBS_KEPT + 1)]:
+        for old in _forgettable()[: max(0, len(_jobs) - MAX_JOBS_KEPT + 1)]:
             _jobs.pop(old.info.id, None)
         _jobs[job.info.id] = job
     return job
+
+
+def _forgettable() -> list[_Job]:
+    """Finished jobs, the first to forget first: older results of an owner who has a newer one go before
+    anyone's latest result, so many new jobs of one owner cannot push out everyone else's last training
+    (call with ``_lock`` held)."""
+    finished = sorted((j for j in _jobs.values() if not j.info.active), key=lambda j: -j.info.started)
+    latest: set[str] = set()
+    ranked = []
+    for j in finished:  # newest first
+        ranked.append((j.info.owner in latest, j))
+        latest.add(j.info.owner)
+    return [j for superseded, j in sorted(ranked, key=lambda r: (not r[0], r[1].info.started))]
 
 
 def _finish(job: _Job, state: str, error: str | None = None, result: str | None = None, message: str = "") -> None:
@@ -277,6 +290,10 @@ def start_training(cfg: TrainConfig, *, owner: str = "", overwrite: bool = False
     mine = active_job("train", owner)
     if mine is not None:
         raise JobError(f"your training {mine.name!r} is still {mine.state}; wait for it or cancel it")
+    with _lock:
+        waiting = len(_queue)
+    if waiting >= MAX_QUEUED:
+        raise JobError(f"the server already has {waiting} trainings waiting; try again in a while")
     ckpt = Path(tempfile.mkdtemp(prefix="fer-train-"))
     cfg = dataclasses.replace(cfg, checkpoint_dir=str(ckpt), resume=False, verbose=0)
     job = _register("train", cfg.name or out.name,

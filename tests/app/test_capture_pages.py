@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 from fer_core.data.curation import UNSORTED, counts
+from fer_core.owners import LOCAL
 from fer_core.training import jobs
 from tests.app.apptest import StreamContext as _Ctx
 from tests.app.apptest import no_exceptions, page, texts
@@ -227,7 +228,7 @@ def test_teach_shows_a_failed_training(capture_env: Path) -> None:
         progress({"event": "status", "message": "loading"})
         raise ValueError("no usable images in the capture folder")
 
-    jobs.wait(start_thread_job("train", "doomed", fails), 10)
+    jobs.wait(start_thread_job("train", "doomed", fails, owner=LOCAL.key), 10)
     at = page("pages/6_Teach.py").run()
     no_exceptions(at)
     assert any("doomed: failed" in e.value and "no usable images" in e.value for e in at.error)
@@ -297,7 +298,7 @@ def test_teach_panel_after_deleting_the_model_just_trained(capture_env: Path, ap
 
     made = app_env / "just_made"
     shutil.copytree(app_env / "tiny", made)
-    jobs.wait(start_thread_job("train", "just_made", lambda progress: made), 10)
+    jobs.wait(start_thread_job("train", "just_made", lambda progress: made, owner=LOCAL.key), 10)
     at = page("pages/6_Teach.py").run()
     no_exceptions(at)
     assert any("just_made: finished" in s.value for s in at.success) and at.button(key="train_use")
@@ -347,7 +348,7 @@ def test_teach_learning_curves_are_single_views_with_the_legend_beside(capture_e
                       "val_loss": 1.1, "val_accuracy": 0.4, "lr": 0.001, "seconds": 1.0})
         raise ValueError("stopped here on purpose")
 
-    jobs.wait(start_thread_job("train", "curves", two_epochs), 10)
+    jobs.wait(start_thread_job("train", "curves", two_epochs, owner=LOCAL.key), 10)
     at = page("pages/6_Teach.py").run()
     no_exceptions(at)
     specs = [_json.loads(c.proto.spec) for c in at.get("vega_lite_chart")]
@@ -382,7 +383,7 @@ def test_teach_figures_come_with_their_counts_and_reasons(capture_env: Path, app
                       "accuracy": 0.526, "val_loss": 1.5, "val_accuracy": 0.4, "lr": 1e-4, "seconds": 1.0})
         return made
 
-    jobs.wait(start_thread_job("train", "few_pics", short_run), 10)
+    jobs.wait(start_thread_job("train", "few_pics", short_run, owner=LOCAL.key), 10)
     try:
         at = page("pages/6_Teach.py").run()
         no_exceptions(at)

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.app.apptest import no_exceptions, page, texts
-from tests.helpers import write_folder
+from tests.helpers import write_folder, write_npz
 
 
 def test_folder_dataset_counts_chart_and_thumbnails(app_env: Path, tmp_path: Path,
@@ -56,20 +56,27 @@ def test_missing_path_gives_error_and_help(app_env: Path, tmp_path: Path, monkey
 
 def test_path_box_reads_only_the_configured_dataset_folders(app_env: Path, tmp_path: Path,
                                                            monkeypatch: pytest.MonkeyPatch) -> None:
-    """Any other folder on the server is refused in one line (issue 13); captures and the data folder are not."""
+    """Any other folder on the server is refused in one line (issue 13) that names no server folder (issue 36);
+    the dataset's own folder, the captures and FER_DATASET_ROOTS are read, nothing beside or above them."""
     data = tmp_path / "server" / "data"
+    (data / "fer2013").mkdir(parents=True)
+    write_npz(data / "fer2013" / "fer2013.npz", n_per_class=2)
     write_folder(data / "faces", n_per_class=2)
+    extra = write_folder(tmp_path / "elsewhere" / "more", n_per_class=1)
     captures = write_folder(tmp_path / "caps", n_per_class=1)
     outside = write_folder(tmp_path / "server" / "private", n_per_class=2)
     monkeypatch.setenv("FER_DATASET_PATH", str(data / "fer2013" / "fer2013.npz"))
     monkeypatch.setenv("FER_CAPTURE_ROOT", str(captures))
+    monkeypatch.setenv("FER_DATASET_ROOTS", str(extra))
     at = page("pages/3_Dataset.py").run()
-    for bad in (str(outside), "/etc", str(data / ".." / "private"), "~"):
+    for bad in (str(outside), "/etc", str(data / ".." / "private"), "~", str(data / "faces"), str(data)):
         at.text_input(key="dataset_path").set_value(bad).run()
         no_exceptions(at)
         assert len(at.error) == 1 and "outside the dataset folders" in at.error[0].value, bad
         assert "\n" not in at.error[0].value and not at.metric
-    for good, n in ((data / "faces", "6"), (captures, "3")):
+        for folder in (data, captures, extra):
+            assert str(folder) not in at.error[0].value.replace(bad, ""), "the error lists a server folder"
+    for good, n in ((data / "fer2013" / "fer2013.npz", "6"), (extra, "3"), (captures, "3")):
         at.text_input(key="dataset_path").set_value(str(good)).run()
         no_exceptions(at)
         assert not at.error and {m.label: m.value for m in at.metric}["Images"] == n

@@ -12,7 +12,7 @@ from tests.app.apptest import ROOT, no_exceptions, page, texts
 
 
 def test_home_shows_model_card_and_links(app_env: Path) -> None:
-    at = page("streamlit_app.py").run()
+    at = page("home.py").run()
     no_exceptions(at)
     assert "Facial expression recognition" in at.title[0].value
     picker = at.sidebar.selectbox(key="model_picker")
@@ -30,7 +30,7 @@ def test_home_shows_model_card_and_links(app_env: Path) -> None:
 
 
 def test_choosing_a_model_applies_to_the_card(app_env: Path) -> None:
-    at = page("streamlit_app.py").run()
+    at = page("home.py").run()
     at.sidebar.selectbox(key="model_picker").set_value("tiny").run()
     no_exceptions(at)
     assert at.session_state["model_name"] == "tiny"
@@ -43,7 +43,7 @@ def test_choosing_a_model_applies_to_the_card(app_env: Path) -> None:
 
 def test_model_summary_is_a_plain_sentence_with_details_folded(app_env: Path) -> None:
     """What it recognises, how well and on how many pictures first; the jargon in an expander (issue 13)."""
-    at = page("streamlit_app.py").run()
+    at = page("home.py").run()
     no_exceptions(at)
     from fer_core.inference.card import load_card
 
@@ -78,7 +78,7 @@ def test_a_model_tested_on_few_pictures_says_so(app_env: Path) -> None:
         card = json.loads((few / "model.json").read_text())
         card["metrics"] = {"validation": {"accuracy": 0.8, "n": 5}}
         (few / "model.json").write_text(json.dumps(card))
-        at = page("streamlit_app.py").run()
+        at = page("home.py").run()
         at.sidebar.selectbox(key="model_picker").set_value("few").run()
         no_exceptions(at)
         assert "80.0% of 5 faces right" in texts(at)
@@ -91,7 +91,7 @@ def test_home_sends_model_deletion_to_teach(app_env: Path) -> None:
     """Deleting a model lives on one page (Teach, beside the user's trained models): Home links there."""
     shutil.copytree(app_env / "tiny", app_env / "extra")
     try:
-        at = page("streamlit_app.py").run()
+        at = page("home.py").run()
         no_exceptions(at)
         assert not [s for s in at.selectbox if s.label == "Delete a model"]
         assert not [b for b in at.button if b.label.startswith("Delete")]
@@ -108,7 +108,7 @@ def test_first_view_does_not_import_tensorflow(app_env: Path) -> None:
         # the page itself must not import TensorFlow; the preload thread would, later, so it is left out
         "import webui.models\n"
         "webui.models.preload_model = lambda model_dir: None\n"
-        f"at = AppTest.from_file({str(ROOT / 'streamlit_app.py')!r}, default_timeout=120).run()\n"
+        f"at = AppTest.from_file({str(ROOT / 'home.py')!r}, default_timeout=120).run()\n"
         "assert not at.exception, [e.value for e in at.exception]\n"
         "print('TF_LOADED' if 'tensorflow' in sys.modules or 'keras' in sys.modules else 'TF_ABSENT')\n"
     )
@@ -123,7 +123,7 @@ def test_home_preloads_the_model_in_the_background(app_env: Path) -> None:
     code = (
         "import streamlit_webrtc, sys, time\n"
         "from streamlit.testing.v1 import AppTest\n"
-        f"at = AppTest.from_file({str(ROOT / 'streamlit_app.py')!r}, default_timeout=120).run()\n"
+        f"at = AppTest.from_file({str(ROOT / 'home.py')!r}, default_timeout=120).run()\n"
         "assert not at.exception, [e.value for e in at.exception]\n"
         "import threading\n"
         "from fer_core.inference import classifier\n"

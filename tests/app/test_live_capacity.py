@@ -127,3 +127,32 @@ def test_frames_skipped_while_busy_show_in_the_readout(app_env: Path, monkeypatc
     assert len(fake.outputs) == 3, "one frame goes back per batch"
     at.session_state["live_session"].end_stream()
 
+
+
+def test_one_browser_holds_one_place_however_many_tabs(app_env: Path, tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch, astronaut: np.ndarray) -> None:
+    """Issue 36: two tabs of one browser took every place (cap 2). With places to spare on the server, a
+    second stream of the same owner is refused with its own message; another visitor still gets a place."""
+    from fer_core.owners import Visit, identify
+
+    monkeypatch.setenv("FER_MAX_LIVE_SESSIONS", "2")
+    monkeypatch.setenv("FER_OWNERS", "private")
+    monkeypatch.setenv("FER_OWNER_ROOT", str(tmp_path / "owners"))
+    monkeypatch.setenv("FER_DEFAULT_MODEL", "tiny")
+    first_tab = live_sessions().lease()
+    assert first_tab.acquire(identify("private", Visit(), browser_token="one-browser").key)
+    try:
+        fake = GatedStreamer([frame_640x480(astronaut)] * 2, turns=2)
+        monkeypatch.setattr(streamlit_webrtc, "webrtc_streamer", fake)
+        second_tab = page("pages/1_Live_webcam.py")
+        second_tab.session_state["_owner_token"] = "one-browser"  # the same owner as the first tab
+        second_tab.run()
+        no_exceptions(second_tab)
+        assert [c.get("desired_playing_state") for c in fake.calls] == [None, False, None]
+        assert any("You already have 1 live stream open" in e.value for e in second_tab.error)
+        assert live_sessions().active() == 1
+        someone_else = live_sessions().lease()
+        assert someone_else.acquire(identify("private", Visit(), browser_token="another-browser").key)
+        someone_else.release()
+    finally:
+        first_tab.release()

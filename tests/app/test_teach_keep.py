@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from fer_core.inference.card import load_card
-from fer_core.owners import identify, space_for
+from fer_core.owners import Visit, identify, space_for
 from fer_core.training import jobs
 from fer_core.training.config import keep_extra
 from tests.app.apptest import no_exceptions, page, texts
@@ -122,7 +122,7 @@ def test_a_private_owner_keeps_classes_from_their_own_captures(teach_env: Path, 
     monkeypatch.setenv("FER_OWNER_ROOT", str(tmp_path / "owners"))
     at = page("pages/6_Teach.py").run()
     assert not _keep_boxes(at)  # the one-owner captures are not this visitor's: nothing of theirs yet
-    space = space_for(identify("private", browser_token=at.session_state["_owner_token"]))
+    space = space_for(identify("private", Visit(), browser_token=at.session_state["_owner_token"]))
     write_png_captures(space.captures, {"sad": 4, "wink": 4})
     at.run()
     no_exceptions(at)

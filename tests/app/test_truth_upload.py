@@ -26,7 +26,7 @@ def shipped_models(tmp_path_factory: pytest.TempPathFactory, default_model_dir: 
 @pytest.fixture()
 def shipped_env(monkeypatch: pytest.MonkeyPatch, shipped_models: Path) -> Path:
     """The app as installed: the shipped default model, every other setting at its default."""
-    for name in ("FER_DEFAULT_MODEL", "FER_MAX_UPLOAD_MB", "FER_DETECTOR", "FER_ICE_SERVERS"):
+    for name in ("FER_DEFAULT_MODEL", "FER_MAX_UPLOAD_MB", "FER_ICE_SERVERS"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("FER_MODELS_DIR", str(shipped_models))
     return shipped_models

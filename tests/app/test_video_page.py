@@ -123,3 +123,56 @@ def test_removing_the_upload_cancels(app_env: Path, videos: Path) -> None:
     no_exceptions(at)
     assert job.cancel.is_set() and "video_job" not in at.session_state
     assert "Choose a video" in texts(at)
+
+
+@pytest.fixture(scope="module")
+def pipe(default_model_dir: Path):
+    from fer_core.inference.pipeline import get_pipeline
+
+    return get_pipeline(default_model_dir)
+
+
+def _spooled(path: Path):
+    import io
+
+    from webui.video import spool
+
+    return spool(io.BytesIO(path.read_bytes()), path.name)
+
+
+def test_abandoned_jobs_free_their_slots_and_the_owner_keeps_one(videos: Path, pipe) -> None:
+    """Visitors who upload and close the tab must not hold the analysis slots (issue 36): with every slot
+    taken by jobs whose session is gone, a present visitor's job still runs to its end. A second job of the
+    same owner stops the first; another owner's job is left alone; the spooled upload is removed."""
+    from fer_core.inference.frames import VideoOptions
+    from webui.video import MAX_PARALLEL, VideoJob
+
+    def gone() -> bool:
+        return False
+
+    left = [VideoJob(("gone", i), "face.mkv", _spooled(videos / "face.mkv"), pipe, VideoOptions(), alive=gone,
+                     owner=f"left-{i}", grace_s=0.0) for i in range(MAX_PARALLEL)]
+    present = VideoJob("here", "face.avi", _spooled(videos / "face.avi"), pipe, VideoOptions(), owner="ann")
+    assert present.join(180) and present.output is not None and present.error is None
+    for job in left:
+        assert job.join(60) and job.abandoned and job.output is None
+    again = VideoJob("again", "face.avi", _spooled(videos / "face.avi"), pipe, VideoOptions(), owner="ann")
+    other = VideoJob("bob", "face.avi", _spooled(videos / "face.avi"), pipe, VideoOptions(), owner="bob")
+    newest = VideoJob("newest", "face.mkv", _spooled(videos / "face.mkv"), pipe, VideoOptions(), owner="ann")
+    assert again.cancel.is_set() and not other.cancel.is_set() and not newest.cancel.is_set()
+    for job in (again, other, newest):
+        assert job.join(180)
+    assert other.output is not None and newest.output is not None
+    assert not any(job.source.parent.exists() for job in (*left, present, again, other, newest))
+
+
+def test_the_page_promises_the_size_the_server_accepts(app_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """FER_MAX_VIDEO_MB above the server's upload limit: the page shows, and its uploader enforces, the
+    server's limit, so a larger file is refused by the uploader with its message, not by a bare 413."""
+    import streamlit as st
+
+    monkeypatch.setenv("FER_MAX_VIDEO_MB", "100000")
+    at = page(PAGE).run()
+    no_exceptions(at)
+    server_mb = int(st.get_option("server.maxUploadSize"))
+    assert f"Up to {server_mb} MB" in texts(at) and "100000" not in texts(at)

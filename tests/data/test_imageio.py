@@ -192,3 +192,23 @@ def test_ensure_rgb_converts():
     assert (wide == 255).all()
     view = np.zeros((10, 10, 3), np.uint8)[::2, ::2]
     assert ensure_rgb(view).flags["C_CONTIGUOUS"]
+
+
+def test_a_large_16_bit_picture_decodes_without_float64_copies():
+    """A 16-bit PNG compresses to almost nothing; decoding it through float64 cost 8 bytes a pixel several
+    times over (issue 36). The decode must stay near the size of its result (3 bytes a pixel)."""
+    import tracemalloc
+
+    side = 3000
+    ramp = (np.arange(side, dtype=np.uint32) * 65535 // (side - 1)).astype(np.uint16)
+    buf = io.BytesIO()
+    Image.fromarray(np.tile(ramp, (side, 1))).save(buf, "PNG")
+    tracemalloc.start()
+    try:
+        rgb = decode_image(buf.getvalue(), "ramp.png")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert rgb.shape == (side, side, 3) and rgb.dtype == np.uint8
+    assert rgb[0, 0, 0] == 0 and rgb[0, -1, 0] == 255 and abs(int(rgb[5, side // 2, 1]) - 128) <= 1
+    assert peak < 9 * side * side, f"decoding took {peak / side / side:.1f} bytes a pixel"

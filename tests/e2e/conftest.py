@@ -79,7 +79,7 @@ def app_server(browser_ready: None, tmp_path_factory: pytest.TempPathFactory) ->
     models = work / "models"
     shutil.copytree(support.ROOT / "models" / "default", models / "default")
     env = {"FER_CAPTURE_ROOT": str(work / "captures"), "FER_MODELS_DIR": str(models),
-           "FER_DEFAULT_MODEL": "default"}
+           "FER_OWNER_ROOT": str(work / "owners"), "FER_DEFAULT_MODEL": "default"}
     try:
         server = support.start_streamlit("streamlit_app.py", log_dir=work, env=env)
     except RuntimeError as exc:

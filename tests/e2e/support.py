@@ -231,7 +231,7 @@ def app_server_with(folder: Path, **env: str) -> Iterator[StreamlitServer]:
     models = folder / "models"
     shutil.copytree(ROOT / "models" / "default", models / "default")
     env = {"FER_MODELS_DIR": str(models), "FER_CAPTURE_ROOT": str(folder / "captures"),
-           "FER_DEFAULT_MODEL": "default", **env}
+           "FER_OWNER_ROOT": str(folder / "owners"), "FER_DEFAULT_MODEL": "default", **env}
     server = start_streamlit("streamlit_app.py", log_dir=folder, env=env)
     try:
         yield server
@@ -241,13 +241,14 @@ def app_server_with(folder: Path, **env: str) -> Iterator[StreamlitServer]:
 
 @contextlib.contextmanager
 def chromium_pages(playwright: Any, profiles: Path, n: int, *, camera: Path | None = None,
-                   cookies: Callable[[int], list[dict[str, Any]]] | None = None) -> Iterator[list[Any]]:
+                   cookies: Callable[[int], list[dict[str, Any]]] | None = None,
+                   extra_args: list[str] | None = None) -> Iterator[list[Any]]:
     """``n`` separate browsers (own profiles, so own cookies), one tab each; all closed afterwards.
     ``cookies(k)`` gives the cookies browser ``k`` starts with."""
     contexts, pages = [], []
     try:
         for k in range(n):
-            context = launch_chromium(playwright, profiles / f"profile-{k}", camera=camera)
+            context = launch_chromium(playwright, profiles / f"profile-{k}", camera=camera, extra_args=extra_args)
             contexts.append(context)
             if cookies is not None:
                 context.add_cookies(cookies(k))

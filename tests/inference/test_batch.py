@@ -121,3 +121,32 @@ def _png(rgb: np.ndarray) -> bytes:
     buf = io.BytesIO()
     Image.fromarray(rgb).save(buf, format="PNG")
     return buf.getvalue()
+
+
+def test_results_are_kept_downscaled_and_a_batch_is_bounded_in_total(pipeline, astronaut: np.ndarray,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each file may be under the per-image limit while the batch is not: the files past the batch's total get
+    a one-line refusal, the others their result; what is kept for the page is no larger than KEPT_MAX_SIDE."""
+    from fer_core.inference.batch import KEPT_MAX_SIDE
+
+    big = np.asarray(Image.fromarray(astronaut).resize((2400, 2400)))
+    from fer_core.data import imageio
+
+    monkeypatch.setattr(imageio, "MAX_PIXELS", 2400 * 2400)  # the batch: twice that
+    files = [(f"big{i}.png", _png(big)) for i in range(3)]
+    results = analyze_uploads(files, pipeline)
+    assert [r.ok for r in results] == [True, True, False]
+    assert results[2].error.startswith("big2.png: skipped, this batch") and "\n" not in results[2].error
+    assert max(results[0].annotated.shape[:2]) == KEPT_MAX_SIDE
+    assert (results[0].width, results[0].height) == (2400, 2400)
+
+
+def test_the_servers_memory_budget_refuses_in_one_line(pipeline, astronaut: np.ndarray,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    from fer_core.memory import BYTES_PER_PIXEL, in_use_bytes
+
+    monkeypatch.setenv("FER_MEMORY_BUDGET_MB", "1")
+    side = int((2**20 / BYTES_PER_PIXEL) ** 0.5) + 10
+    result = analyze_upload("wide.jpg", _jpeg(np.asarray(Image.fromarray(astronaut).resize((side, side)))), pipeline)
+    assert not result.ok and "more memory than this server allows" in result.error and "\n" not in result.error
+    assert in_use_bytes() == 0  # every reservation given back

@@ -127,3 +127,15 @@ def test_skipped_frames_are_counted_and_the_recent_share_fades(tiny_model_dir) -
         assert proc.snapshot().skipped == 0
     finally:
         proc.close()
+
+
+def test_one_owner_holds_at_most_their_share() -> None:
+    sessions = LiveSessions(cap=lambda: 10, per_owner=lambda: 1)
+    first, second, other, anyone = (sessions.lease() for _ in range(4))
+    assert first.acquire("ann") and not second.acquire("ann"), "a second tab of one browser is refused"
+    assert other.acquire("bob") and sessions.active("ann") == 1 and sessions.active() == 2
+    assert anyone.acquire("") and sessions.lease().acquire(""), "no owner: the server's cap only"
+    first.release()
+    assert second.acquire("ann")
+    unlimited = LiveSessions(cap=lambda: 10, per_owner=lambda: 0)
+    assert all(unlimited.lease().acquire("ann") for _ in range(5))

@@ -206,3 +206,14 @@ def test_two_slots_run_two_trainings_at_once(models_dir, tmp_path, monkeypatch):
            for i in range(3)]
     assert [jobs.get_job(i).state for i in ids] == [jobs.RUNNING, jobs.RUNNING, jobs.QUEUED]
     assert all(jobs.wait(i, 30).state == FAILED for i in ids)
+
+
+def test_a_flood_of_one_owners_jobs_keeps_everyone_elses_latest_result():
+    """Many finished jobs of one owner (new cookies are free) must not push another owner's last training out
+    of the jobs the server keeps."""
+    ann = jobs.wait(start_thread_job("train", "anns", lambda progress: "ann's model", owner="ann"), 10)
+    for i in range(jobs.MAX_JOBS_KEPT + 5):
+        jobs.wait(start_thread_job("train", f"flood-{i}", lambda progress: "x", owner="mallory"), 10)
+    assert [j.id for j in jobs.list_jobs("train", "ann")] == [ann.id]
+    assert len(jobs.list_jobs()) <= jobs.MAX_JOBS_KEPT
+    assert jobs.list_jobs("train", "mallory")[0].name == f"flood-{jobs.MAX_JOBS_KEPT + 4}"
