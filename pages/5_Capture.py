@@ -14,6 +14,7 @@ import streamlit as st
 from fer_core.data.curation import UNSORTED, class_folder_name, class_names, counts
 from fer_core.data.labels import spelling_of
 from fer_core.owners import CAPTURES, check_quota
+from webui.calibrate import personal, personal_caption
 from webui.live import make_frame_callback
 from webui.models import pipeline_or_stop, sidebar_model_picker
 from webui.navigation import setup_page
@@ -29,7 +30,9 @@ setup_page("Capture", icon="📸")
 model_dir = sidebar_model_picker()
 space = current_space()
 root = space.captures
-pipeline = pipeline_or_stop(model_dir, "auto")
+plain = pipeline_or_stop(model_dir, "auto")
+mine = personal(plain, model_dir, space)  # the visitor's own calibration, made on the Live webcam page
+pipeline = mine.view(plain)  # so auto-labels follow it
 session = session_capture(st.session_state, root, pipeline,
                           room=lambda adding: check_quota(space, CAPTURES, adding))
 
@@ -91,7 +94,8 @@ except ValueError as exc:
 st.title("📸 Capture your expressions")
 st.caption("Press **START** and allow the camera, choose a class in the sidebar, then **Start capturing**. "
            "Every few seconds the largest face is saved; vary light, angle and distance a little. "
-           "Review, relabel and train on the **Teach** page. " + owner_caption(space))
+           "Review, relabel and train on the **Teach** page. " + owner_caption(space)
+           + (f" {note}" if (note := personal_caption(mine)) else ""))
 # One slot for whichever line applies: the streamer below must keep its place in the page whatever the
 # sidebar says, else the browser rebuilds it and the camera stops.
 target = st.empty()

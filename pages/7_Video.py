@@ -14,6 +14,7 @@ import streamlit as st
 from fer_core.inference.stream import StreamOptions
 from fer_core.inference.videoio import MAX_VIDEO_PIXELS, MAX_VIDEO_SECONDS, VIDEO_EXTENSIONS
 from fer_core.settings import get_settings
+from webui.calibrate import personal, personal_caption
 from webui.charts import probability_chart
 from webui.models import DETECTOR_LABELS, detector_choices, pipeline_or_stop, sidebar_model_picker
 from webui.navigation import setup_page
@@ -58,8 +59,13 @@ if upload is None:
             "time per expression, and the timeline as CSV.")
     st.stop()
 
-pipeline = pipeline_or_stop(model_dir, detector)
-key = (upload.file_id, upload.name, upload.size, str(model_dir), detector, rate)
+plain = pipeline_or_stop(model_dir, detector)
+mine = personal(plain, model_dir)  # the visitor's own calibration, made on the Live webcam page
+pipeline = mine.view(plain)
+if note := personal_caption(mine):
+    st.caption(note)
+key = (upload.file_id, upload.name, upload.size, str(model_dir), detector, rate,
+       mine.calibration.created if mine.calibration else None)  # a new calibration analyses again
 job = replace_job(st.session_state, JOB_KEY, key,
                   lambda: VideoJob(key, upload.name, spool(upload, upload.name), pipeline,
                                    StreamOptions(fps=RATES[rate]), alive=session_alive(), owner=current_owner().key))
