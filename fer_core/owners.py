@@ -21,10 +21,12 @@ import hashlib
 import ipaddress
 import logging
 import shutil
+import threading
 import time
 from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from fer_core.errors import FerError
 from fer_core.paths import safe_join
@@ -275,6 +277,40 @@ def _kind(home: Path) -> str:
         return ""
 
 
+SWEEP_EVERY_S = 600.0
+SWEEP_POLL_S = 5.0  # how soon a newly seen owner root gets its first sweep
+_sweep_lock = threading.Lock()
+_sweeper: threading.Thread | None = None
+_roots: dict[Path, list[Any]] = {}  # owner root -> [its settings, when it was last swept (monotonic)]
+
+
+def start_sweeper(settings: Settings | None = None) -> None:
+    """Have the background thread sweep stale visitors' folders under this owner root now and every
+    ``SWEEP_EVERY_S`` seconds: a walk over every owner folder must not hold up a page."""
+    global _sweeper
+    s = settings or get_settings()
+    with _sweep_lock:
+        _roots.setdefault(Path(s.owner_root).resolve(), [s, 0.0])[0] = s
+        if _sweeper is None or not _sweeper.is_alive():
+            _sweeper = threading.Thread(target=_sweep_forever, name="fer-visitor-sweep", daemon=True)
+            _sweeper.start()
+
+
+def _sweep_forever() -> None:
+    while True:
+        with _sweep_lock:
+            due = [entry for entry in _roots.values() if not entry[1] or time.monotonic() - entry[1] >= SWEEP_EVERY_S]
+            for entry in due:
+                entry[1] = time.monotonic()
+        for settings, _ in due:
+            try:
+                sweep_visitors(settings)
+            except (OSError, FerError) as exc:  # a sweep that fails is tried again next time
+                log.warning("visitor sweep failed: %s", exc)
+        time.sleep(SWEEP_POLL_S)
+
+
+
 __all__ = ["LOCAL", "OWNER_MODES", "Account", "Owner", "QuotaError", "Space", "Visit", "check_quota", "folder_bytes",
            "free_model_name", "host_name", "identify", "is_loopback", "is_own_browser", "owners_bytes", "space_for",
-           "sweep_visitors", "visible_models"]
+           "start_sweeper", "sweep_visitors", "visible_models"]

@@ -179,14 +179,17 @@ def haar_pipeline(tiny_model_dir):
 
 @pytest.mark.parametrize("case", FILE_CASES, ids=FILE_IDS)
 def test_batch_upload(case: Case, haar_pipeline: Pipeline):
-    from fer_core.inference.batch import analyze_upload
+    from fer_core.inference.batch import KEPT_MAX_SIDE, analyze_upload
 
     payload = dict((c.name, p) for c, p in corpus_cases())[case.name] or b""
     result = analyze_upload(case.name, payload, haar_pipeline)
     if case.expect == "ok":
         assert result.ok, result.error
         assert (result.height, result.width) == case.shape
-        assert result.annotated is not None and result.annotated.shape[:2] == case.shape
+        assert result.annotated is not None
+        kept = result.annotated.shape[:2]  # what the page keeps: no larger than KEPT_MAX_SIDE, same orientation
+        assert max(kept) == min(max(case.shape), KEPT_MAX_SIDE)
+        assert (kept[0] >= kept[1]) == (case.shape[0] >= case.shape[1])
         assert len(result.faces) >= case.faces
     else:
         assert not result.ok and result.annotated is None

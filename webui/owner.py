@@ -8,26 +8,16 @@ from __future__ import annotations
 
 import logging
 import secrets
-import threading
-import time
-from pathlib import Path
-from typing import Any
 
 import streamlit as st
 
-from fer_core.errors import FerError
 from fer_core.owner_cookie import COOKIE, verify_token
-from fer_core.owners import Account, Owner, Space, Visit, identify, space_for, sweep_visitors
-from fer_core.settings import Settings, get_settings
+from fer_core.owners import Account, Owner, Space, Visit, identify, space_for, start_sweeper
+from fer_core.settings import get_settings
 
 log = logging.getLogger(__name__)
 
 TOKEN_KEY = "_owner_token"  # this tab's own token, used only when the browser brought no owner cookie
-SWEEP_EVERY_S = 600.0
-SWEEP_POLL_S = 5.0  # how soon a newly seen owner root gets its first sweep
-_sweep_lock = threading.Lock()
-_sweeper: threading.Thread | None = None
-_roots: dict[Path, list[Any]] = {}  # owner root -> [its settings, when it was last swept (monotonic)]
 
 
 def browser_token() -> tuple[str, bool]:
@@ -99,32 +89,6 @@ def current_space() -> Space:
     space = space_for(current_owner())
     start_sweeper()
     return space
-
-
-def start_sweeper(settings: Settings | None = None) -> None:
-    """Have the background thread sweep stale visitors' folders under this owner root now and every
-    ``SWEEP_EVERY_S`` seconds: a walk over every owner folder must not hold up a page."""
-    global _sweeper
-    s = settings or get_settings()
-    with _sweep_lock:
-        _roots.setdefault(Path(s.owner_root).resolve(), [s, 0.0])[0] = s
-        if _sweeper is None or not _sweeper.is_alive():
-            _sweeper = threading.Thread(target=_sweep_forever, name="fer-visitor-sweep", daemon=True)
-            _sweeper.start()
-
-
-def _sweep_forever() -> None:
-    while True:
-        with _sweep_lock:
-            due = [entry for entry in _roots.values() if not entry[1] or time.monotonic() - entry[1] >= SWEEP_EVERY_S]
-            for entry in due:
-                entry[1] = time.monotonic()
-        for settings, _ in due:
-            try:
-                sweep_visitors(settings)
-            except (OSError, FerError) as exc:  # a sweep that fails is tried again next time
-                log.warning("visitor sweep failed: %s", exc)
-        time.sleep(SWEEP_POLL_S)
 
 
 def owner_caption(space: Space) -> str:

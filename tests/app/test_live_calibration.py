@@ -62,6 +62,16 @@ class SteadyStreamer:
             time.sleep(0.01)
 
 
+def _page() -> Any:
+    """The live page in AppTest; its stream's place under the server's cap is given back after the test."""
+    at = page("pages/1_Live_webcam.py")
+    _opened.append(at)
+    return at
+
+
+_opened: list[Any] = []
+
+
 @pytest.fixture()
 def calibrating(app_env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, astronaut: np.ndarray):
     monkeypatch.setenv("FER_DEFAULT_MODEL", "tiny")
@@ -72,11 +82,17 @@ def calibrating(app_env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, 
     monkeypatch.setattr(webui.calibrate, "SETTLE_S", 0.0)
     monkeypatch.setattr(webui.calibrate, "FACES_PER_EXPRESSION", 2)
     monkeypatch.setattr(streamlit_webrtc, "webrtc_streamer", SteadyStreamer(frame_640x480(astronaut), turns=20))
-    return tmp_path / "calibrations" / "tiny.json"
+    yield tmp_path / "calibrations" / "tiny.json"
+    for at in _opened:  # the sessions' places, so that a later test can count on an empty server
+        live = at.session_state["live_session"] if "live_session" in at.session_state else None
+        if live is not None:
+            live.end_stream()
+            live.lease.release()
+    _opened.clear()
 
 
 def test_calibrating_prompts_each_expression_fits_saves_and_applies(calibrating: Path) -> None:
-    at = page("pages/1_Live_webcam.py")
+    at = _page()
     at.session_state["live_detect_every"] = 1
     at.run()
     no_exceptions(at)
@@ -96,7 +112,7 @@ def test_calibrating_prompts_each_expression_fits_saves_and_applies(calibrating:
     live = at.session_state["live_session"]
     assert live.processor.pipeline.calibration is not None, "the stream runs through the calibration"
 
-    again = page("pages/1_Live_webcam.py").run()  # a reload: a new browser session of the same owner
+    again = _page().run()  # a reload: a new browser session of the same owner
     no_exceptions(again)
     assert "calibrated for you (3 expressions)" in texts(again)
 
@@ -107,7 +123,7 @@ def test_calibrating_prompts_each_expression_fits_saves_and_applies(calibrating:
 
 
 def test_skipping_all_but_one_expression_changes_nothing(calibrating: Path) -> None:
-    at = page("pages/1_Live_webcam.py")
+    at = _page()
     at.session_state[webui.calibrate.RUN_KEY] = webui.calibrate.CalibrationRun(["happy", "sad", "angry"],
                                                                                position=2)  # two skipped
     at.run()
@@ -123,7 +139,7 @@ def test_a_calibration_for_another_model_is_not_used(calibrating: Path) -> None:
     other = fit_calibration(np.eye(3)[[0, 0, 1, 1]] * 0.9 + 0.03, ["angry", "angry", "happy", "happy"],
                             ["angry", "happy", "sad"], model_name="tiny", model_fingerprint="sha256:" + "0" * 64)
     other.save(calibrating)
-    at = page("pages/1_Live_webcam.py").run()
+    at = _page().run()
     no_exceptions(at)
     assert any("not used" in i.value and "another model" in i.value for i in at.info)
     assert "calibrated for you" not in texts(at)

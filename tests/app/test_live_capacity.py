@@ -52,6 +52,9 @@ class GatedStreamer(FakeStreamer):
 @pytest.fixture()
 def one_place(app_env: Path, monkeypatch: pytest.MonkeyPatch):
     """A cap of one live session, taken by another browser session; yields that session's lease."""
+    import gc
+
+    gc.collect()  # earlier tests' browser sessions give their places back when they are collected
     monkeypatch.setenv("FER_MAX_LIVE_SESSIONS", "1")
     monkeypatch.setenv("FER_DEFAULT_MODEL", "tiny")
     other = live_sessions().lease()

@@ -104,7 +104,7 @@ def test_the_local_owner_sees_only_its_own_jobs_and_is_not_blocked_by_others(
         release.wait(60)
         return secret_model
 
-    jobs.start_thread_job("train", "visitors_secret_model", train, owner=visitor.owner.key)
+    start_thread_job("train", "visitors_secret_model", train, owner=visitor.owner.key)
     try:
         me = page("pages/6_Teach.py").run()
         no_exceptions(me)

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from fer_core.owners import LOCAL
 from fer_core.training import jobs
 from tests.app.apptest import no_exceptions, page, texts
-from tests.helpers import stop_all_jobs
+from tests.helpers import start_thread_job, stop_all_jobs
 from webui.teach import comparison_lines
 
 
@@ -49,7 +50,7 @@ def test_the_page_warns_when_the_new_model_is_worse(app_env: Path, tmp_path: Pat
         report["confusion_matrix"] = [[0, 5, 0], [0, 3, 1], [0, 0, 2]]
         report["compared"] = _compared(new, start) | {"own_classes": ["happy", "sad"]}
         (made / "report.json").write_text(json.dumps(report))
-        jobs.wait(jobs.start_thread_job("train", "nudged", lambda progress: made), 10)
+        jobs.wait(start_thread_job("train", "nudged", lambda progress: made, owner=LOCAL.key), 10)
         at = page("pages/6_Teach.py").run()
         no_exceptions(at)
         warned = [w.value for w in at.warning if "worse than tiny" in w.value]

@@ -144,21 +144,21 @@ def test_abandoned_jobs_free_their_slots_and_the_owner_keeps_one(videos: Path, p
     """Visitors who upload and close the tab must not hold the analysis slots (issue 36): with every slot
     taken by jobs whose session is gone, a present visitor's job still runs to its end. A second job of the
     same owner stops the first; another owner's job is left alone; the spooled upload is removed."""
-    from fer_core.inference.frames import VideoOptions
+    from fer_core.inference.stream import StreamOptions
     from webui.video import MAX_PARALLEL, VideoJob
 
     def gone() -> bool:
         return False
 
-    left = [VideoJob(("gone", i), "face.mkv", _spooled(videos / "face.mkv"), pipe, VideoOptions(), alive=gone,
+    left = [VideoJob(("gone", i), "face.mkv", _spooled(videos / "face.mkv"), pipe, StreamOptions(), alive=gone,
                      owner=f"left-{i}", grace_s=0.0) for i in range(MAX_PARALLEL)]
-    present = VideoJob("here", "face.avi", _spooled(videos / "face.avi"), pipe, VideoOptions(), owner="ann")
+    present = VideoJob("here", "face.avi", _spooled(videos / "face.avi"), pipe, StreamOptions(), owner="ann")
     assert present.join(180) and present.output is not None and present.error is None
     for job in left:
         assert job.join(60) and job.abandoned and job.output is None
-    again = VideoJob("again", "face.avi", _spooled(videos / "face.avi"), pipe, VideoOptions(), owner="ann")
-    other = VideoJob("bob", "face.avi", _spooled(videos / "face.avi"), pipe, VideoOptions(), owner="bob")
-    newest = VideoJob("newest", "face.mkv", _spooled(videos / "face.mkv"), pipe, VideoOptions(), owner="ann")
+    again = VideoJob("again", "face.avi", _spooled(videos / "face.avi"), pipe, StreamOptions(), owner="ann")
+    other = VideoJob("bob", "face.avi", _spooled(videos / "face.avi"), pipe, StreamOptions(), owner="bob")
+    newest = VideoJob("newest", "face.mkv", _spooled(videos / "face.mkv"), pipe, StreamOptions(), owner="ann")
     assert again.cancel.is_set() and not other.cancel.is_set() and not newest.cancel.is_set()
     for job in (again, other, newest):
         assert job.join(180)
