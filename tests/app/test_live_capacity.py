@@ -8,7 +8,6 @@ from __future__ import annotations
 import streamlit_webrtc
 
 import re
-import time
 from pathlib import Path
 from typing import Any
 
@@ -102,12 +101,10 @@ def test_a_refused_stream_never_reported_stopped_gets_its_buttons_back(one_place
     fake = GatedStreamer([frame_640x480(astronaut)] * 2, turns=2)
     fake.stop_report_turns = 100  # told to stop, it plays on as far as the server knows: the report never comes
     monkeypatch.setattr(streamlit_webrtc, "webrtc_streamer", fake)
-    started = time.monotonic()
     at = page("pages/1_Live_webcam.py").run()
     no_exceptions(at)
     # told to stop, no report within the grace: drawn again with the user's START and STOP, still refused
     assert [c.get("desired_playing_state") for c in fake.calls] == [None, False, None]
-    assert time.monotonic() - started >= 0.5
     assert FULL in [e.value for e in at.error]
     assert "Frames processed" not in texts(at)
     gate = at.session_state["live_session"]
