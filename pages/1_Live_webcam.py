@@ -74,12 +74,11 @@ if turn == "play" and ctx.state.playing:
             st.toast(finished)
             st.rerun()
         stats = processor.snapshot()
-        readout.show(stats)
+        readout.show(stats, details=refreshes % timing.DETAILS_EVERY == 0)
         if refreshes % timing.TIMELINE_EVERY == 0:
             readout.show_timeline(processor.timeline(), names)
         refreshes += 1
-        waiting = stats.label is None and refreshes < timing.FIRST_LABEL_TURNS  # the first label shows at once
-        time.sleep(timing.FIRST_LABEL_POLL_S if waiting else timing.REFRESH_S)
+        time.sleep(timing.LABEL_REFRESH_S)
 else:
     live.end_stream()
     readout.show_stopped(processor.timeline(), names)

@@ -294,6 +294,7 @@ class Readout:
     """
 
     def __init__(self) -> None:
+        self.label = st.empty()
         self.now = st.empty()
         self.recent = st.empty()
         self.note: str | None = None  # under the expression: "calibrated for you (3 expressions)"
@@ -301,12 +302,19 @@ class Readout:
     def loading(self) -> None:
         self.now.info("Loading the expression model… (the first start of the server takes a few seconds)")
 
-    def show(self, stats: LiveStats) -> None:
-        """The latest label and counters of a playing stream."""
-        with self.now.container():
+    def show(self, stats: LiveStats, details: bool = True) -> None:
+        """The latest label of a playing stream, and with ``details`` its counters and probabilities.
+
+        Why apart: the label is cheap to redraw, so it can follow the boxes on the video closely; the chart
+        is not, so it is redrawn less often.
+        """
+        with self.label.container():
             st.subheader(expression_line(stats), anchor=False)
             if self.note:
                 st.caption(self.note)
+        if not details:
+            return
+        with self.now.container():
             for line in stats_lines(stats):
                 st.text(line)
             if stats.probabilities:
@@ -326,8 +334,8 @@ class Readout:
 
     def show_stopped(self, rows: list[FrameRow], class_names: list[str]) -> None:
         """No live figures from a stream that ended (they would read as current); its timeline to download."""
+        self.label.subheader("Expression: —", anchor=False)
         with self.now.container():
-            st.subheader("Expression: —", anchor=False)
             st.caption("Label, FPS and faces appear here while the stream plays.")
             if rows:
                 st.download_button("Download this session (CSV)", timeline_csv(rows, class_names),

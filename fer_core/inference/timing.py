@@ -17,10 +17,10 @@ SKIP_WINDOW_S = 5.0  # "frames skipped lately" looks this far back: longer than 
 # dropped frames does not read as a saturated server
 
 # ---------------------------------------------------------------- the live page
-REFRESH_S = 0.5  # readout refresh; faster refreshes stall a busy browser, since the charts redraw each time
-FIRST_LABEL_POLL_S = 0.1  # until the first label, so it shows as soon as it exists
-FIRST_LABEL_TURNS = 50  # fast refreshes at most this many times (a stream with no face goes back to REFRESH_S)
-TIMELINE_EVERY = 4  # the last-minute chart is redrawn every this many refreshes
+LABEL_REFRESH_S = 0.1  # the readout's expression line follows the label on the boxes this closely
+DETAILS_EVERY = 5  # counters and the probability chart every this many label refreshes: charts redrawn
+# faster stall a busy browser
+TIMELINE_EVERY = 20  # the last-minute chart every this many label refreshes
 TIMELINE_S = 60.0  # the live page charts this many seconds
 STOP_GRACE_S = 5.0  # a refused stream not reported stopped by then gets its buttons back anyway
 STOP_POLL_S = 0.25  # how often the page redraws the "server is full" notice while it waits for that report
