@@ -32,7 +32,7 @@ space = current_space()
 root = space.captures
 plain = pipeline_or_stop(model_dir, "auto")
 mine = personal(plain, model_dir, space)  # the visitor's own calibration, made on the Live webcam page
-pipeline = mine.view(plain)  # so auto-labels follow it
+pipeline = mine.pipeline  # so auto-labels follow it
 session = session_capture(st.session_state, root, pipeline,
                           room=lambda adding: check_quota(space, CAPTURES, adding))
 

@@ -61,7 +61,7 @@ if upload is None:
 
 plain = pipeline_or_stop(model_dir, detector)
 mine = personal(plain, model_dir)  # the visitor's own calibration, made on the Live webcam page
-pipeline = mine.view(plain)
+pipeline = mine.pipeline
 if note := personal_caption(mine):
     st.caption(note)
 key = (upload.file_id, upload.name, upload.size, str(model_dir), detector, rate,

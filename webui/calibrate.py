@@ -50,14 +50,12 @@ def calibration_file(space: Space, model_dir: str | Path) -> Path:
 
 @dataclass
 class Personal:
-    """The saved calibration for one model, if any, and what to tell the user about it."""
+    """What to analyse with for this visitor and model: the model seen through their saved calibration when
+    there is one that fits it, else the model as it is, and what to tell the user about it."""
 
+    pipeline: Pipeline
     calibration: Calibration | None = None
     problem: str | None = None  # a saved calibration that cannot be used with this model, in a sentence
-
-    def view(self, pipeline: Pipeline) -> Pipeline:
-        """``pipeline`` seen through this calibration (as it is without one)."""
-        return pipeline if self.calibration is None else pipeline.with_calibration(self.calibration)
 
     @property
     def note(self) -> str | None:
@@ -68,13 +66,12 @@ def personal(pipeline: Pipeline, model_dir: str | Path, space: Space | None = No
     """The visitor's calibration for this model, checked against it (another model's is not used)."""
     path = calibration_file(space or current_space(), model_dir)
     if not path.is_file():
-        return Personal()
+        return Personal(pipeline)
     try:
         cal = load_calibration(path)
-        pipeline.with_calibration(cal)  # refuses a calibration fit for another model
+        return Personal(pipeline.with_calibration(cal), cal)  # refuses a calibration fit for another model
     except CalibrationError as exc:
-        return Personal(problem=f"Your calibration is not used: {exc}")
-    return Personal(cal)
+        return Personal(pipeline, problem=f"Your calibration is not used: {exc}")
 
 
 # ---------------------------------------------------------------- the live page's flow
@@ -217,7 +214,7 @@ class CalibrationPanel:
     @property
     def pipeline(self) -> Pipeline:
         """What the stream should run on: the model as it is while calibrating, else through the calibration."""
-        return self.plain if self.run is not None else self.saved.view(self.plain)
+        return self.plain if self.run is not None else self.saved.pipeline
 
     @property
     def note(self) -> str | None:
