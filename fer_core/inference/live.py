@@ -31,6 +31,7 @@ from fer_core.inference.timeline import FrameRow
 
 log = logging.getLogger(__name__)
 
+COLLECT_MAX = 256  # rows kept for a calibration at most: a run that is left half-done must not grow forever
 _PHASES = itertools.count()  # each processor's detection phase: sessions do not all detect on the same tick
 
 
@@ -239,6 +240,7 @@ class LiveProcessor:
             self._frame_times.clear()
             self._latencies.clear()
             self._skips.clear()
+            self._collecting, self._collected = False, []  # a calibration does not outlive its stream
 
     def timeline(self) -> list[FrameRow]:
         """The largest face's label and probabilities at each classification since the stream began."""
@@ -301,7 +303,7 @@ class LiveProcessor:
             results = []
             for i, (box, p) in enumerate(zip(boxes, probs)):
                 if i == big_pos:
-                    if self._collecting:
+                    if self._collecting and len(self._collected) < COLLECT_MAX:
                         self._collected.append(np.array(p, dtype=np.float64))
                     label, score, dist = label_probs(names, self._track.classified(p))
                     self._stats.label, self._stats.score, self._stats.probabilities = label, score, dist

@@ -241,3 +241,8 @@ def test_collecting_keeps_the_models_output_for_the_largest_face(tiny_model_dir,
     proc.collect(False)
     proc.process(frame)
     assert proc.collected() == []
+    proc.collect(True)
+    proc.process(frame)
+    proc.reset()  # the stream ended: a calibration left half-done keeps nothing and gathers no more
+    proc.process(frame)
+    assert proc.collected() == []
