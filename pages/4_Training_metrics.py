@@ -86,14 +86,14 @@ def render(name: str, reports: ModelReports) -> None:
     if report is None and alone and sets[name]:
         report = next(iter(sets[name].values()))
     if report is not None:
-        m1, m2, m3 = st.columns(3)
+        m1, m2 = st.columns(2)  # two, not three: the figures must fit a column beside another model's
         m1.metric("Test accuracy", f"{report['accuracy']:.1%}", help="The share of test faces named right.")
         m2.metric("Macro F1", f"{report.get('macro_f1', float('nan')):.3f}",
                   help="From 0 to 1: how well every expression is recognised, each counting the same however "
                        "rare it is in the test set.")
-        m3.metric("Test images", f"{report.get('n', 0):,}")
         title = picked or _title(report, info.card)
-        st.caption(f"Measured on {title}" + (f" ({report['split']} split)" if report.get("split") else "")
+        st.caption(f"Measured on {report.get('n', 0):,} faces: {title}"
+                   + (f" ({report['split']} split)" if report.get("split") else "")
                    + (", FER+ labels: the majority of ten people's votes" if report.get("labels") == "ferplus"
                       else "") + ".")
     if reports.history is not None:

@@ -98,15 +98,18 @@ def history_table(history: pd.DataFrame | Iterable[Mapping[str, Any]]) -> pd.Dat
     return df.reset_index(drop=True)
 
 
-PLOT_WIDTH_PX = 600  # about the plot area a learning curve gets on a page (the legend takes the rest)
+PLOT_WIDTH_PX = 600  # about the plot area a learning curve gets on a page
 CHAR_WIDTH_PX = 6.5  # a character of the phase names at Vega's default 11 px font
+LEGEND_ROW_PX = 20  # a legend entry's row above the plot
+SPLIT_WORDS = {"train": "training faces", "val": "held-out faces"}
+BAND_SHADES = alt.Scale(domain=[0, 1], range=["#e8eef7", "#f7f7f7"])  # training stages, shaded in turn
 
 
 def named_spans(spans: pd.DataFrame, width_px: float = PLOT_WIDTH_PX) -> pd.DataFrame:
     """The phase spans wide enough to carry their name inside the plot.
 
     Why: an ensemble's history has one short phase per member ("member 1: train", ...), and names drawn
-    at every start overlapped into one unreadable line; the shading and the legend still show them all."""
+    at every start overlapped into one unreadable line; the shading and the tooltips still show them all."""
     if spans.empty:
         return spans
     total = float(spans["end"].max() - spans["start"].min()) or 1.0
@@ -114,29 +117,35 @@ def named_spans(spans: pd.DataFrame, width_px: float = PLOT_WIDTH_PX) -> pd.Data
     return spans[room >= spans["phase"].str.len() * CHAR_WIDTH_PX + 8]
 
 
+def _split_legend() -> alt.Legend:
+    """The train/validation legend above the plot, one entry under the other, in words: a legend at the
+    side took half the width of a chart in a narrow column, where two models are compared."""
+    words = " : ".join(f"datum.label == '{k}' ? '{v}'" for k, v in SPLIT_WORDS.items())
+    return alt.Legend(orient="top", title=None, direction="vertical", labelExpr=f"{words} : datum.label")
+
+
 def learning_curve_chart(history: pd.DataFrame | Iterable[Mapping[str, Any]], metric: str,
                          height: int = 240) -> alt.LayerChart:
-    """Train and validation ``metric`` (loss or accuracy) per epoch, phases shaded and named.
+    """Train and validation ``metric`` (loss or accuracy) per epoch, training stages shaded in turn.
 
     An ensemble's members were trained apart: each is its own line from its own first epoch (dashed
     apart), never one after the other on a shared axis, which read as one training whose loss jumped.
-    One single view (a layer, not a concatenation, so Vega fits it to its container), legends at
-    its right, inside its own height."""
+    One single view (a layer, not a concatenation, so Vega fits it to its container); a stage is named
+    inside the plot where it has room and in its tooltip, so no legend of stages narrows the plot."""
     table = history_table(history)
     data = history_long(table)
     data = data[data["metric"] == metric]
     networks = [n for n in dict.fromkeys(data["network"]) if n]
     if len(networks) > 1:
         return _members_chart(data, metric, networks, height)
-    spans = phase_spans(table)
-    spans = spans.assign(start=spans["start"] - 0.5, end=spans["end"] + 0.5)
-    phases = list(dict.fromkeys(spans["phase"]))  # in the order they were trained, not alphabetical
+    spans = phase_spans(table)  # in the order trained
+    spans = spans.assign(start=spans["start"] - 0.5, end=spans["end"] + 0.5, band=[i % 2 for i in range(len(spans))])
     shade = (
         alt.Chart(spans)
-        .mark_rect(opacity=0.08)
+        .mark_rect()
         .encode(x=alt.X("start:Q", scale=alt.Scale(zero=False, nice=False)), x2="end:Q",
-                color=alt.Color("phase:N", sort=phases,
-                                legend=alt.Legend(title="phase", orient="right", labelLimit=LEGEND_LABEL_PX)))
+                color=alt.Color("band:O", scale=BAND_SHADES, legend=None),
+                tooltip=[alt.Tooltip("phase:N", title="stage")])
     )
     names = alt.Chart(named_spans(spans)).mark_text(align="left", baseline="top", dx=4, dy=4, color="#666").encode(
         x="start:Q", y=alt.value(0), text="phase:N")
@@ -144,18 +153,15 @@ def learning_curve_chart(history: pd.DataFrame | Iterable[Mapping[str, Any]], me
         alt.Chart(data)
         .mark_line(point=True)
         .encode(
-            x=alt.X("step:Q", title="epoch (all phases)", axis=alt.Axis(tickMinStep=1),
+            x=alt.X("step:Q", title="epoch (all stages)", axis=alt.Axis(tickMinStep=1),
                     scale=alt.Scale(zero=False, nice=False)),
             y=alt.Y("value:Q", title=metric, scale=alt.Scale(zero=False)),
-            stroke=alt.Stroke("split:N", scale=SPLIT_COLORS, title="split", legend=alt.Legend(orient="right")),
+            stroke=alt.Stroke("split:N", scale=SPLIT_COLORS, legend=_split_legend()),
             tooltip=["phase", "epoch", "split", alt.Tooltip("value:Q", format=".4f")],
         )
     )
     return alt.layer(shade, names, lines).resolve_scale(color="independent").properties(
-        height=max(height, legend_height(len(phases))), title=f"{metric.capitalize()} per epoch")
-
-
-LEGEND_LABEL_PX = 260  # room for a phase name such as "fer_s7wr10: train" (Vega's default cuts at 160)
+        height=height, title=f"{metric.capitalize()} per epoch")
 
 
 def _members_chart(data: pd.DataFrame, metric: str, networks: list[str], height: int) -> alt.LayerChart:
@@ -169,32 +175,31 @@ def _members_chart(data: pd.DataFrame, metric: str, networks: list[str], height:
             x=alt.X("member_epoch:Q", title="epoch of each network", axis=alt.Axis(tickMinStep=1),
                     scale=alt.Scale(zero=False, nice=False)),
             y=alt.Y("value:Q", title=metric, scale=alt.Scale(zero=False)),
-            stroke=alt.Stroke("split:N", scale=SPLIT_COLORS, title="split", legend=alt.Legend(orient="right")),
-            strokeDash=alt.StrokeDash("network:N", sort=networks, title="network",
-                                      legend=alt.Legend(orient="right", labelLimit=LEGEND_LABEL_PX,
-                                                        symbolType="stroke")),
+            stroke=alt.Stroke("split:N", scale=SPLIT_COLORS, legend=_split_legend()),
+            strokeDash=alt.StrokeDash("network:N", sort=networks, legend=None),
             detail="network:N",
             tooltip=["network", "phase", "epoch", "split", alt.Tooltip("value:Q", format=".4f")],
         )
     )
-    return alt.layer(lines).properties(height=max(height, legend_height(len(networks))),
-                                       title=f"{metric.capitalize()} per epoch, each network of the ensemble")
+    title = alt.TitleParams(f"{metric.capitalize()} per epoch, each network", subtitle=_dash_words(networks))
+    return alt.layer(lines).properties(height=height, title=title)
+
+
+def _dash_words(networks: list[str]) -> str:
+    """The subtitle that says which line is which network: a legend of dashes drew no dashes beside a
+    colour legend of the same lines (Vega-Lite gives its symbols no stroke)."""
+    if len(networks) == 2:
+        return f"{networks[0]} solid, {networks[1]} dashed"
+    return "each network dashed its own way"
 
 
 def container_height(chart: alt.TopLevelMixin) -> int:
-    """The height a page gives ``st.altair_chart`` for ``chart``: the chart's own height and its title's line.
+    """The height a page gives ``st.altair_chart`` for ``chart``: the plot, its title's lines and the
+    legend's two rows above the plot.
 
-    Why: the container's height, not the spec's, is what Vega fits the chart into; a fixed one would cut
-    off the legend of a chart that grew to show every phase (``legend_height``)."""
-    return int(chart.height) + 20
-
-
-def legend_height(n_phases: int) -> int:
-    """The chart height whose right-hand legends (two splits, then ``n_phases`` phases) show every entry.
-
-    Why: the legends live inside the chart's own height, and Vega cuts off what does not fit; a network
-    warm-restarted six times has seven phases, and the two restarts that did not fit vanished from the legend."""
-    return 154 + 18 * n_phases
+    Why: the container's height, not the spec's, is what Vega fits the chart into."""
+    subtitle = 16 if isinstance(chart.title, alt.TitleParams) and chart.title.subtitle else 0
+    return int(chart.height) + TITLE_HEIGHT + subtitle + 2 * LEGEND_ROW_PX
 
 
 def per_class_chart(per_class: pd.DataFrame, height: int = 240) -> alt.Chart:
@@ -231,5 +236,5 @@ def confusion_chart(confusion: pd.DataFrame, class_names: list[str], height: int
 
 
 __all__ = ["CLASS_COLORS", "NO_FACE", "SPLIT_COLORS", "class_color", "class_scale", "confusion_chart",
-           "container_height", "history_table", "learning_curve_chart", "legend_height", "named_spans",
+           "container_height", "history_table", "learning_curve_chart", "named_spans",
            "per_class_chart", "probability_chart", "probability_frame"]

@@ -7,7 +7,7 @@ import math
 
 import pandas as pd
 
-from webui.charts import container_height, history_table, learning_curve_chart, legend_height, probability_chart
+from webui.charts import container_height, history_table, learning_curve_chart, probability_chart
 from webui.model_text import model_summary
 
 
@@ -42,7 +42,7 @@ def test_learning_curve_is_one_view_with_phases_and_splits() -> None:
         assert '"phase"' in text and '"split"' in text
         legends = [enc[ch]["legend"] for layer in spec["layer"] for enc in [layer.get("encoding", {})]
                    for ch in ("color", "stroke") if ch in enc and enc[ch].get("legend")]
-        assert legends and all(lg["orient"] == "right" for lg in legends)
+        assert legends and all(lg["orient"] == "top" for lg in legends)  # the plot keeps the column's width
         values = [v for d in spec["datasets"].values() for v in d if v.get("metric") == metric]
         assert {v["split"] for v in values} == {"train", "val"} and len(values) == 5  # the inf and None left out
 
@@ -123,20 +123,38 @@ def test_interval_note_for_good_and_damaged_reports() -> None:
         assert interval_note(damaged) is None  # the page still shows the figures, without a range
 
 
-def test_a_chain_of_restarts_lists_its_phases_in_training_order_and_the_chart_grows_to_show_them_all() -> None:
-    """Seven phases (a network and six warm restarts): the legend in the order trained (alphabetically
-    ``fer_s7wr2`` would come before ``fer_s7wr``), and a chart tall enough that none is cut off."""
+def test_a_chain_of_restarts_is_shaded_in_training_order_without_a_legend_that_narrows_the_plot() -> None:
+    """Seven stages (a network and six warm restarts): shaded in turn in the order trained (alphabetically
+    ``fer_s7wr2`` would come before ``fer_s7wr``), each named in its tooltip; no legend of stages (eleven
+    entries took half of a chart's width in a narrow column), so the chart keeps its height whatever the count."""
     names = ["fer_s7: train"] + [f"fer_s7wr{i}: train" for i in ("", 2, 3, 4, 5)] + ["train"]
     rows = [{"phase": p, "epoch": e, "loss": 1.0, "val_loss": 1.1} for p in names for e in (1, 2, 3)]
     spec = learning_curve_chart(rows, "loss").to_dict()
     shade = next(x for x in spec["layer"] if x["mark"]["type"] == "rect")
-    assert shade["encoding"]["color"]["sort"] == names
-    assert spec["height"] == legend_height(7) > 240
-    short = learning_curve_chart(EPOCHS, "loss").to_dict()  # two phases: the usual height
-    assert short["height"] == 240 and legend_height(2) < 240
-    # the page's container follows the chart (a fixed one cut the grown legend off again)
-    assert container_height(learning_curve_chart(rows, "loss")) == legend_height(7) + 20
-    assert container_height(learning_curve_chart(EPOCHS, "loss")) == 260
+    bands = _layer_rows(spec, "rect")
+    assert [b["phase"] for b in bands] == names and [b["band"] for b in bands] == [0, 1, 0, 1, 0, 1, 0]
+    assert shade["encoding"]["color"]["legend"] is None and shade["encoding"]["tooltip"][0]["field"] == "phase"
+    short = learning_curve_chart(EPOCHS, "loss").to_dict()
+    assert spec["height"] == short["height"] == 240
+    # the page's container holds the plot, the title and the legend row above the plot
+    many, two = learning_curve_chart(rows, "loss"), learning_curve_chart(EPOCHS, "loss")
+    assert container_height(many) == container_height(two) > 240
+
+
+def test_the_split_legend_says_in_words_which_faces_each_line_is() -> None:
+    spec = learning_curve_chart(EPOCHS, "loss").to_dict()
+    stroke = next(x for x in spec["layer"] if x["mark"]["type"] == "line")["encoding"]["stroke"]
+    expr = stroke["legend"]["labelExpr"]
+    assert "training faces" in expr and "held-out faces" in expr and stroke["legend"]["title"] is None
+
+
+def test_an_ensembles_subtitle_says_which_dash_is_which_network() -> None:
+    rows = [{"phase": f"member {m}: train", "epoch": e, "loss": 1.0, "val_loss": 1.1} for m in (1, 2) for e in (1, 2)]
+    chart = learning_curve_chart(rows, "loss")
+    spec = chart.to_dict()
+    assert spec["layer"][0]["encoding"]["strokeDash"]["legend"] is None  # its symbols drew no dash
+    assert spec["title"]["subtitle"] == "member 1 solid, member 2 dashed"
+    assert container_height(chart) > container_height(learning_curve_chart(EPOCHS, "loss"))  # room for it
 
 
 def test_a_class_has_one_colour_in_every_chart():

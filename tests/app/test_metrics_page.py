@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -24,7 +25,9 @@ def test_trained_model_draws_all_charts(app_env: Path) -> None:
     assert "Accuracy per class" in specs[2] and "Confusion matrix" in specs[3]
     assert '"phase"' in specs[0]  # phases shaded
     labels = {m.label for m in at.metric}
-    assert {"Test accuracy", "Macro F1", "Test images"} <= labels
+    assert {"Test accuracy", "Macro F1"} <= labels
+    n = json.loads((app_env / "tiny" / "report.json").read_text())["n"]
+    assert f"Measured on {n:,} faces: " in texts(at)
     # the range a figure could move with other faces, around the figure shown
     shown = float(next(m.value for m in at.metric if m.label == "Test accuracy").rstrip("%"))
     found = re.search(r"95% range with other faces like these: "
@@ -82,7 +85,6 @@ def test_the_page_shows_the_sidebars_model_and_follows_it(app_env: Path) -> None
 
 
 def test_other_test_sets_are_offered_beside_the_own_one(app_env: Path) -> None:
-    import json
     import shutil
 
     shutil.copytree(app_env / "tiny", app_env / "tiny_plus")

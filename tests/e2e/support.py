@@ -225,12 +225,13 @@ def launch_chromium(playwright: Any, profile_dir: Path, *, camera: Path | None =
 
 
 @contextlib.contextmanager
-def app_server_with(folder: Path, **env: str) -> Iterator[StreamlitServer]:
-    """A real app server of its own: the shipped default model copied into ``folder/models``, captures in
-    ``folder/captures``, plus ``env`` (FER_* overrides); stopped afterwards."""
-    models = folder / "models"
-    shutil.copytree(ROOT / "models" / "default", models / "default")
-    env = {"FER_MODELS_DIR": str(models), "FER_CAPTURE_ROOT": str(folder / "captures"),
+def app_server_with(folder: Path, models: tuple[str, ...] = ("default",), **env: str) -> Iterator[StreamlitServer]:
+    """A real app server of its own: the shipped ``models`` (the default one alone unless told) copied into
+    ``folder/models``, captures in ``folder/captures``, plus ``env`` (FER_* overrides); stopped afterwards."""
+    models_dir = folder / "models"
+    for name in models:
+        shutil.copytree(ROOT / "models" / name, models_dir / name)
+    env = {"FER_MODELS_DIR": str(models_dir), "FER_CAPTURE_ROOT": str(folder / "captures"),
            "FER_OWNER_ROOT": str(folder / "owners"), "FER_DEFAULT_MODEL": "default", **env}
     server = start_streamlit("streamlit_app.py", log_dir=folder, env=env)
     try:
