@@ -281,7 +281,7 @@ class CaptureSession:
         out = np.ascontiguousarray(rgb).copy()
         if s.face is not None:
             text = label_score(s.label, s.score) if s.label is not None else None
-            draw_box(out, s.face, text, highlight=True)
+            draw_box(out, s.face, text, highlight=True, label=s.label)
         if s.armed or s.saved:
 
             line = f"saved {s.saved}/{s.target}" + (" (capturing)" if s.armed else "")

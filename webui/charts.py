@@ -9,38 +9,20 @@ Teach page (a running training's epochs): the same columns, the same look.
 from __future__ import annotations
 
 import math
-import zlib
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 import altair as alt
 import pandas as pd
 
-from fer_core.data.labels import canonical_class
+from fer_core.colors import CLASS_COLORS, NO_FACE, class_color
 from fer_core.training.reports import CURVE_METRICS, history_long, phase_spans
 
 SPLIT_COLORS = alt.Scale(domain=["train", "val"], range=["#4c78a8", "#f58518"])
 TITLE_HEIGHT = 30  # a chart title at Vega's default 13 px font, with its offset
 
 # ---------------------------------------------------------------- one colour per class, on every page
-# Keyed by the canonical class name, so "happiness" and "happy" share a colour. A class no model ships
-# (one a user captured) gets a colour from EXTRA_COLORS chosen by its name, the same on every chart.
-CLASS_COLORS = {
-    "angry": "#d62728", "disgust": "#6b8e23", "fear": "#9467bd", "happy": "#f2b701", "sad": "#1f77b4",
-    "surprise": "#ff7f0e", "neutral": "#7f7f7f", "contempt": "#17becf",
-}
-EXTRA_COLORS = ["#e377c2", "#8c564b", "#bcbd22", "#393b79", "#ad494a", "#3182bd", "#31a354", "#756bb1"]
-NO_FACE = "no face"
-NO_FACE_COLOR = UNSORTED_COLOR = "#d9d9d9"
 DIMMED_OPACITY = 0.35  # the classes other than the top one in a probability chart
-
-
-def class_color(name: str) -> str:
-    """The colour of a class on every chart of the app."""
-    if name in (NO_FACE, "unsorted"):
-        return NO_FACE_COLOR
-    key = canonical_class(name)
-    return CLASS_COLORS.get(key) or EXTRA_COLORS[zlib.crc32(key.encode("utf-8")) % len(EXTRA_COLORS)]
 
 
 def class_scale(names: Iterable[str]) -> alt.Scale:

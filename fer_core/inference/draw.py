@@ -1,7 +1,8 @@
 """Drawing faces on a picture: a box per face and a label tag, the largest face highlighted.
 
 Why: the upload page, the live video and any script show results the same way; one
-drawing routine keeps the colours and the label placement consistent.
+drawing routine keeps the colours and the label placement consistent. The largest face's box and
+tag take its expression's colour (``fer_core.colors``), the one the charts beside it use.
 """
 
 from __future__ import annotations
@@ -12,11 +13,12 @@ from typing import Any
 import cv2
 import numpy as np
 
+from fer_core.colors import class_rgb, text_rgb_on
 from fer_core.data.imageio import ensure_rgb
 from fer_core.data.labels import label_score
 from fer_core.inference.detection import Box
 
-GREEN = (60, 220, 60)  # the largest face
+GREEN = (60, 220, 60)  # the largest face before it has a label
 GREY = (235, 235, 235)  # other faces: near white inside a dark edge, visible on light and dark pictures
 EDGE = (30, 30, 30)
 RED = (230, 40, 40)  # errors
@@ -58,18 +60,27 @@ def tag_layout(shape: tuple[int, ...], text: str, box: Box
 
 
 def put_label(img: np.ndarray, text: str, box: Box, color: tuple[int, int, int]) -> None:
-    """A filled tag with black text above the box (below it when there is no room above), inside the picture."""
+    """A filled tag above the box (below it when there is no room above), inside the picture, its text
+    black or white, whichever reads on the fill."""
     (x0, y0, x1, y1), origin, scale, thick = tag_layout(img.shape, text, box)
     cv2.rectangle(img, (x0, y0), (x1, y1), color, -1)
-    cv2.putText(img, text, origin, cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), thick, cv2.LINE_AA)
+    cv2.putText(img, text, origin, cv2.FONT_HERSHEY_SIMPLEX, scale, text_rgb_on(color), thick, cv2.LINE_AA)
 
 
-def draw_box(img: np.ndarray, box: Box, text: str | None = None, highlight: bool = True) -> None:
-    """Draw one face box (in place) with an optional label tag."""
-    color = GREEN if highlight else GREY
+def box_color(highlight: bool, label: str | None) -> tuple[int, int, int]:
+    """The largest face in its expression's colour (green until it has one), the others grey."""
+    if not highlight:
+        return GREY
+    return class_rgb(label) if label else GREEN
+
+
+def draw_box(img: np.ndarray, box: Box, text: str | None = None, highlight: bool = True,
+             label: str | None = None) -> None:
+    """Draw one face box (in place) with an optional label tag; ``label`` is the class the tag names."""
+    color = box_color(highlight, label)
     t = line_width(img.shape[0]) + 1
-    if not highlight:  # a pale line alone vanished on pale skin and walls: a dark edge on both sides
-        cv2.rectangle(img, (box.x, box.y), (box.x + box.w, box.y + box.h), EDGE, t + 2)
+    # a dark edge on both sides of the line: a pale or grey line alone vanished on pale skin and walls
+    cv2.rectangle(img, (box.x, box.y), (box.x + box.w, box.y + box.h), EDGE, t + 2)
     cv2.rectangle(img, (box.x, box.y), (box.x + box.w, box.y + box.h), color, t)
     if text:
         put_label(img, text, box, color)
@@ -83,7 +94,7 @@ def face_text(face: Any) -> str | None:
 
 
 def draw_faces(rgb: np.ndarray, faces: Iterable[Any], numbered: bool = False) -> np.ndarray:
-    """A copy of ``rgb`` (RGB or gray) with every face's box and label; the largest in green.
+    """A copy of ``rgb`` (RGB or gray) with every face's box and label; the largest in its class colour.
 
     ``faces`` are ``fer_core.inference.pipeline.Face`` objects (anything with ``box``, ``is_largest``,
     ``label``, ``score``). With ``numbered`` each tag starts with the face's number (``#2 sad 40%``),
@@ -102,7 +113,8 @@ def draw_faces(rgb: np.ndarray, faces: Iterable[Any], numbered: bool = False) ->
         text = face_text(face)
         if numbered:
             text = f"#{i + 1} {text}" if text else f"#{i + 1}"
-        draw_box(out, face.box, text, highlight=bool(getattr(face, "is_largest", False)))
+        draw_box(out, face.box, text, highlight=bool(getattr(face, "is_largest", False)),
+                 label=getattr(face, "label", None))
     return out
 
 
@@ -143,5 +155,5 @@ def mark_error(rgb: Any) -> np.ndarray:
         return np.zeros((48, 64, 3), np.uint8)
 
 
-__all__ = ["GREEN", "GREY", "RED", "draw_box", "draw_faces", "draw_whole_face", "face_text", "line_width",
+__all__ = ["GREEN", "GREY", "RED", "box_color", "draw_box", "draw_faces", "draw_whole_face", "face_text", "line_width",
            "mark_error", "put_label", "tag_layout"]

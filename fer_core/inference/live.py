@@ -341,7 +341,7 @@ class LiveProcessor:
                 match = max(results, key=lambda r: _iou(r[0], box))
                 if _iou(match[0], box) > 0.3:
                     text = label_score(match[1], match[2])
-            draw_box(out, box, text, highlight=is_big)
+            draw_box(out, box, text, highlight=is_big, label=label if is_big else None)
         return out
 
     def _account(self, t0: float) -> None:

@@ -8,13 +8,25 @@ import re
 import time
 from pathlib import Path
 
-from tests.e2e.support import exception_texts, open_app_page, single, start_webrtc, stop_webrtc, wait_for_text
+from tests.e2e.support import (
+    ChartSpecs,
+    assert_one_colour_per_class,
+    exception_texts,
+    open_app_page,
+    single,
+    start_webrtc,
+    stop_webrtc,
+    wait_for_text,
+)
 
 START_TIMEOUT_S = 60  # iframe + START button (the page loads the model first)
 STREAM_TIMEOUT_S = 90  # ICE on loopback, first frames, first classification on a busy CPU
 
 
 def test_live_webcam_classifies_the_fake_camera(page, app_server, model_classes, screenshot):
+    from webui.charts import class_color
+
+    specs = ChartSpecs(page)
     open_app_page(page, app_server.url, "Live_webcam")
     assert not exception_texts(page), exception_texts(page)
 
@@ -58,6 +70,12 @@ def test_live_webcam_classifies_the_fake_camera(page, app_server, model_classes,
     header, *rows = csv_text.splitlines()
     assert header.startswith("time_s,frame,x,y,w,h,label,score") and len(rows) >= 1
     assert any(f",{label}," in csv_text for label in model_classes)
+    # one colour per class: the probability bars and the timelines (the last minute, the session) agree
+    # with each other and with every other page
+    shown = specs.class_charts()
+    assert len(shown) >= 2, [s.get("title") for s in specs.specs]
+    colours = assert_one_colour_per_class(shown, model_classes)
+    assert colours == {c: class_color(c) for c in colours}
 
 
 def record_start_timing(to_label_s: float, text: str) -> None:

@@ -1,9 +1,10 @@
-"""fer_core.inference.draw: boxes and labels land on a copy, the largest face in green."""
+"""fer_core.inference.draw: boxes and labels land on a copy, the largest face in its class colour."""
 
 from __future__ import annotations
 
 import numpy as np
 
+from fer_core.colors import class_rgb, text_rgb_on
 from fer_core.inference.detection import Box
 from fer_core.inference.draw import GREEN, GREY, draw_faces, face_text, mark_error
 from fer_core.inference.pipeline import Face
@@ -20,12 +21,29 @@ def test_draw_faces_copies_and_colours() -> None:
     out = draw_faces(img, _faces())
     assert out.shape == img.shape and out.dtype == np.uint8
     assert not img.any(), "the input must not be drawn on"
-    # box edges: the largest green, the other grey
-    assert tuple(out[160, 100]) == GREEN
+    # box edges: the largest in its class's colour (the charts' happy), the other grey
+    happy = class_rgb("happy")
+    assert tuple(out[160, 100]) == happy
     assert tuple(out[330, 10]) == GREY
-    # a label tag above the large box is filled green
+    # a label tag above the large box is filled with it
     tag = out[70:98, 100:160].reshape(-1, 3)
-    assert (tag == GREEN).all(axis=1).sum() > 200
+    assert (tag == happy).all(axis=1).sum() > 200
+
+
+def test_each_class_colours_its_box_and_its_tag_text_reads() -> None:
+    """The box and tag follow the label: a change of expression is a change of colour, as in the charts;
+    the tag's text is black on light fills and white on dark ones. No label yet: green."""
+    img = np.full((400, 400, 3), 128, np.uint8)
+    for label in ("happy", "sad", "angry", "neutral", "my_smirk"):
+        face = Face(Box(100, 100, 120, 120), True, {label: 1.0}, label, 1.0)
+        out = draw_faces(img, [face])
+        assert tuple(out[160, 100]) == class_rgb(label), label
+        text = text_rgb_on(class_rgb(label))
+        near = (np.abs(out[70:98, 100:200].astype(int) - text) < 40).all(axis=2)  # anti-aliased text
+        assert near.sum() > 20, f"{label}: no {text} text in the tag"
+    assert text_rgb_on(class_rgb("happy")) == (0, 0, 0) and text_rgb_on(class_rgb("sad")) == (255, 255, 255)
+    bare = draw_faces(img, [Face(Box(100, 100, 120, 120), True)])
+    assert tuple(bare[160, 100]) == GREEN
 
 
 def test_draw_faces_gray_input_and_no_faces() -> None:
@@ -52,7 +70,8 @@ def test_numbered_tags_and_unlabelled_faces() -> None:
 
 def _read_tag(out: np.ndarray, box: Box, candidates: list[str]) -> str | None:
     """The text of the tag drawn for ``box``: the longest candidate that, drawn over the picture as a tag
-    (its fill read from the picture, black Hershey text), changes no pixel; None when none fits."""
+    (its fill read from the picture, Hershey text in the colour that reads on it), changes no pixel; None
+    when none fits."""
     import cv2
 
     from fer_core.inference.draw import tag_layout
@@ -60,12 +79,11 @@ def _read_tag(out: np.ndarray, box: Box, candidates: list[str]) -> str | None:
     found = None
     for text in candidates:
         (x0, y0, x1, y1), origin, scale, thick = tag_layout(out.shape, text, box)
-        fill = tuple(int(v) for v in out[y0, x0])
-        if fill not in (GREEN, GREY):
-            continue
+        r, g, b = (int(v) for v in out[y0, x0])
+        fill = (r, g, b)
         ref = out.copy()
         cv2.rectangle(ref, (x0, y0), (x1, y1), fill, -1)
-        cv2.putText(ref, text, origin, cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), thick, cv2.LINE_AA)
+        cv2.putText(ref, text, origin, cv2.FONT_HERSHEY_SIMPLEX, scale, text_rgb_on(fill), thick, cv2.LINE_AA)
         if np.array_equal(ref, out) and (found is None or len(text) > len(found)):
             found = text
     return found
@@ -95,9 +113,9 @@ def test_tags_near_an_edge_stay_on_the_picture() -> None:
     # the drawn pixels: a full-picture face on a small white photo; no black text at its right edge
     out = draw_faces(np.full((120, 120, 3), 255, np.uint8),
                      [Face(Box(0, 0, 120, 120), True, {"surprise": 1.0}, "surprise", 1.0)], numbered=True)
-    tag_rows = np.flatnonzero((out == GREEN).all(axis=2)[:, 10:100].all(axis=1))
-    assert len(tag_rows) >= 2
-    band = out[tag_rows[0]:tag_rows[-1] + 1, 114:119]
+    (x0, y0, x1, y1), _, _, _ = tag_layout(out.shape, text, Box(0, 0, 120, 120))
+    assert (out[y0:y1 + 1, x0:x1 + 1] == class_rgb("surprise")).all(axis=2).mean() > 0.5  # the tag is there
+    band = out[y0:y1 + 1, x1 - 4:x1 + 1]
     assert not (band < 60).all(axis=2).any(), "the text runs off the right edge"
 
 
@@ -113,7 +131,7 @@ def test_a_face_crop_drawn_whole_keeps_every_pixel_in_view() -> None:
         inset = 4  # inside the box's lines, the picture is untouched
         assert np.array_equal(out[inset:h - inset, inset:w - inset], img[inset:h - inset, inset:w - inset])
         strip = out[h + 2:]
-        assert (strip == GREEN).all(axis=2).any(), "the label tag is drawn on the strip"
+        assert (strip == class_rgb("happy")).all(axis=2).any(), "the label tag is drawn on the strip"
         (_, y0, _, y1), _, _, _ = tag_layout(out.shape, face_text(face), face.box)
         assert y0 > h and y1 < out.shape[0], (h, w, y0, y1, out.shape)
     unlabelled = Face(Box(0, 0, 78, 94), True)
