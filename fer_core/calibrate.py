@@ -15,6 +15,7 @@ import sys
 
 import numpy as np
 
+from fer_core import cli
 from fer_core.data.datasets import load_folder
 from fer_core.errors import FerError, one_line
 from fer_core.inference.calibration import fit_calibration, model_fingerprint
@@ -30,7 +31,7 @@ def _error(message: object) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Fit and write a calibration; exit 0, or 2 with one line on stderr."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    p = argparse.ArgumentParser(prog="python -m fer_core.calibrate", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog=cli.prog("fer_core.calibrate"), description=__doc__.splitlines()[0])
     p.add_argument("--model", default=None, help="model directory or name under models/ (default: default)")
     p.add_argument("--data", required=True, help="a folder of one person's photos as <class>/*")
     p.add_argument("--out", required=True, help="write the calibration (JSON) here")

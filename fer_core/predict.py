@@ -14,6 +14,7 @@ import os
 import sys
 import warnings
 
+from fer_core import cli
 from fer_core.data.imageio import display_name, read_image
 from fer_core.errors import FerError, one_line
 from fer_core.inference.calibration import load_calibration
@@ -29,7 +30,7 @@ def _error(message: object) -> None:
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     warnings.filterwarnings("ignore", module=r"PIL\.")  # e.g. "Corrupt EXIF data": the image is still used
-    p = argparse.ArgumentParser(prog="python -m fer_core.predict", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog=cli.prog("fer_core.predict"), description=__doc__.splitlines()[0])
     p.add_argument("images", nargs="+", help="image files (jpg, png, webp, bmp, gif)")
     p.add_argument("--model", default=None, help="model directory or name under models/ (default: default)")
     p.add_argument("--detector", default=None, help="auto | yunet | haar")

@@ -29,6 +29,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from fer_core import cli
 from fer_core.data.ferplus import votes_path_beside
 from fer_core.errors import DatasetError
 
@@ -172,7 +173,7 @@ def pack_shared_layout(src: Path, out: Path, quality: int, training_quality: int
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m fer_core.data.packed FER2013.npz OUT``: the carry-sized copy for a GPU machine."""
-    p = argparse.ArgumentParser(prog="python -m fer_core.data.packed", description=main.__doc__)
+    p = argparse.ArgumentParser(prog=cli.prog("fer_core.data.packed"), description=main.__doc__)
     p.add_argument("src", help="FER2013's .npz (the shared layout: its FER+ votes are copied when beside it)")
     p.add_argument("out", help="folder to write data/fer2013/fer2013.npz (and data/ferplus/) under")
     p.add_argument("--quality", type=int, default=95, help="JPEG quality of the test splits (default 95)")

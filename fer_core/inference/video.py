@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from fer_core import cli
 from fer_core.errors import FerError, VideoError, one_line
 from fer_core.inference.calibration import load_calibration
 from fer_core.inference.frames import FrameAnalyser, Sampler
@@ -191,7 +192,7 @@ def _progress_bar(stream: Any) -> FramesDoneFn:
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m fer_core.video", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog=cli.prog("fer_core.video"), description=__doc__.splitlines()[0])
     p.add_argument("video", help="video file (mp4, webm, mov, mkv, avi)")
     p.add_argument("--out", help="write the annotated video here (H.264 mp4)")
     p.add_argument("--csv", help="write the timeline here, one row per analysed frame")

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from fer_core import cli
 from fer_core.data.keep_classes import KeepPlan
 from fer_core.data.labels import validate_class_name
 from fer_core.inference.card import ModelCard, Normalization, load_card
@@ -223,7 +224,7 @@ def keep_extra(cfg: TrainConfig) -> dict[str, Any] | None:
 def build_parser() -> argparse.ArgumentParser:
     """``python -m fer_core.train``'s options: one per ``TrainConfig`` field (``extra`` aside)."""
     d = TrainConfig(data="", out="")
-    p = argparse.ArgumentParser(prog="python -m fer_core.train", description=DESCRIPTION)
+    p = argparse.ArgumentParser(prog=cli.prog("fer_core.train"), description=DESCRIPTION)
     p.add_argument("--data", default=str(get_settings().dataset_path or ""), help="npz, csv or image folder")
     p.add_argument("--out", default="", help="model directory to write (default models/<name>)")
     p.add_argument("--name", default="default")

@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from fer_core import cli
 from fer_core.data.datasets import load_dataset
 from fer_core.errors import FerError
 from fer_core.inference.card import ModelCard, load_card
@@ -205,7 +206,7 @@ def _ensemble_card(dirs: list[Path], cards: list[ModelCard], name: str, notes: s
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m fer_core.ensemble", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog=cli.prog("fer_core.ensemble"), description=__doc__.splitlines()[0])
     p.add_argument("--members", nargs="+", required=True, help="two or more model folders")
     p.add_argument("--weights", nargs="+", type=float, default=None,
                    help="one weight per member (scaled to sum to 1; default: all equal)")

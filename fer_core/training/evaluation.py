@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from fer_core import model_folder
+from fer_core import cli, model_folder
 from fer_core.data.datasets import Split, load_dataset
 from fer_core.data.labels import canonical_class
 from fer_core.errors import DatasetError, FerError, ImageError
@@ -277,7 +277,7 @@ def format_personal(report: dict[str, Any]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    p = argparse.ArgumentParser(prog="python -m fer_core.evaluate", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog=cli.prog("fer_core.evaluate"), description=__doc__.splitlines()[0])
     p.add_argument("--model", required=True, help="model directory (or a name under models/)")
     p.add_argument("--data", required=True, help="npz, csv or image folder")
     p.add_argument("--split", default=None, help="Training, PublicTest, PrivateTest, or a split folder name")
