@@ -23,8 +23,8 @@ model_dir, detector, haar, options = live_sidebar()
 live = live_session(st.session_state)
 
 st.title("🎥 Live webcam")
-st.caption("Press **START** and allow the camera. The largest face is boxed in green with its expression; "
-           "frames are processed on the server.")
+st.caption("Press **START** and allow the camera. The largest face is boxed in its expression's colour, as "
+           "in the charts; frames are processed on the server.")
 
 left, right = st.columns([3, 2])
 with left:

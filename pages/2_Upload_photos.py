@@ -58,7 +58,7 @@ files = st.file_uploader("Photos", type=FILE_TYPES, accept_multiple_files=True,
                          help=f"{ACCEPTED_TEXT}; several at once.")
 if not files:
     st.info("Choose one or more photos with faces. Each face gets a box and its expression; the largest "
-            "face is boxed in green.")
+            "face is boxed in its expression's colour, as in the charts.")
     st.stop()
 
 pipeline = pipeline_or_stop(model_dir, detector)

@@ -80,6 +80,34 @@ MUTANTS = [
            "fer_core/data/imageio.py", "    except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the name",
            "    except ValueError as exc:  # ValueError: a NUL byte in the name",
            ("tests/data/test_imageio.py",)),
+    Mutant("capture-stream-moves", "choosing a class on Capture while the camera plays stops the camera",
+           "pages/5_Capture.py", '    target.info("Choose a class', '    st.info("Choose a class',
+           ("tests/e2e/test_capture.py", "-k", "keeps_it_playing")),
+    Mutant("session-cookie", "captures and models vanish when the browser is closed and opened again",
+           "fer_core/owner_cookie.py", "Path=/; Max-Age={max_age}; ", "Path=/; ",
+           ("tests/e2e/test_privacy.py", "-k", "keeps_its_cookie")),
+    Mutant("use-model-widget", "after \"Use X now\" the sidebar and the other pages keep the old model",
+           "webui/models.py", "    st.session_state[MODEL_KEY] = name\n", "",
+           ("tests/e2e/test_teach.py", "-k", "use_it_then_delete")),
+    Mutant("enter-trains", "Enter in the model's name box starts a training",
+           "pages/6_Teach.py", "enter_to_submit=False", "enter_to_submit=True",
+           ("tests/e2e/test_teach.py", "-k", "use_it_then_delete")),
+    Mutant("delete-unasked", "Delete removes the ticked pictures without asking",
+           "pages/6_Teach.py", "    if not st.session_state.get(DELETE_SURE_KEY):", "    if False:",
+           ("tests/e2e/test_teach.py", "-k", "review_move_and_delete")),
+    Mutant("bars-own-palette", "the probability and share-of-time bars colour classes otherwise than the timeline",
+           "webui/charts.py", 'color=alt.Color("class:N", scale=class_scale(df["class"]), legend=None)',
+           'color=alt.Color("class:N", legend=None)', ("tests/e2e/test_video.py",)),
+    Mutant("timeline-own-palette", "the live page's last-minute timeline colours classes otherwise than its bars",
+           "webui/video.py", "    colors = class_scale([*class_names, NO_FACE])",
+           '    colors = alt.Scale(scheme="category10")', ("tests/e2e/test_live.py",)),
+    Mutant("long-chart-title", "beside another model, a learning curve's title is cut at the column's edge",
+           "webui/charts.py", 'f"{metric.capitalize()} per epoch, each network"',
+           'f"{metric.capitalize()} per epoch, each network of the ensemble"',
+           ("tests/e2e/test_pages.py", "-k", "small_window")),
+    Mutant("box-always-green", "the box on the video stays green whatever the expression the charts colour",
+           "fer_core/inference/draw.py", "return class_rgb(label) if label else GREEN", "return GREEN",
+           ("tests/inference/test_draw.py",)),
 ]
 
 
@@ -119,13 +147,13 @@ def run(m: Mutant) -> tuple[str, str]:
 def main(argv: list[str]) -> int:
     if "--list" in argv:
         for m in MUTANTS:
-            print(f"{m.name:18} {m.breaks}")
+            print(f"{m.name:20} {m.breaks}")
         return 0
     chosen = [m for m in MUTANTS if not argv or m.name in argv]
     worst = 0
     for m in chosen:
         verdict, detail = run(m)
-        print(f"{m.name:18} {verdict:9} {detail}", flush=True)
+        print(f"{m.name:20} {verdict:9} {detail}", flush=True)
         worst = max(worst, 0 if verdict == "killed" else 1)
         shutil.rmtree(WORK / m.name, ignore_errors=True)
     return worst

@@ -279,7 +279,8 @@ def live_sidebar() -> tuple[Path, str, dict[str, float], StreamOptions]:
             smoothing=st.toggle("Smooth the expression over frames", value=True, key="live_smoothing",
                                 help="An exponential average of the probabilities, so the label stops flickering."),
             label_all=st.radio("Label", ["Only the largest face", "All faces"], key="live_label_all",
-                               help="The largest face is always boxed in green and drives the readout.")
+                               help="The largest face is always boxed in colour and drives the readout; "
+                                    "the others are boxed in grey.")
             == "All faces",
             detect_every=st.slider("Detect faces every N frames", 1, 6, timing.DETECT_EVERY, key="live_detect_every",
                                    help="Between detections the last boxes are held; higher is faster."),

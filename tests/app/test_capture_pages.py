@@ -337,9 +337,10 @@ def test_teach_review_labels_say_when_not_the_file_name(capture_env: Path, astro
     assert len(labels) == 3 and all(re.fullmatch(r"\d\d:\d\d:\d\d", lb) for lb in labels), labels
 
 
-def test_teach_learning_curves_are_single_views_with_the_legend_beside(capture_env: Path) -> None:
-    """A concatenated chart cannot fit its container (Vega warns) and its bottom legend covered the text below.
-    The curves are the Training metrics page's chart (``webui.charts.learning_curve_chart``)."""
+def test_teach_learning_curves_are_single_views_with_the_legend_above(capture_env: Path) -> None:
+    """A concatenated chart cannot fit its container (Vega warns), a bottom legend covered the text below and
+    one at the side narrowed the plot in Teach's two columns: the legend goes above the plot, in the height
+    the page gives the chart. The curves are the Training metrics page's (``webui.charts.learning_curve_chart``)."""
     import json as _json
 
     def two_epochs(progress):
@@ -358,7 +359,7 @@ def test_teach_learning_curves_are_single_views_with_the_legend_beside(capture_e
         assert not {"hconcat", "vconcat", "concat"} & set(spec)
         legends = [layer["encoding"][ch]["legend"] for layer in spec["layer"] for ch in ("color", "stroke")
                    if layer.get("encoding", {}).get(ch, {}).get("legend")]
-        assert legends and all(lg["orient"] == "right" for lg in legends)  # not below, over the text
+        assert legends and all(lg["orient"] == "top" for lg in legends)  # not below, over the text
 
 
 def test_teach_figures_come_with_their_counts_and_reasons(capture_env: Path, app_env: Path) -> None:
