@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import re
-import shutil
 import statistics
 import sys
 import tempfile
@@ -192,7 +191,6 @@ def main() -> int:
             print(f"the page: agree {now[0]:.1%}, lag p50 {now[1]:.0f} ms, {now[2]} samples")
             before = measure(pw, work / "old", cam, args.seconds, {"PYTHONPATH": str(old)})
             print(f"0.5 s readout: agree {before[0]:.1%}, lag p50 {before[1]:.0f} ms, {before[2]} samples")
-        shutil.rmtree(work, ignore_errors=True)
     headline = (f"agree={now[0]:.3f} lag_ms_p50={now[1]:.0f} old_agree={before[0]:.3f} "
                 f"old_lag_ms_p50={before[1]:.0f} ratio={now[0] / max(before[0], 1e-9):.2f}")
     print(headline)
