@@ -17,7 +17,7 @@ CLASS_COLORS = {
 }
 EXTRA_COLORS = ["#e377c2", "#8c564b", "#bcbd22", "#393b79", "#ad494a", "#3182bd", "#31a354", "#756bb1"]
 NO_FACE = "no face"
-NO_FACE_COLOR = UNSORTED_COLOR = "#d9d9d9"
+NO_FACE_COLOR = "#d9d9d9"  # no face, and pictures not yet sorted into a class
 
 
 def class_color(name: str) -> str:
@@ -45,5 +45,4 @@ def text_rgb_on(fill: tuple[int, int, int]) -> tuple[int, int, int]:
     return (0, 0, 0) if (lum + 0.05) / 0.05 >= 1.05 / (lum + 0.05) else (255, 255, 255)
 
 
-__all__ = ["CLASS_COLORS", "EXTRA_COLORS", "NO_FACE", "NO_FACE_COLOR", "UNSORTED_COLOR", "class_color", "class_rgb",
-           "text_rgb_on"]
+__all__ = ["CLASS_COLORS", "EXTRA_COLORS", "NO_FACE", "NO_FACE_COLOR", "class_color", "class_rgb", "text_rgb_on"]
