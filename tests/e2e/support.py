@@ -420,8 +420,10 @@ def class_colours(spec: dict[str, Any]) -> dict[str, str]:
 
 
 def assert_one_colour_per_class(specs: list[dict[str, Any]], classes: list[str]) -> dict[str, str]:
-    """Every chart that shows classes colours each of them, by the same colour in every chart, and no two
-    classes alike; returns the colours."""
+    """Every chart that shows classes colours each of them, by the app's colour for it (``fer_core.colors``,
+    the same on every page and on the boxes), and no two classes alike; returns the colours."""
+    from fer_core.colors import class_color
+
     assert specs, "no chart showing classes was sent"
     seen: dict[str, str] = {}
     for spec in specs:
@@ -431,6 +433,8 @@ def assert_one_colour_per_class(specs: list[dict[str, Any]], classes: list[str])
         assert not missing, f"chart {title!r} gives no colour of its own to {missing}"
         for cls, colour in colours.items():
             assert seen.setdefault(cls, colour) == colour, f"{cls} is {seen[cls]} in one chart, {colour} in {title!r}"
+    wrong = {c: colour for c, colour in seen.items() if colour != class_color(c)}
+    assert not wrong, f"not the app's colour of the class: {wrong}"
     wanted = [seen[c] for c in classes]
     assert len(set(wanted)) == len(wanted), f"two classes share a colour: {dict(zip(classes, wanted))}"
     return seen
